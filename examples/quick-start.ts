@@ -1,0 +1,47 @@
+// The README's quick start, runnable: `npm run build && npx tsx examples/quick-start.ts`.
+// Uses DATABASE_URL when set, otherwise starts a throw-away embedded PostgreSQL.
+import pg from "pg";
+import { Client, migrate } from "poutbox";
+import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+
+const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? cluster?.url });
+
+try {
+  await migrate(pool); // creates or upgrades the "poutbox" schema; safe to run at every start
+  await pool.query("CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, email text NOT NULL)");
+
+  const outbox = new Client<{ orderId: number; email: string }>(pool);
+
+  // The order and its job commit together, or not at all.
+  const tx = await pool.connect();
+  try {
+    await tx.query("BEGIN");
+    const { rows } = await tx.query("INSERT INTO orders (email) VALUES ($1) RETURNING id", ["ada@example.com"]);
+    const jobId = await outbox.enqueue(
+      { orderId: rows[0].id, email: "ada@example.com" },
+      { tx, topic: "order.created" },
+    );
+    await tx.query("COMMIT");
+    console.log(`order ${rows[0].id} saved with job ${jobId}`);
+  } catch (error) {
+    await tx.query("ROLLBACK");
+    throw error;
+  } finally {
+    tx.release();
+  }
+
+  // Outside a transaction, and in bulk (one statement, all or none).
+  const reminder = await outbox.enqueue(
+    { orderId: 1, email: "ada@example.com" },
+    { runAt: new Date(Date.now() + 3_600_000) },
+  );
+  const bulk = await outbox.enqueueMany([
+    { orderId: 2, email: "bob@example.com" },
+    { orderId: 3, email: "eve@example.com" },
+  ]);
+  console.log(`scheduled job ${reminder}; bulk jobs ${bulk.join(", ")}`);
+} finally {
+  await pool.end();
+  await cluster?.stop();
+}

@@ -1,0 +1,97 @@
+import type { Queryable } from "../database/queryable.js";
+import { SchemaMissingError } from "../errors.js";
+import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { checkEnqueueOptions, type EnqueueOptions } from "./enqueue-options.js";
+import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
+import type { JobId } from "./job-id.js";
+import { toJson } from "./to-json.js";
+
+export interface ClientOptions {
+  /** Schema that holds the outbox tables (as given to `migrate`). Default `"poutbox"`. */
+  readonly schema?: string;
+}
+
+/**
+ * Writes jobs into the outbox. Stateless apart from its settings: one per application is
+ * enough, and it is safe to share.
+ *
+ * @example
+ * ```ts
+ * const outbox = new Client(pool);
+ * const tx = await pool.connect();
+ * await tx.query("BEGIN");
+ * await tx.query("INSERT INTO orders (id) VALUES ($1)", [orderId]);
+ * await outbox.enqueue({ orderId }, { tx, topic: "order.created" });
+ * await tx.query("COMMIT");
+ * tx.release();
+ * ```
+ */
+export class Client<Payload = unknown> {
+  readonly #db: Queryable;
+  readonly #schema: string;
+  readonly #queries: EnqueueQueries;
+
+  /** @param db where jobs go when no `tx` is given: usually a `pg` Pool. */
+  constructor(db: Queryable, options: ClientOptions = {}) {
+    this.#db = db;
+    this.#schema = options.schema ?? defaultSchemaName;
+    this.#queries = enqueueQueries(quoteSchemaName(this.#schema));
+  }
+
+  /**
+   * Stores one job and returns its id. Nothing is written when the payload or an option is
+   * invalid.
+   *
+   * @throws {InvalidPayloadError} the payload cannot round-trip through JSON unchanged.
+   * @throws {InvalidOptionError} an option has a bad value.
+   * @throws {TransactionStateError} `tx` is not inside an open transaction.
+   * @throws {SchemaMissingError} `migrate()` has not been run for this schema.
+   */
+  async enqueue(payload: Payload, options: EnqueueOptions = {}): Promise<JobId> {
+    const checked = checkEnqueueOptions(options);
+    const json = toJson(payload, "payload");
+    const immediate = checked.target === "immediate";
+    const [id] = await this.#run(
+      options.tx,
+      immediate ? this.#queries.immediateOne : this.#queries.scheduledOne,
+      immediate ? [checked.topic, json, checked.headers] : [checked.topic, json, checked.headers, checked.runAt],
+    );
+    return id as JobId;
+  }
+
+  /**
+   * Stores many jobs with one statement, all or none, and returns their ids in input order.
+   * The options apply to every job.
+   */
+  async enqueueMany(payloads: readonly Payload[], options: EnqueueOptions = {}): Promise<JobId[]> {
+    const checked = checkEnqueueOptions(options);
+    if (!Array.isArray(payloads)) throw new TypeError("enqueueMany expects an array of payloads");
+    if (payloads.length === 0) return [];
+    const array = `[${payloads.map((payload, index) => toJson(payload, `payloads[${index}]`)).join(",")}]`;
+    const immediate = checked.target === "immediate";
+    return this.#run(
+      options.tx,
+      immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
+      immediate ? [checked.topic, array, checked.headers] : [checked.topic, array, checked.headers, checked.runAt],
+    );
+  }
+
+  async #run(tx: Queryable | undefined, text: string, values: unknown[]): Promise<JobId[]> {
+    try {
+      const { rows } = await (tx ?? this.#db).query(text, values);
+      return (rows as { id: string }[]).map((row) => BigInt(row.id));
+    } catch (error) {
+      if (isMissingRelation(error)) throw new SchemaMissingError(this.#schema, { cause: error });
+      throw error;
+    }
+  }
+}
+
+// undefined_table, invalid_schema_name, undefined_object (the sequence).
+const missingRelationCodes = new Set(["42P01", "3F000", "42704"]);
+
+function isMissingRelation(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && missingRelationCodes.has((error as { code?: string }).code ?? "")
+  );
+}

@@ -1,0 +1,85 @@
+import type { Queryable } from "../database/queryable.js";
+import { InvalidOptionError, TransactionStateError } from "../errors.js";
+
+export type Headers = Readonly<Record<string, string>>;
+
+export interface EnqueueOptions {
+  /**
+   * The caller's open transaction (for `pg`: a PoolClient or Client after `BEGIN`). The job
+   * then exists if and only if that transaction commits. Default: the client's own pool,
+   * in a transaction of its own.
+   */
+  readonly tx?: Queryable;
+  /** Deliver at or after this time (the job waits in `scheduled`). Default: now. */
+  readonly runAt?: Date;
+  /** What kind of job this is, for handlers and relays to route on (1-255 characters). */
+  readonly topic?: string;
+  /** String metadata carried beside the payload (trace ids, content type...). */
+  readonly headers?: Headers;
+}
+
+/** Options checked and ready for SQL: every value a plain bind parameter. */
+export interface CheckedOptions {
+  readonly target: "immediate" | "scheduled";
+  readonly topic: string | null;
+  readonly headers: string | null;
+  readonly runAt: string | null;
+}
+
+const maxTopicLength = 255;
+
+export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError("options", `expected an object, got ${options === null ? "null" : typeof options}`);
+  }
+  if (options.tx !== undefined) checkTransaction(options.tx);
+  const { runAt, topic, headers } = options;
+  if (runAt !== undefined && !(runAt instanceof Date && !Number.isNaN(runAt.getTime()))) {
+    throw new InvalidOptionError("runAt", runAt instanceof Date ? "an invalid Date" : "expected a Date");
+  }
+  if (topic !== undefined && (typeof topic !== "string" || topic.length === 0 || topic.length > maxTopicLength)) {
+    throw new InvalidOptionError("topic", `expected a string of 1 to ${maxTopicLength} characters`);
+  }
+  return {
+    target: runAt === undefined ? "immediate" : "scheduled",
+    topic: topic ?? null,
+    headers: headers === undefined ? null : headersJson(headers),
+    runAt: runAt === undefined ? null : runAt.toISOString(),
+  };
+}
+
+function headersJson(headers: Headers): string {
+  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
+    throw new InvalidOptionError("headers", "expected an object of string values");
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== "string") {
+      throw new InvalidOptionError(`headers.${name}`, `expected a string, got ${typeof value}`);
+    }
+  }
+  return JSON.stringify(headers);
+}
+
+function checkTransaction(tx: Queryable): void {
+  if (tx === null || typeof tx !== "object" || typeof tx.query !== "function") {
+    throw new InvalidOptionError("tx", "expected a connection with a query() method inside an open transaction");
+  }
+  // A pg Pool runs each query on whichever connection is free: it cannot hold a transaction.
+  if ("totalCount" in tx && "idleCount" in tx) {
+    throw new InvalidOptionError("tx", "got a Pool; pass the PoolClient on which you ran BEGIN");
+  }
+  const status = transactionStatus(tx);
+  if (status === "T" || status === undefined) return;
+  throw new TransactionStateError(
+    status === "E"
+      ? "tx is in a failed transaction (an earlier statement raised an error); roll it back"
+      : "tx is not inside a transaction (never begun, or already committed or rolled back); " +
+          "the job would be written outside it",
+  );
+}
+
+/** `undefined` when the connection cannot tell (not a `pg` connection, or an old `pg`). */
+function transactionStatus(tx: Queryable): string | null | undefined {
+  const aware = tx as { getTransactionStatus?: () => string | null };
+  return typeof aware.getTransactionStatus === "function" ? aware.getTransactionStatus() : undefined;
+}

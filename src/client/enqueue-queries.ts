@@ -1,0 +1,32 @@
+/** The statements behind enqueue and enqueueMany, built once per client for its schema. */
+export interface EnqueueQueries {
+  /** $1 topic, $2 payload json, $3 headers json. */
+  readonly immediateOne: string;
+  /** $1 topic, $2 payload json, $3 headers json, $4 run_at. */
+  readonly scheduledOne: string;
+  /** $1 topic, $2 JSON array of payloads, $3 headers json. */
+  readonly immediateMany: string;
+  /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 run_at. */
+  readonly scheduledMany: string;
+}
+
+export function enqueueQueries(schema: string): EnqueueQueries {
+  // Many jobs travel as one JSON array parameter rather than a driver-specific array, so the
+  // statement works the same through every driver. Ids are drawn in array order inside the
+  // CTE, which is materialised once, so the returned ids line up with the input.
+  const many = (table: string, extraColumn: string, extraValue: string) => `
+    WITH input AS (
+      SELECT nextval('${schema}.job_id_seq') AS id, element.payload, element.position
+      FROM json_array_elements($2::json) WITH ORDINALITY AS element(payload, position)
+    ), inserted AS (
+      INSERT INTO ${schema}.${table} (id, topic, payload, headers${extraColumn})
+      SELECT id, $1, payload, $3::json${extraValue} FROM input
+    )
+    SELECT id::text AS id FROM input ORDER BY position`;
+  return {
+    immediateOne: `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id::text AS id`,
+    scheduledOne: `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1, $2::json, $3::json, $4::timestamptz) RETURNING id::text AS id`,
+    immediateMany: many("immediate", "", ""),
+    scheduledMany: many("scheduled", ", run_at", ", $4::timestamptz"),
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Every error Poutbox throws on purpose is a {@link PoutboxError} with a stable `code`,
+ * so callers can branch on `err.code` instead of parsing messages.
+ */
+export const errorCodes = [
+  "INVALID_OPTION",
+  "INVALID_PAYLOAD",
+  "TRANSACTION_NOT_OPEN",
+  "SCHEMA_MISSING",
+  "SCHEMA_TOO_NEW",
+] as const;
+
+export type PoutboxErrorCode = (typeof errorCodes)[number];
+
+export class PoutboxError extends Error {
+  readonly code: PoutboxErrorCode;
+
+  constructor(code: PoutboxErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option (of a constructor or a call) has a value Poutbox cannot use. */
+export class InvalidOptionError extends PoutboxError {
+  /** Dotted name of the offending option, e.g. `schema` or `runAt`. */
+  readonly option: string;
+
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super("INVALID_OPTION", `Invalid option "${option}": ${message}`, options);
+    this.option = option;
+  }
+}
+
+/** A payload (or header) cannot be stored as JSON without changing its meaning. */
+export class InvalidPayloadError extends PoutboxError {
+  /** Where in the payload the problem is, as a JavaScript access path (`payload.items[2]`). */
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super("INVALID_PAYLOAD", `Invalid payload at ${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/**
+ * `tx` was given but is not inside an open transaction (never begun, already committed or
+ * rolled back, or aborted by an earlier error). Writing anyway would create the job outside
+ * the caller's transaction, which is the one thing an outbox must never do.
+ */
+export class TransactionStateError extends PoutboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TRANSACTION_NOT_OPEN", message, options);
+  }
+}
+
+/** The Poutbox schema or one of its tables does not exist: run `migrate()` first. */
+export class SchemaMissingError extends PoutboxError {
+  constructor(schema: string, options?: { cause?: unknown }) {
+    super(
+      "SCHEMA_MISSING",
+      `Poutbox schema "${schema}" is missing or incomplete; run migrate() (or \`poutbox migrate\`) first`,
+      options,
+    );
+  }
+}
+
+/** The database was migrated by a newer Poutbox than this one; refusing to touch it. */
+export class SchemaVersionError extends PoutboxError {
+  readonly databaseVersion: number;
+  readonly libraryVersion: number;
+
+  constructor(schema: string, databaseVersion: number, libraryVersion: number) {
+    super(
+      "SCHEMA_TOO_NEW",
+      `Poutbox schema "${schema}" is at migration ${databaseVersion}, but this version of the library ` +
+        `knows migrations up to ${libraryVersion}; upgrade the poutbox package instead of downgrading the schema`,
+    );
+    this.databaseVersion = databaseVersion;
+    this.libraryVersion = libraryVersion;
+  }
+}

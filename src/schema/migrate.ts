@@ -1,0 +1,100 @@
+import pg from "pg";
+import type { ConnectionSource, Queryable } from "../database/queryable.js";
+import { SchemaVersionError } from "../errors.js";
+import { migrationSql, migrations } from "./migrations.js";
+import { defaultSchemaName, quoteSchemaName } from "./schema-name.js";
+
+export interface MigrateOptions {
+  /** Schema that holds the outbox tables. Default `"poutbox"`. */
+  readonly schema?: string;
+}
+
+export interface MigrateResult {
+  readonly schema: string;
+  /** Versions applied by this call, in order; empty when the schema was up to date. */
+  readonly applied: readonly number[];
+  /** The schema's version after the call. */
+  readonly version: number;
+}
+
+/**
+ * Creates or upgrades the Poutbox schema. Safe to call from every process at start-up:
+ * callers serialise on an advisory lock, each migration runs once, in its own transaction.
+ *
+ * @param db a `pg` Pool (or anything with `connect()`), or a connection string.
+ * @throws {SchemaVersionError} when the database is ahead of this library.
+ * @example
+ * ```ts
+ * await migrate(pool); // or migrate(process.env.DATABASE_URL, { schema: "outbox" })
+ * ```
+ */
+export async function migrate(db: ConnectionSource | string, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const schema = options.schema ?? defaultSchemaName;
+  const quoted = quoteSchemaName(schema);
+  if (typeof db === "string") {
+    const client = new pg.Client({ connectionString: db });
+    await client.connect();
+    try {
+      return await migrateOn(client, schema, quoted);
+    } finally {
+      await client.end();
+    }
+  }
+  const connection = await db.connect();
+  let broken: Error | undefined;
+  try {
+    return await migrateOn(connection, schema, quoted);
+  } catch (error) {
+    // A connection left mid-transaction must not go back into the caller's pool.
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    connection.release(broken);
+  }
+}
+
+async function migrateOn(connection: Queryable, schema: string, quoted: string): Promise<MigrateResult> {
+  const known = migrations();
+  const applied: number[] = [];
+  for (;;) {
+    await connection.query("BEGIN");
+    try {
+      // Transaction-scoped, so a crash can never leave the lock held. Concurrent migrators
+      // queue here; each re-reads the version after getting the lock, so a migration another
+      // process applied meanwhile is skipped, not applied twice.
+      await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`poutbox.migrate.${schema}`]);
+      await connection.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+      await connection.query(
+        `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
+           version    integer     PRIMARY KEY,
+           name       text        NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+      const version = await currentVersion(connection, quoted);
+      if (version > known.length) throw new SchemaVersionError(schema, version, known.length);
+      const next = known[version];
+      if (!next) {
+        await connection.query("COMMIT");
+        return { schema, applied, version };
+      }
+      await connection.query(migrationSql(next, quoted));
+      await connection.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1, $2)`, [
+        next.version,
+        next.name,
+      ]);
+      await connection.query("COMMIT");
+      applied.push(next.version);
+    } catch (error) {
+      await connection.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+async function currentVersion(connection: Queryable, quoted: string): Promise<number> {
+  const { rows } = await connection.query(
+    `SELECT coalesce(max(version), 0) AS version FROM ${quoted}.schema_migrations`,
+  );
+  return Number((rows[0] as { version: number }).version);
+}

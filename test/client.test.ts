@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type pg from "pg";
+import {
+  Client,
+  InvalidOptionError,
+  InvalidPayloadError,
+  migrate,
+  SchemaMissingError,
+  TransactionStateError,
+} from "../src/index.js";
+import { useTestDatabase } from "./support/test-database.js";
+
+const db = useTestDatabase((created) => migrate(created.pool));
+
+interface StoredJob {
+  id: string;
+  topic: string | null;
+  payload: unknown;
+  headers: unknown;
+  payload_text: string;
+}
+
+async function stored(table: "immediate" | "scheduled", ids: readonly bigint[]): Promise<StoredJob[]> {
+  const { rows } = await db.pool.query<StoredJob>(
+    `SELECT id::text, topic, payload, headers, payload::text AS payload_text FROM poutbox.${table} WHERE id = ANY($1::bigint[]) ORDER BY ${table}.id`,
+    [ids.map(String)],
+  );
+  return rows;
+}
+
+async function count(table: string): Promise<number> {
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM poutbox.${table}`);
+  return rows[0].n;
+}
+
+/** Runs `work` inside BEGIN on a dedicated connection, then commits or rolls back. */
+async function inTransaction<T>(end: "COMMIT" | "ROLLBACK", work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  const tx = await db.pool.connect();
+  try {
+    await tx.query("BEGIN");
+    const result = await work(tx);
+    await tx.query(end);
+    return result;
+  } finally {
+    tx.release();
+  }
+}
+
+describe("Client.enqueue", () => {
+  it("returns a bigint id and stores payload, topic and headers", async () => {
+    const client = new Client(db.pool);
+    const id = await client.enqueue({ orderId: 7 }, { topic: "order.created", headers: { traceId: "abc" } });
+    assert.equal(typeof id, "bigint");
+    const [job] = await stored("immediate", [id]);
+    assert.deepEqual(job?.payload, { orderId: 7 });
+    assert.equal(job?.topic, "order.created");
+    assert.deepEqual(job?.headers, { traceId: "abc" });
+  });
+
+  it("stores the job when the caller's transaction commits", async () => {
+    const client = new Client(db.pool);
+    const id = await inTransaction("COMMIT", (tx) => client.enqueue({ n: 1 }, { tx }));
+    assert.equal((await stored("immediate", [id])).length, 1);
+  });
+
+  it("stores nothing when the caller's transaction rolls back", async () => {
+    const client = new Client(db.pool);
+    const id = await inTransaction("ROLLBACK", (tx) => client.enqueue({ n: 2 }, { tx }));
+    assert.equal((await stored("immediate", [id])).length, 0);
+  });
+
+  it("puts a job with runAt in scheduled, not immediate", async () => {
+    const client = new Client(db.pool);
+    const runAt = new Date(Date.now() + 3_600_000);
+    const id = await client.enqueue({ remind: true }, { runAt });
+    assert.equal((await stored("immediate", [id])).length, 0);
+    const { rows } = await db.pool.query("SELECT run_at FROM poutbox.scheduled WHERE id = $1", [String(id)]);
+    assert.equal((rows[0].run_at as Date).getTime(), runAt.getTime());
+  });
+
+  it("draws ids from one sequence across immediate and scheduled", async () => {
+    const client = new Client(db.pool);
+    const a = await client.enqueue(1);
+    const b = await client.enqueue(2, { runAt: new Date() });
+    const c = await client.enqueue(3);
+    assert.ok(a < b && b < c);
+  });
+
+  it("round-trips a 1 MB payload and non-ASCII text byte for byte", async () => {
+    const client = new Client(db.pool);
+    const big = { blob: "x".repeat(1024 * 1024), text: "Grüße, 世界, مرحبا, 😀, NUL:\u0000, lone:\ud800" };
+    const id = await client.enqueue(big);
+    const [job] = await stored("immediate", [id]);
+    assert.equal(job?.payload_text, JSON.stringify(big));
+    assert.deepEqual(job?.payload, big);
+  });
+
+  it("accepts any JSON value as payload: strings, numbers, arrays, null", async () => {
+    const client = new Client(db.pool);
+    const values = ["text", 42, [1, 2], null, false];
+    const ids = [];
+    for (const value of values) ids.push(await client.enqueue(value));
+    assert.deepEqual(
+      (await stored("immediate", ids)).map((job) => job.payload),
+      values,
+    );
+  });
+});
+
+describe("Client.enqueueMany", () => {
+  it("writes all jobs with one statement and returns their ids in input order", async () => {
+    const client = new Client(db.pool);
+    const payloads = Array.from({ length: 1000 }, (_, i) => ({ i }));
+    const ids = await client.enqueueMany(payloads, { topic: "bulk" });
+    assert.equal(ids.length, 1000);
+    const jobs = await stored("immediate", ids);
+    const byId = new Map(jobs.map((job) => [BigInt(job.id), job]));
+    ids.forEach((id, i) => {
+      assert.deepEqual(byId.get(id)?.payload, { i });
+      assert.equal(byId.get(id)?.topic, "bulk");
+    });
+    assert.ok(ids.every((id, i) => i === 0 || id > (ids[i - 1] as bigint)));
+  });
+
+  it("writes scheduled jobs with runAt", async () => {
+    const client = new Client(db.pool);
+    const ids = await client.enqueueMany(["a", "b"], { runAt: new Date(Date.now() + 60_000) });
+    assert.equal((await stored("scheduled", ids)).length, 2);
+  });
+
+  it("is all or nothing when the database rejects one row", async () => {
+    const client = new Client(db.pool);
+    await db.pool.query(
+      "ALTER TABLE poutbox.immediate ADD CONSTRAINT test_no_poison CHECK (payload::text <> '\"poison\"')",
+    );
+    try {
+      const before = await count("immediate");
+      await assert.rejects(client.enqueueMany(["fine", "poison", "fine"]), { code: "23514" });
+      assert.equal(await count("immediate"), before);
+    } finally {
+      await db.pool.query("ALTER TABLE poutbox.immediate DROP CONSTRAINT test_no_poison");
+    }
+  });
+
+  it("is all or nothing with the caller's transaction", async () => {
+    const client = new Client(db.pool);
+    const ids = await inTransaction("ROLLBACK", (tx) => client.enqueueMany([1, 2, 3], { tx }));
+    assert.equal((await stored("immediate", ids)).length, 0);
+    const kept = await inTransaction("COMMIT", (tx) => client.enqueueMany([1, 2, 3], { tx }));
+    assert.equal((await stored("immediate", kept)).length, 3);
+  });
+
+  it("rejects a bad payload anywhere in the list before writing any", async () => {
+    const client = new Client(db.pool);
+    const before = await count("immediate");
+    await assert.rejects(
+      client.enqueueMany([{ ok: 1 }, { ok: 2 }, { bad: 1n }]),
+      (error: unknown) => error instanceof InvalidPayloadError && error.path === "payloads[2].bad",
+    );
+    assert.equal(await count("immediate"), before);
+  });
+
+  it("returns no ids for an empty list", async () => {
+    assert.deepEqual(await new Client(db.pool).enqueueMany([]), []);
+  });
+});
+
+describe("Client input checks", () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  const badPayloads: [string, unknown][] = [
+    ["undefined", undefined],
+    ["a function", () => 1],
+    ["a symbol", Symbol("s")],
+    ["a BigInt", 1n],
+    ["a circular structure", circular],
+  ];
+  for (const [what, payload] of badPayloads) {
+    it(`rejects ${what} as payload with InvalidPayloadError, writing nothing`, async () => {
+      const client = new Client(db.pool);
+      const before = await count("immediate");
+      await assert.rejects(client.enqueue(payload), InvalidPayloadError);
+      assert.equal(await count("immediate"), before);
+    });
+  }
+
+  const badOptions: [string, object, string][] = [
+    ["an invalid Date for runAt", { runAt: new Date("not a date") }, "runAt"],
+    ["a number for runAt", { runAt: Date.now() }, "runAt"],
+    ["an empty topic", { topic: "" }, "topic"],
+    ["a header that is not a string", { headers: { retries: 3 } }, "headers.retries"],
+    ["a Pool as tx", { tx: null }, "tx"],
+  ];
+  for (const [what, options, option] of badOptions) {
+    it(`rejects ${what} with InvalidOptionError naming the option`, async () => {
+      const client = new Client(db.pool);
+      const before = await count("scheduled");
+      const resolved = option === "tx" ? { tx: db.pool } : options;
+      await assert.rejects(
+        client.enqueue({ ok: true }, resolved as never),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === option,
+      );
+      assert.equal(await count("scheduled"), before);
+    });
+  }
+
+  it("rejects a transaction that was already committed, writing nothing", async () => {
+    const client = new Client(db.pool);
+    const before = await count("immediate");
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("BEGIN");
+      await tx.query("COMMIT");
+      await assert.rejects(client.enqueue({ late: true }, { tx }), TransactionStateError);
+      await assert.rejects(client.enqueueMany([1], { tx }), TransactionStateError);
+    } finally {
+      tx.release();
+    }
+    assert.equal(await count("immediate"), before);
+  });
+
+  it("rejects a connection that never began a transaction", async () => {
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("SELECT 1");
+      await assert.rejects(new Client(db.pool).enqueue(1, { tx }), { code: "TRANSACTION_NOT_OPEN" });
+    } finally {
+      tx.release();
+    }
+  });
+
+  it("rejects a transaction aborted by an earlier error", async () => {
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("BEGIN");
+      await assert.rejects(tx.query("SELECT 1/0"));
+      await assert.rejects(
+        new Client(db.pool).enqueue(1, { tx }),
+        (error: unknown) => error instanceof TransactionStateError && /failed transaction/.test(error.message),
+      );
+      await tx.query("ROLLBACK");
+    } finally {
+      tx.release();
+    }
+  });
+
+  it("rejects an injection attempt as schema name at construction", () => {
+    assert.throws(
+      () => new Client(db.pool, { schema: "poutbox; DROP TABLE poutbox.immediate" }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === "schema",
+    );
+  });
+
+  it("says to run migrate when the schema does not exist", async () => {
+    const client = new Client(db.pool, { schema: "never_migrated" });
+    await assert.rejects(
+      client.enqueue({ a: 1 }),
+      (error: unknown) =>
+        error instanceof SchemaMissingError && error.code === "SCHEMA_MISSING" && error.cause !== undefined,
+    );
+    await assert.rejects(client.enqueueMany([1, 2]), SchemaMissingError);
+  });
+
+  it("works with a schema of its own", async () => {
+    await migrate(db.pool, { schema: "tenant_a" });
+    const id = await new Client(db.pool, { schema: "tenant_a" }).enqueue({ tenant: "a" });
+    const { rows } = await db.pool.query("SELECT payload FROM tenant_a.immediate WHERE id = $1", [String(id)]);
+    assert.deepEqual(rows[0].payload, { tenant: "a" });
+  });
+});

@@ -1,0 +1,46 @@
+// Tests the built package (dist/, built by `npm test` first) the way a user gets it: through
+// its name and exports map, from another process, with its type declarations.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import { useTestDatabase } from "./support/test-database.js";
+
+const run = promisify(execFile);
+const db = useTestDatabase();
+
+describe("the built package", () => {
+  it("resolves through its exports map and exports the public API", async () => {
+    const api = await import("poutbox");
+    assert.deepEqual(Object.keys(api).sort(), [
+      "Client",
+      "InvalidOptionError",
+      "InvalidPayloadError",
+      "PoutboxError",
+      "SchemaMissingError",
+      "SchemaVersionError",
+      "TransactionStateError",
+      "errorCodes",
+      "migrate",
+    ]);
+  });
+
+  it("type-checks a user's code against its declarations", async () => {
+    await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "test/fixtures/consumer"]);
+  });
+
+  it("migrates from two processes at once: both succeed, each migration applied once", async () => {
+    const script = `import("poutbox").then(({ migrate }) => migrate(process.argv[1], { schema: "two_processes" })).then((r) => console.log(JSON.stringify(r)))`;
+    const outputs = await Promise.all(
+      [1, 2].map(() => run(process.execPath, ["--input-type=module", "-e", script, db.url])),
+    );
+    const results = outputs.map(({ stdout }) => JSON.parse(stdout));
+    const applied = results.flatMap((result) => result.applied).sort();
+    const { rows } = await db.pool.query("SELECT version FROM two_processes.schema_migrations ORDER BY version");
+    assert.deepEqual(
+      applied,
+      rows.map((row) => row.version),
+    );
+    assert.ok(results.every((result) => result.version === rows.length));
+  });
+});

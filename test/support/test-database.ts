@@ -1,0 +1,97 @@
+import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
+import pg from "pg";
+
+/** The server every test runs against: DATABASE_URL, set by test/run.ts when embedded. */
+export function serverUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run the tests with `npm test`");
+  return url;
+}
+
+export interface TestDatabase {
+  /** Name of this file's own database. */
+  readonly name: string;
+  /** Connection string of this file's own database. */
+  readonly url: string;
+  /** A pool on this file's database, ended after the file's tests. */
+  readonly pool: pg.Pool;
+  /** Another pool on this file's database, ended after the file's tests. */
+  newPool(config?: pg.PoolConfig): pg.Pool;
+}
+
+/**
+ * Gives the calling test file a database of its own, created before its tests and dropped
+ * after them, so files run in parallel and leave nothing behind. After the tests it also
+ * checks that no connection to the database is still open: a test (or the library) that
+ * leaks a connection fails here. `setup` runs once the database exists, before any test.
+ */
+export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>): TestDatabase {
+  const name = `poutbox_test_${randomBytes(6).toString("hex")}`;
+  const url = withDatabase(serverUrl(), name);
+  const pools: pg.Pool[] = [];
+  const newPool = (config: pg.PoolConfig = {}) => {
+    const pool = new pg.Pool({ connectionString: url, ...config });
+    pools.push(pool);
+    return pool;
+  };
+  let pool: pg.Pool | undefined;
+
+  // One hook for creation and setup: Node 20 starts a top-level before() hook as soon as it
+  // is registered without waiting for earlier ones, so a second hook could run too early.
+  before(async () => {
+    await admin((client) => client.query(`CREATE DATABASE ${name}`));
+    pool = newPool();
+    await setup?.(database);
+  });
+
+  after(async () => {
+    await Promise.all(pools.filter((each) => !each.ended).map((each) => each.end()));
+    const leaked = await openConnections(name);
+    await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    if (leaked.length > 0) throw new Error(`connections left open on ${name}: ${JSON.stringify(leaked)}`);
+  });
+
+  const database: TestDatabase = {
+    name,
+    url,
+    get pool() {
+      if (!pool) throw new Error("the test database is ready only inside tests and hooks");
+      return pool;
+    },
+    newPool,
+  };
+  return database;
+}
+
+/** Runs `work` on a fresh connection to the server's maintenance database. */
+export async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+// Backends take a moment to go away after their client hangs up; give them a few seconds.
+async function openConnections(database: string): Promise<unknown[]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const { rows } = await admin((client) =>
+      client.query(
+        "SELECT pid, application_name, state, left(query, 200) AS query FROM pg_stat_activity WHERE datname = $1",
+        [database],
+      ),
+    );
+    if (rows.length === 0 || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
