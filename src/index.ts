@@ -4,7 +4,18 @@ export type { ClientOptions } from "./client/client.js";
 export { Client } from "./client/client.js";
 export type { EnqueueOptions, Headers } from "./client/enqueue-options.js";
 export type { JobId } from "./client/job-id.js";
+export type { BackoffOptions } from "./consumer/backoff.js";
+export type { ConsumerEvents } from "./consumer/consumer.js";
+export { Consumer } from "./consumer/consumer.js";
+export type { ConsumerOptions } from "./consumer/consumer-options.js";
+export type { ForEachJobOptions } from "./consumer/for-each-job.js";
+export { forEachJob } from "./consumer/for-each-job.js";
+export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
+export type { Logger } from "./consumer/logger.js";
+export type { LongTransaction } from "./consumer/long-transactions.js";
 export type { ConnectionSource, PooledConnection, Queryable, TransactionAware } from "./database/queryable.js";
+export type { DeadLetter, DeadLetterSelection, ListDeadLettersOptions } from "./dead-letter/dead-letter.js";
+export { listDeadLetters, purgeDeadLetters, requeueDeadLetters } from "./dead-letter/dead-letter.js";
 export type { PoutboxErrorCode } from "./errors.js";
 export {
   errorCodes,

@@ -1,0 +1,123 @@
+import { InvalidOptionError } from "../errors.js";
+import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
+import { type Logger, silentLogger } from "./logger.js";
+
+export interface ConsumerOptions {
+  /**
+   * The consumer group. Consumers with different names each get every job; consumers with
+   * the same name share one stream, processed by one leader at a time. Default `"default"`.
+   */
+  readonly name?: string;
+  /** Schema that holds the outbox tables. Default `"poutbox"`. */
+  readonly schema?: string;
+  /** Most jobs handed to the handler at once. Default 100. */
+  readonly batchSize?: number;
+  /** Wait between polls that found nothing, in ms. Default 10. */
+  readonly pollInterval?: number;
+  /** Deliveries per job before it goes to dead_letter. Default 5. */
+  readonly maxAttempts?: number;
+  /** Delay before each retry. */
+  readonly backoff?: BackoffOptions;
+  /** A batch still running after this many ms is aborted and failed. Default 30,000. */
+  readonly handlerTimeout?: number;
+  /** On stop, how long the batch in the handler may take before it is aborted, in ms. Default 10,000. */
+  readonly shutdownTimeout?: number;
+  /** How often a standby tries to take over, in ms. Default 1,000. */
+  readonly takeoverInterval?: number;
+  /**
+   * The leader's lock session is ended by the server after this many ms without a heartbeat
+   * (`idle_session_timeout`, PostgreSQL 14+), so a paused or cut-off leader frees the lock
+   * and a standby takes over. Default 10,000.
+   */
+  readonly leaderTimeout?: number;
+  /** How often due scheduled and failed jobs are moved into immediate, in ms. Default 500. */
+  readonly promoteInterval?: number;
+  /** A transaction open longer than this (ms) while holding back jobs is reported. Default 60,000. */
+  readonly longTransactionThreshold?: number;
+  /** Wait before retrying after a database error, in ms (doubles up to 30 s). Default 100. */
+  readonly reconnectDelay?: number;
+  /** Stops the consumer when aborted, like calling stop(). */
+  readonly signal?: AbortSignal;
+  /** Silent by default. */
+  readonly logger?: Logger;
+}
+
+export interface ResolvedConsumerOptions {
+  readonly name: string;
+  readonly schema: string;
+  readonly quotedSchema: string;
+  readonly batchSize: number;
+  readonly pollInterval: number;
+  readonly maxAttempts: number;
+  readonly backoff: ResolvedBackoff;
+  readonly handlerTimeout: number;
+  readonly shutdownTimeout: number;
+  readonly takeoverInterval: number;
+  readonly leaderTimeout: number;
+  readonly promoteInterval: number;
+  readonly longTransactionThreshold: number;
+  readonly reconnectDelay: number;
+  readonly signal: AbortSignal | undefined;
+  readonly logger: Logger;
+}
+
+export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError("options", "expected an object");
+  }
+  const name = options.name ?? "default";
+  if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+    throw new InvalidOptionError("name", "expected a string of 1 to 200 characters");
+  }
+  const schema = options.schema ?? defaultSchemaName;
+  const backoff = { ...defaultBackoff, ...options.backoff };
+  const resolved: ResolvedConsumerOptions = {
+    name,
+    schema,
+    quotedSchema: quoteSchemaName(schema),
+    batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
+    pollInterval: integer("pollInterval", options.pollInterval, 10, 0, 3_600_000),
+    maxAttempts: integer("maxAttempts", options.maxAttempts, 5, 1, 1_000_000),
+    backoff: {
+      base: integer("backoff.base", backoff.base, defaultBackoff.base, 0, 2 ** 31),
+      factor: number("backoff.factor", backoff.factor, 1, 1000),
+      max: integer("backoff.max", backoff.max, defaultBackoff.max, 0, 2 ** 40),
+      jitter: number("backoff.jitter", backoff.jitter, 0, 1),
+    },
+    handlerTimeout: integer("handlerTimeout", options.handlerTimeout, 30_000, 1, 2 ** 31 - 1),
+    shutdownTimeout: integer("shutdownTimeout", options.shutdownTimeout, 10_000, 0, 2 ** 31 - 1),
+    takeoverInterval: integer("takeoverInterval", options.takeoverInterval, 1000, 10, 3_600_000),
+    leaderTimeout: integer("leaderTimeout", options.leaderTimeout, 10_000, 1000, 3_600_000),
+    promoteInterval: integer("promoteInterval", options.promoteInterval, 500, 10, 3_600_000),
+    longTransactionThreshold: integer(
+      "longTransactionThreshold",
+      options.longTransactionThreshold,
+      60_000,
+      1,
+      2 ** 31 - 1,
+    ),
+    reconnectDelay: integer("reconnectDelay", options.reconnectDelay, 100, 1, 60_000),
+    signal: options.signal,
+    logger: options.logger ?? silentLogger,
+  };
+  if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
+    throw new InvalidOptionError("signal", "expected an AbortSignal");
+  }
+  return resolved;
+}
+
+function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, `expected an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function number(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, `expected a number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}

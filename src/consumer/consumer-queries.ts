@@ -1,0 +1,75 @@
+/** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
+export interface ConsumerQueries {
+  /** $1 name, $2 leader id. Bumps the leader epoch; returns it and the stored progress. */
+  readonly consumerClaim: string;
+  /** $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `fenced` = 0 if the epoch moved. */
+  readonly consumerCommit: string;
+  /** $1 how many rows at most. Returns how many jobs moved into immediate. */
+  readonly jobsPromote: string;
+}
+
+export function consumerQueries(schema: string): ConsumerQueries {
+  return {
+    consumerClaim: `
+      INSERT INTO ${schema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
+      VALUES ($1, 'polling', '1:1:', 1, $2, now())
+      ON CONFLICT (name) DO UPDATE
+        SET leader_epoch = c.leader_epoch + 1, leader_id = $2, heartbeat_at = now(), updated_at = now()
+      RETURNING leader_epoch::text AS epoch, snapshot::text AS snapshot, window_snapshot::text AS window,
+                position_xid::text AS after_xid, position_id::text AS after_id`,
+
+    // One statement, so one round trip and one atomic step: progress moves if and only if
+    // the failures are recorded, and neither happens unless this process is still the
+    // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
+    // immediate row itself, found by the index on (transaction_id, id), so payloads do not
+    // travel back to the server.
+    consumerCommit: `
+      WITH fence AS (
+        UPDATE ${schema}.consumers
+        SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
+            position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now()
+        WHERE name = $1 AND leader_epoch = $2::bigint
+        RETURNING 1
+      ), failure AS (
+        SELECT i.id, i.topic, i.payload, i.headers, i.created_at, f.attempt, f.error, f.delay_ms, f.dead
+        FROM json_to_recordset($7::json) AS f(id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean)
+        JOIN ${schema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
+        WHERE EXISTS (SELECT 1 FROM fence)
+      ), retry AS (
+        INSERT INTO ${schema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at, next_retry_at)
+        SELECT id, $1, topic, payload, headers, attempt, error, created_at, now() + delay_ms * interval '1 millisecond'
+        FROM failure WHERE NOT dead
+        ON CONFLICT (consumer, id) DO UPDATE
+          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error,
+              failed_at = now(), next_retry_at = excluded.next_retry_at
+      ), dead AS (
+        INSERT INTO ${schema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at, failed_at)
+        SELECT id, $1, topic, payload, headers, attempt, error, created_at, now()
+        FROM failure WHERE dead
+        ON CONFLICT (consumer, id) DO UPDATE
+          SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
+      )
+      SELECT count(*)::int AS fenced FROM fence`,
+
+    // SKIP LOCKED lets every leader run the promoter at once without waiting on, or moving
+    // twice, the rows another one is moving. A job keeps its id; a retry keeps its consumer
+    // (only that consumer sees it again) and its attempt count.
+    jobsPromote: `
+      WITH due_scheduled AS (
+        DELETE FROM ${schema}.scheduled
+        WHERE id IN (SELECT id FROM ${schema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, topic, payload, headers, NULL::text AS consumer, 0 AS attempt
+      ), due_failed AS (
+        DELETE FROM ${schema}.failed
+        WHERE (consumer, id) IN (
+          SELECT consumer, id FROM ${schema}.failed WHERE next_retry_at <= now()
+          ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, topic, payload, headers, consumer, attempt
+      ), moved AS (
+        INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt)
+        SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed
+        RETURNING 1
+      )
+      SELECT count(*)::int AS moved FROM moved`,
+  };
+}

@@ -1,0 +1,222 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import type pg from "pg";
+import { InvalidOptionError } from "../errors.js";
+import { checkSchema } from "../schema/check-schema.js";
+import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
+import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
+import type { Handler } from "./job.js";
+import { LeaderLock } from "./leader-lock.js";
+import type { LongTransaction } from "./long-transactions.js";
+import { FencedError, leadPolling } from "./polling-leader.js";
+import { sleep } from "./sleep.js";
+
+export interface ConsumerEvents {
+  /** This process became the leader for its consumer name. */
+  leader: [{ epoch: bigint }];
+  /** Another process leads this consumer name; this one waits to take over. */
+  standby: [];
+  /** A batch was handled and its outcome committed. */
+  batch: [{ jobs: number; failed: number; ms: number }];
+  /** A transaction has been open longer than longTransactionThreshold. */
+  longTransaction: [LongTransaction];
+  /** A database or internal error; the consumer retries by itself. */
+  error: [Error];
+  /** stop() finished: the last outcome is written and connections are released. */
+  stopped: [];
+}
+
+type State = "new" | "running" | "stopping" | "stopped";
+
+/**
+ * Delivers committed jobs to a handler, at least once, in snapshot order. Several processes
+ * may run a consumer of the same name: one leads, the others stand by and take over when it
+ * dies.
+ *
+ * It holds one connection of the pool for leadership and uses one or two more while it works.
+ *
+ * @example
+ * ```ts
+ * const consumer = new Consumer(pool, async (jobs) => {
+ *   for (const job of jobs) await send(job.payload);
+ * }, { name: "mailer" });
+ * await consumer.start();
+ * // ...
+ * await consumer.stop();
+ * ```
+ */
+export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
+  readonly #pool: pg.Pool;
+  readonly #handler: Handler<Payload>;
+  readonly #options: ResolvedConsumerOptions;
+  readonly #queries: ConsumerQueries;
+  readonly #lock: LeaderLock;
+  readonly #id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  #state: State = "new";
+  #stopping = new AbortController();
+  #abandon = new AbortController();
+  #loop: Promise<void> | undefined;
+  #leader = false;
+
+  constructor(pool: pg.Pool, handler: Handler<Payload>, options: ConsumerOptions = {}) {
+    super();
+    if (pool === null || typeof pool !== "object" || typeof (pool as { connect?: unknown }).connect !== "function") {
+      throw new InvalidOptionError("pool", "expected a pg Pool");
+    }
+    if (typeof handler !== "function") throw new InvalidOptionError("handler", "expected a function");
+    this.#pool = pool;
+    this.#handler = handler;
+    this.#options = resolveConsumerOptions(options);
+    this.#queries = consumerQueries(this.#options.quotedSchema);
+    this.#lock = new LeaderLock(
+      pool,
+      `poutbox.leader.${this.#options.schema}.${this.#options.name}`,
+      this.#options.leaderTimeout,
+    );
+  }
+
+  /** The consumer group name. */
+  get name(): string {
+    return this.#options.name;
+  }
+
+  /** True while this process leads its consumer name. */
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  /**
+   * Checks the schema and starts consuming in the background. Resolves once running (as
+   * leader or standby); rejects on a configuration error (missing or outdated schema).
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new Error(`consumer "${this.name}" was already started`);
+    this.#state = "running";
+    try {
+      await checkSchema(this.#pool, this.#options.schema, this.#options.quotedSchema);
+    } catch (error) {
+      this.#state = "stopped";
+      throw error;
+    }
+    const { signal } = this.#options;
+    if (signal) {
+      if (signal.aborted) {
+        this.#state = "stopped";
+        return;
+      }
+      signal.addEventListener("abort", () => void this.stop(), { once: true });
+    }
+    this.#loop = this.#run();
+  }
+
+  /**
+   * Stops taking batches, lets the batch in the handler finish (for up to shutdownTimeout,
+   * then aborts it and leaves it to be delivered again), writes the last outcome and releases
+   * every connection. Safe to call before start() and more than once.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === "new" || this.#state === "stopped") {
+      this.#state = "stopped";
+      return;
+    }
+    if (this.#state === "running") {
+      this.#state = "stopping";
+      this.#stopping.abort(new Error("consumer stopping"));
+      const grace = setTimeout(
+        () => this.#abandon.abort(new Error("shutdown grace period over")),
+        this.#options.shutdownTimeout,
+      );
+      try {
+        await this.#loop;
+      } finally {
+        clearTimeout(grace);
+        await this.#lock.release();
+        this.#state = "stopped";
+        this.emit("stopped");
+      }
+      return;
+    }
+    await new Promise<void>((resolve) => this.once("stopped", resolve));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #run(): Promise<void> {
+    let delay = this.#options.reconnectDelay;
+    let standing = false;
+    while (!this.#stopping.signal.aborted) {
+      try {
+        if (await this.#lock.tryAcquire()) {
+          standing = false;
+          await this.#lead();
+          delay = this.#options.reconnectDelay;
+          continue;
+        }
+        if (!standing) {
+          standing = true;
+          this.emit("standby");
+        }
+        await sleep(this.#options.takeoverInterval, this.#stopping.signal);
+      } catch (error) {
+        this.#report(error as Error);
+        // A fenced or failed term gives the lock up, so that either a standby or this process
+        // starts the next term cleanly from the committed progress.
+        await this.#lock.release();
+        if (!(error instanceof FencedError)) {
+          await sleep(delay, this.#stopping.signal);
+          delay = Math.min(delay * 2, 30_000);
+        }
+        standing = false;
+      }
+    }
+  }
+
+  async #lead(): Promise<void> {
+    const { rows } = await this.#pool.query(this.#queries.consumerClaim, [this.#options.name, this.#id]);
+    const claimed = rows[0];
+    const term = new AbortController();
+    const abandon = () => term.abort(this.#abandon.signal.reason);
+    this.#abandon.signal.addEventListener("abort", abandon, { once: true });
+    const lost = (error: Error) => term.abort(error);
+    this.#lock.once("lost", lost);
+    this.#leader = true;
+    this.emit("leader", { epoch: BigInt(claimed.epoch) });
+    this.#options.logger.info?.("consumer leads", { name: this.name, epoch: claimed.epoch, id: this.#id });
+    try {
+      await leadPolling({
+        pool: this.#pool,
+        handler: this.#handler as Handler<unknown>,
+        options: this.#options,
+        queries: this.#queries,
+        epoch: claimed.epoch,
+        progress: {
+          snapshot: claimed.snapshot,
+          window: claimed.window,
+          afterXid: claimed.after_xid ?? "0",
+          afterId: claimed.after_id ?? "0",
+        },
+        stopping: AbortSignal.any([this.#stopping.signal, term.signal]),
+        abandon: term.signal,
+        events: {
+          batch: (summary) => this.emit("batch", summary),
+          longTransaction: (transaction) => this.emit("longTransaction", transaction),
+          error: (error) => this.#report(error),
+        },
+      });
+      if (term.signal.aborted && !this.#stopping.signal.aborted) throw term.signal.reason;
+    } finally {
+      this.#leader = false;
+      this.#lock.off("lost", lost);
+      this.#abandon.signal.removeEventListener("abort", abandon);
+    }
+  }
+
+  #report(error: Error): void {
+    this.#options.logger.error?.(error.message, { name: this.name, error });
+    // An 'error' event with no listener would crash the process; the logger has it anyway.
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+  }
+}

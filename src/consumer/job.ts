@@ -1,0 +1,46 @@
+import type { JobId } from "../client/job-id.js";
+
+/** One job as a handler receives it. */
+export interface Job<Payload = unknown> {
+  readonly id: JobId;
+  readonly payload: Payload;
+  /** As given to enqueue, or null. */
+  readonly topic: string | null;
+  /** As given to enqueue; an empty object when none were. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Which delivery this is for this consumer: 1 the first time, 2 on the first retry... */
+  readonly attempt: number;
+  /** When the job entered `immediate` (for a retry or a scheduled job: when it was moved there). */
+  readonly createdAt: Date;
+  /** The id of the transaction that wrote the job into `immediate`. */
+  readonly transactionId: bigint;
+}
+
+/** A job the handler could not process, and why. */
+export interface JobFailure {
+  /** The failed job, or its id. */
+  readonly job: Job<unknown> | JobId;
+  /** Stored with the job as its last error (an Error's stack, or the value as text). */
+  readonly error: unknown;
+}
+
+export interface HandlerContext {
+  /** Aborted when the handler times out, or when the consumer stops or loses leadership. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a handler resolves with: nothing when all jobs succeeded, or the failures. `void`
+ * (not just undefined) so that a plain `async (jobs) => { ... }` fits.
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: see above; an async function without return is Promise<void>.
+export type HandlerResult = void | readonly JobFailure[];
+
+/**
+ * Processes a batch. Resolve with nothing when every job succeeded, or with the jobs that
+ * failed; a throw (or rejection) fails the whole batch with that error.
+ */
+export type Handler<Payload = unknown> = (
+  jobs: readonly Job<Payload>[],
+  context: HandlerContext,
+) => Promise<HandlerResult>;

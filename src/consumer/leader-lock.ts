@@ -1,0 +1,95 @@
+import { EventEmitter } from "node:events";
+import type pg from "pg";
+
+/**
+ * Leadership of one consumer name: a session-level advisory lock held on a dedicated
+ * connection. The server frees it when that session ends, so a leader that dies, or whose
+ * connection is cut, loses it at once. A leader that is alive but stuck (paused process,
+ * blocked event loop, half-open network) would keep it forever, so the session is given an
+ * idle_session_timeout (PostgreSQL 14+) and kept alive by a heartbeat: no heartbeat, no lock.
+ */
+export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
+  readonly #pool: pg.Pool;
+  readonly #key: string;
+  readonly #timeout: number;
+  #client: pg.PoolClient | undefined;
+  #held = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(pool: pg.Pool, key: string, timeout: number) {
+    super();
+    this.#pool = pool;
+    this.#key = key;
+    this.#timeout = timeout;
+  }
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /** Tries once to take the lock; true when this process is now the leader. */
+  async tryAcquire(): Promise<boolean> {
+    const client = await this.#connection();
+    const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired", [
+      this.#key,
+    ]);
+    this.#held = rows[0].acquired === true;
+    if (this.#held) this.#startHeartbeat(client);
+    return this.#held;
+  }
+
+  /** Gives the lock up and closes its connection. Safe to call at any time, more than once. */
+  async release(): Promise<void> {
+    this.#stopHeartbeat();
+    const client = this.#client;
+    this.#client = undefined;
+    this.#held = false;
+    if (!client) return;
+    // Closing the session frees the lock; no unlock round trip is needed. The connection is
+    // destroyed rather than returned to the pool because it carries a session timeout.
+    client.release(true);
+  }
+
+  async #connection(): Promise<pg.PoolClient> {
+    if (this.#client) return this.#client;
+    const client = await this.#pool.connect();
+    client.on("error", (error) => this.#drop(client, error));
+    try {
+      const { rows } = await client.query("SELECT current_setting('server_version_num')::int AS version");
+      if (rows[0].version >= 140000) {
+        await client.query(`SET idle_session_timeout = ${Math.floor(this.#timeout)}`);
+      }
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    this.#client = client;
+    return client;
+  }
+
+  #startHeartbeat(client: pg.PoolClient): void {
+    this.#stopHeartbeat();
+    this.#heartbeat = setInterval(
+      () => {
+        client.query("SELECT 1").catch((error: Error) => this.#drop(client, error));
+      },
+      Math.max(100, Math.floor(this.#timeout / 4)),
+    );
+    this.#heartbeat.unref();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  #drop(client: pg.PoolClient, error: Error): void {
+    if (this.#client !== client) return;
+    const wasHeld = this.#held;
+    this.#stopHeartbeat();
+    this.#client = undefined;
+    this.#held = false;
+    client.release(error);
+    if (wasHeld) this.emit("lost", error);
+  }
+}

@@ -1,0 +1,88 @@
+import type { JobId } from "../client/job-id.js";
+import type { Handler, Job, JobFailure } from "./job.js";
+import type { Logger } from "./logger.js";
+
+/** The result of one batch: the error text of each failed job (none when all succeeded). */
+export type BatchResult =
+  | { readonly kind: "done"; readonly failures: Map<JobId, string> }
+  | { readonly kind: "abandoned" };
+
+/**
+ * Calls the handler under a timeout. A throw fails every job; a timeout aborts the handler's
+ * signal and fails every job. When `abandon` is aborted (shutdown grace period over, or
+ * leadership lost) the batch is given up without an outcome: it will be delivered again.
+ */
+export async function runHandler<Payload>(
+  handler: Handler<Payload>,
+  jobs: readonly Job<Payload>[],
+  timeout: number,
+  abandon: AbortSignal,
+  logger: Logger,
+): Promise<BatchResult> {
+  const controller = new AbortController();
+  const onAbandon = () => controller.abort(abandon.reason);
+  abandon.addEventListener("abort", onAbandon, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = new Promise<"timeout" | "abandoned">((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`handler timed out after ${timeout} ms`));
+      resolve("timeout");
+    }, timeout);
+    if (abandon.aborted) resolve("abandoned");
+    abandon.addEventListener("abort", () => resolve("abandoned"), { once: true });
+  });
+  try {
+    const outcome = await Promise.race([
+      Promise.resolve()
+        .then(() => handler(jobs, { signal: controller.signal }))
+        .then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        ),
+      stopped,
+    ]);
+    if (outcome === "abandoned") return { kind: "abandoned" };
+    if (outcome === "timeout") return failAll(jobs, `handler timed out after ${timeout} ms`);
+    if ("error" in outcome) return failAll(jobs, describeError(outcome.error));
+    return { kind: "done", failures: failuresOf(jobs, outcome.value, logger) };
+  } finally {
+    clearTimeout(timer);
+    abandon.removeEventListener("abort", onAbandon);
+  }
+}
+
+function failAll(jobs: readonly Job<unknown>[], error: string): BatchResult {
+  return { kind: "done", failures: new Map(jobs.map((job) => [job.id, error])) };
+}
+
+function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logger): Map<JobId, string> {
+  const failures = new Map<JobId, string>();
+  if (value === undefined || value === null) return failures;
+  if (!Array.isArray(value)) {
+    logger.warn?.("handler returned something other than nothing or an array of failures; treating the batch as done", {
+      returned: typeof value,
+    });
+    return failures;
+  }
+  const inBatch = new Set(jobs.map((job) => job.id));
+  for (const entry of value as JobFailure[]) {
+    const id = typeof entry?.job === "bigint" ? entry.job : entry?.job?.id;
+    if (id === undefined || !inBatch.has(id)) {
+      logger.warn?.("handler reported a failure for a job that is not in the batch; ignored", { job: String(id) });
+      continue;
+    }
+    failures.set(id, describeError(entry.error));
+  }
+  return failures;
+}
+
+/** Text stored as a job's last error: an Error's stack (which starts with its message). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  if (typeof error === "string") return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

@@ -1,0 +1,125 @@
+import type { JobId } from "../client/job-id.js";
+import type { Queryable } from "../database/queryable.js";
+import { InvalidOptionError } from "../errors.js";
+import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+
+/** A job that used up its attempts for one consumer. */
+export interface DeadLetter {
+  readonly id: JobId;
+  readonly consumer: string;
+  readonly topic: string | null;
+  readonly payload: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly createdAt: Date;
+  readonly failedAt: Date;
+  readonly deadAt: Date;
+}
+
+/**
+ * Which dead letters an operation applies to. Every given field narrows the selection; to
+ * act on every dead letter, say so with `all: true`.
+ */
+export interface DeadLetterSelection {
+  /** Schema that holds the outbox tables. Default `"poutbox"`. */
+  readonly schema?: string;
+  /** Only this consumer's dead letters. */
+  readonly consumer?: string;
+  /** Only these jobs. */
+  readonly ids?: readonly JobId[];
+  /** Only those that died before this time. */
+  readonly deadBefore?: Date;
+  /** Required when no other filter is given, so that nothing is requeued or purged by accident. */
+  readonly all?: boolean;
+}
+
+export interface ListDeadLettersOptions extends DeadLetterSelection {
+  /** At most this many, newest first. Default 100. */
+  readonly limit?: number;
+}
+
+interface Filter {
+  readonly schema: string;
+  readonly where: string;
+  readonly values: unknown[];
+}
+
+function filter(selection: DeadLetterSelection, requireChoice: boolean): Filter {
+  const schema = quoteSchemaName(selection.schema ?? defaultSchemaName);
+  const clauses: string[] = [];
+  const values: unknown[] = [];
+  if (selection.consumer !== undefined) {
+    values.push(selection.consumer);
+    clauses.push(`consumer = $${values.length}`);
+  }
+  if (selection.ids !== undefined) {
+    if (!Array.isArray(selection.ids) || selection.ids.some((id) => typeof id !== "bigint")) {
+      throw new InvalidOptionError("ids", "expected an array of bigint job ids");
+    }
+    values.push(selection.ids.map(String));
+    clauses.push(`id = ANY($${values.length}::bigint[])`);
+  }
+  if (selection.deadBefore !== undefined) {
+    if (!(selection.deadBefore instanceof Date) || Number.isNaN(selection.deadBefore.getTime())) {
+      throw new InvalidOptionError("deadBefore", "expected a valid Date");
+    }
+    values.push(selection.deadBefore.toISOString());
+    clauses.push(`dead_at < $${values.length}::timestamptz`);
+  }
+  if (requireChoice && clauses.length === 0 && selection.all !== true) {
+    throw new InvalidOptionError("all", "select dead letters by consumer, ids or deadBefore, or pass all: true");
+  }
+  return { schema, where: clauses.length > 0 ? clauses.join(" AND ") : "true", values };
+}
+
+/** Lists dead letters, newest first. */
+export async function listDeadLetters(db: Queryable, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+  const { schema, where, values } = filter(options, false);
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
+  const { rows } = await db.query(
+    `SELECT id::text AS id, consumer, topic, payload, headers, attempts, last_error, created_at, failed_at, dead_at
+       FROM ${schema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
+    values,
+  );
+  return (rows as Record<string, unknown>[]).map((row) => ({
+    id: BigInt(row.id as string),
+    consumer: row.consumer as string,
+    topic: row.topic as string | null,
+    payload: typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
+    headers: (row.headers ?? {}) as Record<string, string>,
+    attempts: row.attempts as number,
+    lastError: row.last_error as string,
+    createdAt: new Date(row.created_at as string),
+    failedAt: new Date(row.failed_at as string),
+    deadAt: new Date(row.dead_at as string),
+  }));
+}
+
+/**
+ * Sends dead letters back for delivery, to the consumer they died in only, with a fresh set
+ * of attempts. Returns how many were requeued. One statement: all or none.
+ */
+export async function requeueDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
+  const { schema, where, values } = filter(selection, true);
+  const { rows } = await db.query(
+    `WITH revived AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING id, topic, payload, headers, consumer),
+     moved AS (
+       INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt)
+       SELECT id, topic, payload, headers, consumer, 0 FROM revived RETURNING 1)
+     SELECT count(*)::int AS n FROM moved`,
+    values,
+  );
+  return (rows[0] as { n: number }).n;
+}
+
+/** Deletes dead letters for good. Returns how many. */
+export async function purgeDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
+  const { schema, where, values } = filter(selection, true);
+  const { rows } = await db.query(
+    `WITH gone AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+    values,
+  );
+  return (rows[0] as { n: number }).n;
+}

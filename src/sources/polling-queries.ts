@@ -1,0 +1,49 @@
+/**
+ * The page query of the polling source, for one schema.
+ *
+ * A window is the set of jobs whose transaction is visible in the window snapshot (`cur`,
+ * taken by this statement when $2 is null) and was not visible in the progress snapshot
+ * (`prev`). Such a transaction was either in progress at `prev` (one of its "holes", listed
+ * by pg_snapshot_xip) or started at or after pg_snapshot_xmax(prev). Each part has its own
+ * index access on (transaction_id, id): one probe per hole, and one range scan from
+ * xmax(prev) to xmax(cur). Joined by OR, or with `= ANY(holes)`, PostgreSQL scans far more
+ * (the whole index, or the whole table), so the cost would grow with history instead of
+ * with new rows.
+ *
+ * Pages are ordered by (transaction_id, id) and resume after ($3, $4).
+ * Parameters: $1 prev, $2 window or null, $3 after transaction_id, $4 after id, $5 limit,
+ * $6 consumer name (a retry carries the name of the one consumer it belongs to).
+ * Returns one row even when the window is empty, to carry the window snapshot.
+ */
+export function pageQuery(schema: string): string {
+  const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.transaction_id";
+  const mine = "(i.consumer IS NULL OR i.consumer = $6)";
+  const after = "(i.transaction_id, i.id) > ($3::xid8, $4::bigint)";
+  return `
+    WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
+    SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.payload, page.headers,
+           page.attempt, page.created_at, page.transaction_id::text AS transaction_id
+    FROM w LEFT JOIN LATERAL (
+      SELECT * FROM (
+        (SELECT ${columns}
+           FROM pg_snapshot_xip(w.prev) AS hole(xid)
+           CROSS JOIN LATERAL (
+             SELECT * FROM ${schema}.immediate i
+             WHERE i.transaction_id = hole.xid AND ${after} AND ${mine}
+             ORDER BY i.id LIMIT $5
+           ) i
+           WHERE pg_visible_in_snapshot(hole.xid, w.cur))
+        UNION ALL
+        (SELECT ${columns}
+           FROM ${schema}.immediate i
+           WHERE i.transaction_id >= pg_snapshot_xmax(w.prev)
+             AND i.transaction_id < pg_snapshot_xmax(w.cur)
+             AND ${after}
+             AND pg_visible_in_snapshot(i.transaction_id, w.cur)
+             AND ${mine}
+           ORDER BY i.transaction_id, i.id LIMIT $5)
+      ) found
+      ORDER BY found.transaction_id, found.id
+      LIMIT $5
+    ) page ON true`;
+}

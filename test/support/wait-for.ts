@@ -1,0 +1,14 @@
+/** Polls `check` until it returns something truthy, or fails after `timeout` ms. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  { timeout = 15_000, interval = 10, what = "condition" }: { timeout?: number; interval?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeout;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (last) return last as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
