@@ -29,6 +29,14 @@ export interface ConsumerEvents {
 
 type State = "new" | "running" | "stopping" | "stopped";
 
+interface ClaimedRow {
+  epoch: string;
+  snapshot: string;
+  window: string | null;
+  after_xid: string | null;
+  after_id: string | null;
+}
+
 /**
  * Delivers committed jobs to a handler, at least once, in snapshot order. Several processes
  * may run a consumer of the same name: one leads, the others stand by and take over when it
@@ -175,13 +183,27 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   }
 
   async #lead(): Promise<void> {
-    const { rows } = await this.#pool.query(this.#queries.consumerClaim, [this.#options.name, this.#id]);
-    const claimed = rows[0];
+    // Listen for the loss of the lock before claiming: losing it during the claim must end
+    // the term too, not go unnoticed until the next write is fenced.
     const term = new AbortController();
-    const abandon = () => term.abort(this.#abandon.signal.reason);
-    this.#abandon.signal.addEventListener("abort", abandon, { once: true });
     const lost = (error: Error) => term.abort(error);
     this.#lock.once("lost", lost);
+    const abandon = () => term.abort(this.#abandon.signal.reason);
+    this.#abandon.signal.addEventListener("abort", abandon, { once: true });
+    let claimed: ClaimedRow;
+    try {
+      const { rows } = await this.#pool.query(this.#queries.consumerClaim, [this.#options.name, this.#id]);
+      claimed = rows[0];
+    } catch (error) {
+      this.#lock.off("lost", lost);
+      this.#abandon.signal.removeEventListener("abort", abandon);
+      throw error;
+    }
+    if (!this.#lock.held) {
+      this.#lock.off("lost", lost);
+      this.#abandon.signal.removeEventListener("abort", abandon);
+      throw term.signal.reason ?? new Error("leader lock lost while claiming leadership");
+    }
     this.#leader = true;
     this.emit("leader", { epoch: BigInt(claimed.epoch) });
     this.#options.logger.info?.("consumer leads", { name: this.name, epoch: claimed.epoch, id: this.#id });

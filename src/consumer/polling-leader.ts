@@ -91,6 +91,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
         if (Date.now() - lastCommit > idleProgressInterval) {
           await writing;
           writing = commit(batch.progress, new Map());
+          writing.catch(() => undefined);
           lastCommit = Date.now();
         }
         await sleep(options.pollInterval, term.stopping);

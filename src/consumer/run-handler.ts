@@ -20,16 +20,19 @@ export async function runHandler<Payload>(
   logger: Logger,
 ): Promise<BatchResult> {
   const controller = new AbortController();
-  const onAbandon = () => controller.abort(abandon.reason);
-  abandon.addEventListener("abort", onAbandon, { once: true });
   let timer: NodeJS.Timeout | undefined;
+  let onAbandon = () => {};
   const stopped = new Promise<"timeout" | "abandoned">((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error(`handler timed out after ${timeout} ms`));
       resolve("timeout");
     }, timeout);
-    if (abandon.aborted) resolve("abandoned");
-    abandon.addEventListener("abort", () => resolve("abandoned"), { once: true });
+    onAbandon = () => {
+      controller.abort(abandon.reason);
+      resolve("abandoned");
+    };
+    if (abandon.aborted) onAbandon();
+    else abandon.addEventListener("abort", onAbandon, { once: true });
   });
   try {
     const outcome = await Promise.race([
