@@ -50,6 +50,33 @@ describe("Consumer (polling)", () => {
     await consumer.stop();
   });
 
+  it("with listen: true, wakes on NOTIFY from a notify: true client instead of waiting for the poll", async () => {
+    await migrate(db.pool, { schema: "listening" });
+    const client = new Client(db.pool, { schema: "listening", notify: true });
+    const record = recorder();
+    // A poll interval far longer than the test: only the notification can bring the job in time.
+    const consumer = new Consumer(db.pool, record.handler, {
+      schema: "listening",
+      listen: true,
+      pollInterval: 600_000,
+    });
+    await consumer.start();
+    try {
+      await waitFor(() => consumer.isLeader, { what: "leadership" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const tx = await db.pool.connect();
+      await tx.query("BEGIN");
+      const [id] = await client.enqueueMany([{ woke: true }], { tx });
+      await tx.query("COMMIT");
+      tx.release();
+      await waitFor(() => record.deliveries.some((job) => job.id === id), { timeout: 5000, what: "notified job" });
+      const single = await client.enqueue({ woke: "again" });
+      await waitFor(() => record.deliveries.some((job) => job.id === single), { timeout: 5000, what: "second job" });
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it("stop() is safe before start() and twice", async () => {
     const consumer = new Consumer(db.pool, async () => {});
     await consumer.stop();

@@ -14,6 +14,7 @@ describe("the built package", () => {
     const api = await import("poutbox");
     assert.deepEqual(Object.keys(api).sort(), [
       "Client",
+      "Consumer",
       "InvalidOptionError",
       "InvalidPayloadError",
       "PoutboxError",
@@ -21,7 +22,11 @@ describe("the built package", () => {
       "SchemaVersionError",
       "TransactionStateError",
       "errorCodes",
+      "forEachJob",
+      "listDeadLetters",
       "migrate",
+      "purgeDeadLetters",
+      "requeueDeadLetters",
     ]);
   });
 

@@ -1,6 +1,7 @@
 import type { Queryable } from "../database/queryable.js";
-import { SchemaMissingError } from "../errors.js";
+import { InvalidOptionError, SchemaMissingError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { wakeChannel } from "../schema/wake-channel.js";
 import { checkEnqueueOptions, type EnqueueOptions } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
 import type { JobId } from "./job-id.js";
@@ -9,6 +10,13 @@ import { toJson } from "./to-json.js";
 export interface ClientOptions {
   /** Schema that holds the outbox tables (as given to `migrate`). Default `"poutbox"`. */
   readonly schema?: string;
+  /**
+   * Also NOTIFY consumers created with `listen: true` when a job is enqueued for immediate
+   * delivery, so they wake at once instead of at their next poll. Default false: NOTIFY
+   * takes a cluster-wide lock at commit, which costs concurrent producers throughput (see
+   * docs/architecture.md, "Waking up"). Never needed for correctness.
+   */
+  readonly notify?: boolean;
 }
 
 /**
@@ -35,7 +43,11 @@ export class Client<Payload = unknown> {
   constructor(db: Queryable, options: ClientOptions = {}) {
     this.#db = db;
     this.#schema = options.schema ?? defaultSchemaName;
-    this.#queries = enqueueQueries(quoteSchemaName(this.#schema));
+    const quoted = quoteSchemaName(this.#schema);
+    if (options.notify !== undefined && typeof options.notify !== "boolean") {
+      throw new InvalidOptionError("notify", "expected a boolean");
+    }
+    this.#queries = enqueueQueries(quoted, options.notify ? wakeChannel(this.#schema) : undefined);
   }
 
   /**

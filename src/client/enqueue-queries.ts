@@ -10,23 +10,35 @@ export interface EnqueueQueries {
   readonly scheduledMany: string;
 }
 
-export function enqueueQueries(schema: string): EnqueueQueries {
+/**
+ * @param notifyChannel when set, immediate inserts also NOTIFY this channel. Off by default:
+ *   NOTIFY takes a cluster-wide lock at commit, which serialises committing producers.
+ */
+export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQueries {
+  // The wake-up rides in the same statement (no extra round trip); PostgreSQL folds
+  // identical notifications of one transaction into one.
+  const wake = notifyChannel === undefined ? "" : `, wake AS (SELECT pg_notify('${notifyChannel}', ''))`;
+  const fromWake = notifyChannel === undefined ? "" : ", wake";
   // Many jobs travel as one JSON array parameter rather than a driver-specific array, so the
   // statement works the same through every driver. Ids are drawn in array order inside the
   // CTE, which is materialised once, so the returned ids line up with the input.
-  const many = (table: string, extraColumn: string, extraValue: string) => `
+  const many = (table: string, extraColumn: string, extraValue: string, notify: boolean) => `
     WITH input AS (
       SELECT nextval('${schema}.job_id_seq') AS id, element.payload, element.position
       FROM json_array_elements($2::json) WITH ORDINALITY AS element(payload, position)
     ), inserted AS (
       INSERT INTO ${schema}.${table} (id, topic, payload, headers${extraColumn})
       SELECT id, $1, payload, $3::json${extraValue} FROM input
-    )
-    SELECT id::text AS id FROM input ORDER BY position`;
+    )${notify ? wake : ""}
+    SELECT id::text AS id FROM input${notify ? fromWake : ""} ORDER BY position`;
   return {
-    immediateOne: `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id::text AS id`,
+    immediateOne:
+      notifyChannel === undefined
+        ? `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id::text AS id`
+        : `WITH job AS (INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id)${wake}
+           SELECT job.id::text AS id FROM job${fromWake}`,
     scheduledOne: `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1, $2::json, $3::json, $4::timestamptz) RETURNING id::text AS id`,
-    immediateMany: many("immediate", "", ""),
-    scheduledMany: many("scheduled", ", run_at", ", $4::timestamptz"),
+    immediateMany: many("immediate", "", "", true),
+    scheduledMany: many("scheduled", ", run_at", ", $4::timestamptz", false),
   };
 }

@@ -15,6 +15,11 @@ export interface ConsumerOptions {
   readonly batchSize?: number;
   /** Wait between polls that found nothing, in ms. Default 10. */
   readonly pollInterval?: number;
+  /**
+   * Also wake up on NOTIFY from clients created with `notify: true` (one more connection, for
+   * LISTEN). With it, pollInterval can be long. Default false.
+   */
+  readonly listen?: boolean;
   /** Deliveries per job before it goes to dead_letter. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before each retry. */
@@ -49,6 +54,7 @@ export interface ResolvedConsumerOptions {
   readonly quotedSchema: string;
   readonly batchSize: number;
   readonly pollInterval: number;
+  readonly listen: boolean;
   readonly maxAttempts: number;
   readonly backoff: ResolvedBackoff;
   readonly handlerTimeout: number;
@@ -78,6 +84,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     quotedSchema: quoteSchemaName(schema),
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
     pollInterval: integer("pollInterval", options.pollInterval, 10, 0, 3_600_000),
+    listen: boolean("listen", options.listen, false),
     maxAttempts: integer("maxAttempts", options.maxAttempts, 5, 1, 1_000_000),
     backoff: {
       base: integer("backoff.base", backoff.base, defaultBackoff.base, 0, 2 ** 31),
@@ -112,6 +119,12 @@ function integer(option: string, value: unknown, fallback: number, min: number, 
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(option, `expected an integer from ${min} to ${max}, got ${String(value)}`);
   }
+  return value;
+}
+
+function boolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new InvalidOptionError(option, `expected a boolean, got ${typeof value}`);
   return value;
 }
 

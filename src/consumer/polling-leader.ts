@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { JobId } from "../client/job-id.js";
+import { wakeChannel } from "../schema/wake-channel.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import { retryDelay } from "./backoff.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
@@ -9,6 +10,7 @@ import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
 import { runHandler } from "./run-handler.js";
 import { sleep } from "./sleep.js";
+import { NotificationWakeup, timerWakeup } from "./wakeup.js";
 
 /** What the leader reports to its Consumer. */
 export interface LeaderEvents {
@@ -52,6 +54,9 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
   const source = new PollingSource(pool, options.quotedSchema, options.name, options.batchSize, term.progress);
   const watch = new LongTransactionWatch(options.longTransactionThreshold);
   const promoter = promote(term);
+  const wakeup = options.listen
+    ? new NotificationWakeup(pool, wakeChannel(options.schema), (error) => events.error(error))
+    : timerWakeup;
 
   const commit = async (progress: PollingProgress, failures: ReadonlyMap<JobId, string>, batch?: PolledBatch) => {
     const jobs = failures.size > 0 ? new Map(batch?.jobs.map((job) => [job.id, job])) : undefined;
@@ -94,7 +99,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
           writing.catch(() => undefined);
           lastCommit = Date.now();
         }
-        await sleep(options.pollInterval, term.stopping);
+        await wakeup.wait(options.pollInterval, term.stopping);
         next = source.next();
         continue;
       }
@@ -116,6 +121,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     next.catch(() => undefined);
     writing.catch(() => undefined);
     await promoter.stop();
+    await wakeup.close();
   }
 }
 

@@ -10,7 +10,10 @@
  * (the whole index, or the whole table), so the cost would grow with history instead of
  * with new rows.
  *
- * Pages are ordered by (transaction_id, id) and resume after ($3, $4).
+ * Pages are ordered by (transaction_id, id) and resume after ($3, $4). Each part gives the
+ * index exactly one lower bound: given two on transaction_id (a row comparison and a scalar
+ * one), PostgreSQL 17 started the scan at the row comparison, so the first page of every
+ * window walked the index from the start of history.
  * Parameters: $1 prev, $2 window or null, $3 after transaction_id, $4 after id, $5 limit,
  * $6 consumer name (a retry carries the name of the one consumer it belongs to).
  * Returns one row even when the window is empty, to carry the window snapshot.
@@ -18,7 +21,6 @@
 export function pageQuery(schema: string): string {
   const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.transaction_id";
   const mine = "(i.consumer IS NULL OR i.consumer = $6)";
-  const after = "(i.transaction_id, i.id) > ($3::xid8, $4::bigint)";
   return `
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.payload, page.headers,
@@ -29,16 +31,19 @@ export function pageQuery(schema: string): string {
            FROM pg_snapshot_xip(w.prev) AS hole(xid)
            CROSS JOIN LATERAL (
              SELECT * FROM ${schema}.immediate i
-             WHERE i.transaction_id = hole.xid AND ${after} AND ${mine}
+             WHERE i.transaction_id = hole.xid
+               AND i.id > CASE WHEN hole.xid = $3::xid8 THEN $4::bigint ELSE -1 END
+               AND ${mine}
              ORDER BY i.id LIMIT $5
            ) i
-           WHERE pg_visible_in_snapshot(hole.xid, w.cur))
+           WHERE hole.xid >= $3::xid8 AND pg_visible_in_snapshot(hole.xid, w.cur))
         UNION ALL
         (SELECT ${columns}
            FROM ${schema}.immediate i
-           WHERE i.transaction_id >= pg_snapshot_xmax(w.prev)
+           WHERE (i.transaction_id, i.id) > (
+                   CASE WHEN $3::xid8 >= pg_snapshot_xmax(w.prev) THEN $3::xid8 ELSE pg_snapshot_xmax(w.prev) END,
+                   CASE WHEN $3::xid8 >= pg_snapshot_xmax(w.prev) THEN $4::bigint ELSE -1 END)
              AND i.transaction_id < pg_snapshot_xmax(w.cur)
-             AND ${after}
              AND pg_visible_in_snapshot(i.transaction_id, w.cur)
              AND ${mine}
            ORDER BY i.transaction_id, i.id LIMIT $5)

@@ -1,5 +1,5 @@
 import type { Job } from "../consumer/job.js";
-import type { Queryable } from "../database/queryable.js";
+import type pg from "pg";
 import { pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
 
@@ -41,15 +41,16 @@ interface PageRow {
  * ahead; progress is only persisted by the outcome writer.
  */
 export class PollingSource {
-  readonly #db: Queryable;
-  readonly #sql: string;
+  readonly #db: pg.Pool;
+  readonly #statement: { readonly name: string; readonly text: string };
   readonly #consumer: string;
   readonly #batchSize: number;
   #position: PollingProgress;
 
-  constructor(db: Queryable, quotedSchema: string, consumer: string, batchSize: number, from: PollingProgress) {
+  constructor(db: pg.Pool, quotedSchema: string, consumer: string, batchSize: number, from: PollingProgress) {
     this.#db = db;
-    this.#sql = pageQuery(quotedSchema);
+    // A named statement is parsed once per connection instead of at every poll.
+    this.#statement = { name: `poutbox.page.${quotedSchema}`, text: pageQuery(quotedSchema) };
     this.#consumer = consumer;
     this.#batchSize = batchSize;
     this.#position = from;
@@ -57,14 +58,10 @@ export class PollingSource {
 
   async next(): Promise<PolledBatch> {
     const from = this.#position;
-    const { rows } = (await this.#db.query(this.#sql, [
-      from.snapshot,
-      from.window,
-      from.afterXid,
-      from.afterId,
-      this.#batchSize,
-      this.#consumer,
-    ])) as { rows: PageRow[] };
+    const { rows } = await this.#db.query<PageRow>({
+      ...this.#statement,
+      values: [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
+    });
     const windowSnapshot = (rows[0] as PageRow).window_snapshot;
     const jobs = rows.filter((row) => row.id !== null).map(toJob);
     const last = jobs.at(-1);

@@ -1,0 +1,88 @@
+import type pg from "pg";
+import { sleep } from "./sleep.js";
+
+/** How an idle leader waits before its next poll. */
+export interface Wakeup {
+  /** Resolves after `ms`, on abort, or earlier when new jobs are announced. */
+  wait(ms: number, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The default: just the poll interval. Nothing on the enqueue path. */
+export const timerWakeup: Wakeup = { wait: sleep, close: async () => {} };
+
+/**
+ * Also wakes on NOTIFY from clients created with `notify: true`, over a LISTEN connection of
+ * its own. Only a shortcut: if the connection is down the poll interval still applies, and a
+ * lost notification delays a job by at most one poll interval. The connection is (re)opened
+ * lazily by the next wait after a failure.
+ */
+export class NotificationWakeup implements Wakeup {
+  readonly #pool: pg.Pool;
+  readonly #channel: string;
+  readonly #onError: (error: Error) => void;
+  readonly #waiters = new Set<() => void>();
+  #client: pg.PoolClient | undefined;
+  #connecting: Promise<void> | undefined;
+  #closed = false;
+  #announced = false;
+
+  constructor(pool: pg.Pool, channel: string, onError: (error: Error) => void) {
+    this.#pool = pool;
+    this.#channel = channel;
+    this.#onError = onError;
+  }
+
+  async wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (!this.#client && !this.#connecting && !this.#closed) {
+      this.#connecting = this.#connect().finally(() => {
+        this.#connecting = undefined;
+      });
+    }
+    // A notification that arrived while the leader was busy means a poll is due now.
+    if (this.#announced) {
+      this.#announced = false;
+      return;
+    }
+    const waked = new AbortController();
+    const wake = () => waked.abort();
+    this.#waiters.add(wake);
+    try {
+      await sleep(ms, AbortSignal.any([signal, waked.signal]));
+    } finally {
+      this.#waiters.delete(wake);
+      this.#announced = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#connecting;
+    const client = this.#client;
+    this.#client = undefined;
+    client?.release(true);
+  }
+
+  async #connect(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      const connected = client;
+      connected.on("error", (error) => {
+        if (this.#client === connected) this.#client = undefined;
+        connected.release(error);
+        this.#onError(error);
+      });
+      connected.on("notification", () => {
+        this.#announced = true;
+        for (const wake of this.#waiters) wake();
+      });
+      await connected.query(`LISTEN "${this.#channel}"`);
+      if (this.#closed) connected.release(true);
+      else this.#client = connected;
+    } catch (error) {
+      client?.release(error as Error);
+      this.#onError(error as Error);
+    }
+  }
+}
