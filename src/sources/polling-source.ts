@@ -1,5 +1,5 @@
-import type { Job } from "../consumer/job.js";
 import type pg from "pg";
+import type { Job } from "../consumer/job.js";
 import { pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
 
