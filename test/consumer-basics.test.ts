@@ -45,6 +45,12 @@ describe("Consumer (polling)", () => {
     );
     assert.throws(() => new Consumer(db.pool, noop, { schema: "a;b" }), InvalidOptionError);
     assert.throws(() => new Consumer(db.pool, "nope" as never), InvalidOptionError);
+    const tiny = db.newPool({ max: 1 });
+    assert.throws(
+      () => new Consumer(tiny, noop),
+      (e: unknown) => e instanceof InvalidOptionError && e.option === "pool",
+    );
+    await tiny.end();
     const consumer = new Consumer(db.pool, noop, { schema: "not_there" });
     await assert.rejects(consumer.start(), SchemaMissingError);
     await consumer.stop();

@@ -76,6 +76,13 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#pool = pool;
     this.#handler = handler;
     this.#options = resolveConsumerOptions(options);
+    // One connection is held for leadership for as long as the consumer runs; with fewer than
+    // two (three with listen) the polling queries would wait for a connection forever.
+    const max = (pool as { options?: { max?: number } }).options?.max;
+    const needed = this.#options.listen ? 3 : 2;
+    if (typeof max === "number" && max < needed) {
+      throw new InvalidOptionError("pool", `the pool allows ${max} connection(s); a consumer needs at least ${needed}`);
+    }
     this.#queries = consumerQueries(this.#options.quotedSchema);
     this.#lock = new LeaderLock(
       pool,
