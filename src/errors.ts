@@ -8,6 +8,9 @@ export const errorCodes = [
   "TRANSACTION_NOT_OPEN",
   "SCHEMA_MISSING",
   "SCHEMA_TOO_NEW",
+  "REPLICATION_PROTOCOL",
+  "REPLICATION_SETUP",
+  "SLOT_LOST",
 ] as const;
 
 export type PoutboxErrorCode = (typeof errorCodes)[number];
@@ -79,5 +82,42 @@ export class SchemaVersionError extends PoutboxError {
     );
     this.databaseVersion = databaseVersion;
     this.libraryVersion = libraryVersion;
+  }
+}
+
+/**
+ * Bytes from the server do not form the replication message they claim to be: too short,
+ * longer than their fields, of an unknown kind, or text that is not valid UTF-8. The stream
+ * cannot be trusted past this point, so the connection should be dropped, never skipped over.
+ */
+export class ReplicationProtocolError extends PoutboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("REPLICATION_PROTOCOL", message, options);
+  }
+}
+
+/**
+ * The server cannot serve a replication consumer as configured: wal_level is not logical, no
+ * replication slot is free, or the role lacks the REPLICATION attribute. The message says
+ * what to change; retrying without changing it cannot help.
+ */
+export class ReplicationSetupError extends PoutboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("REPLICATION_SETUP", message, options);
+  }
+}
+
+/**
+ * A replication consumer that has recorded progress found its slot missing or invalidated
+ * (for example by max_slot_wal_keep_size). The changes the slot was keeping are gone, so it
+ * is never recreated silently at the current position: that would skip jobs. See
+ * docs/operations.md, "A lost replication slot", for the ways to recover.
+ */
+export class SlotLostError extends PoutboxError {
+  readonly slot: string;
+
+  constructor(slot: string, reason: string) {
+    super("SLOT_LOST", `replication slot "${slot}" ${reason}; its consumer cannot resume from it without losing jobs`);
+    this.slot = slot;
   }
 }

@@ -7,7 +7,7 @@ export type { JobId } from "./client/job-id.js";
 export type { BackoffOptions } from "./consumer/backoff.js";
 export type { ConsumerEvents } from "./consumer/consumer.js";
 export { Consumer } from "./consumer/consumer.js";
-export type { ConsumerOptions } from "./consumer/consumer-options.js";
+export type { ConsumerMode, ConsumerOptions } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
 export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
@@ -22,8 +22,11 @@ export {
   InvalidOptionError,
   InvalidPayloadError,
   PoutboxError,
+  ReplicationProtocolError,
+  ReplicationSetupError,
   SchemaMissingError,
   SchemaVersionError,
+  SlotLostError,
   TransactionStateError,
 } from "./errors.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";

@@ -11,6 +11,12 @@ export interface ConsumerOptions {
   readonly name?: string;
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
   readonly schema?: string;
+  /**
+   * How new jobs are found: `polling` reads them by PostgreSQL snapshots; `replication`
+   * streams them from a logical replication slot (needs wal_level = logical and a role with
+   * REPLICATION). Default `"polling"`.
+   */
+  readonly mode?: ConsumerMode;
   /** Most jobs handed to the handler at once. Default 100. */
   readonly batchSize?: number;
   /** Wait between polls that found nothing, in ms. Default 10. */
@@ -20,6 +26,12 @@ export interface ConsumerOptions {
    * LISTEN). With it, pollInterval can be long. Default false.
    */
   readonly listen?: boolean;
+  /** Replication: a batch closes before its payloads pass this many bytes (it always takes one job). Default 16 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Replication: a partial batch is handed to the handler this long after its first job arrived, in ms. Default 1. */
+  readonly flushDelay?: number;
+  /** Replication: how often the acknowledged position is reported to the server, in ms. Default 1000. */
+  readonly statusInterval?: number;
   /** Deliveries per job before it goes to dead_letter. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before each retry. */
@@ -48,8 +60,16 @@ export interface ConsumerOptions {
   readonly logger?: Logger;
 }
 
+export const consumerModes = ["polling", "replication"] as const;
+
+export type ConsumerMode = (typeof consumerModes)[number];
+
 export interface ResolvedConsumerOptions {
   readonly name: string;
+  readonly mode: ConsumerMode;
+  readonly maxBatchBytes: number;
+  readonly flushDelay: number;
+  readonly statusInterval: number;
   readonly schema: string;
   readonly quotedSchema: string;
   readonly batchSize: number;
@@ -77,9 +97,17 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     throw new InvalidOptionError("name", "expected a string of 1 to 200 characters");
   }
   const schema = options.schema ?? defaultSchemaName;
+  const mode = options.mode ?? "polling";
+  if (!consumerModes.includes(mode)) {
+    throw new InvalidOptionError("mode", `expected one of ${consumerModes.join(", ")}, got ${String(mode)}`);
+  }
   const backoff = { ...defaultBackoff, ...options.backoff };
   const resolved: ResolvedConsumerOptions = {
     name,
+    mode,
+    maxBatchBytes: integer("maxBatchBytes", options.maxBatchBytes, 16 * 1024 * 1024, 1, 2 ** 31 - 1),
+    flushDelay: integer("flushDelay", options.flushDelay, 1, 0, 60_000),
+    statusInterval: integer("statusInterval", options.statusInterval, 1000, 10, 600_000),
     schema,
     quotedSchema: quoteSchemaName(schema),
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),

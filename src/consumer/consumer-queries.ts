@@ -1,38 +1,32 @@
 /** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
 export interface ConsumerQueries {
-  /** $1 name, $2 leader id. Bumps the leader epoch; returns it and the stored progress. */
+  /** $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it and the stored progress. */
   readonly consumerClaim: string;
   /** $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `fenced` = 0 if the epoch moved. */
   readonly consumerCommit: string;
+  /**
+   * Replication: $1 name, $2 epoch, $3 acked LSN, $4 partial LSN, $5 partial count, $6 a
+   * progress snapshot now known to be passed (or null), $7 failures as JSON.
+   */
+  readonly consumerCommitReplication: string;
+  /**
+   * Replication: $1 name, $2 epoch, $3 acked LSN, $4 catch-up window. Records a new slot's
+   * starting point, and the snapshot up to which polling must catch up first.
+   */
+  readonly consumerStartSlot: string;
   /** $1 how many rows at most. Returns how many jobs moved into immediate. */
   readonly jobsPromote: string;
 }
 
-export function consumerQueries(schema: string): ConsumerQueries {
-  return {
-    consumerClaim: `
-      INSERT INTO ${schema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
-      VALUES ($1, 'polling', '1:1:', 1, $2, now())
-      ON CONFLICT (name) DO UPDATE
-        SET leader_epoch = c.leader_epoch + 1, leader_id = $2, heartbeat_at = now(), updated_at = now()
-      RETURNING leader_epoch::text AS epoch, snapshot::text AS snapshot, window_snapshot::text AS window,
-                position_xid::text AS after_xid, position_id::text AS after_id`,
-
-    // One statement, so one round trip and one atomic step: progress moves if and only if
-    // the failures are recorded, and neither happens unless this process is still the
-    // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
-    // immediate row itself, found by the index on (transaction_id, id), so payloads do not
-    // travel back to the server.
-    consumerCommit: `
-      WITH fence AS (
-        UPDATE ${schema}.consumers
-        SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
-            position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now()
-        WHERE name = $1 AND leader_epoch = $2::bigint
-        RETURNING 1
-      ), failure AS (
+/**
+ * The CTEs that copy a batch's failed jobs from their immediate row into `failed` or
+ * `dead_letter`, only if the `fence` CTE before them matched. `$1` is the consumer name and
+ * `$parameter` the failures as a JSON array (see failureRows).
+ */
+function recordFailures(schema: string, parameter: number): string {
+  return `      ), failure AS (
         SELECT i.id, i.topic, i.payload, i.headers, i.created_at, f.attempt, f.error, f.delay_ms, f.dead
-        FROM json_to_recordset($7::json) AS f(id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean)
+        FROM json_to_recordset($${parameter}::json) AS f(id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean)
         JOIN ${schema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
         WHERE EXISTS (SELECT 1 FROM fence)
       ), retry AS (
@@ -48,8 +42,51 @@ export function consumerQueries(schema: string): ConsumerQueries {
         FROM failure WHERE dead
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
-      )
+      )`;
+}
+
+export function consumerQueries(schema: string): ConsumerQueries {
+  return {
+    consumerClaim: `
+      INSERT INTO ${schema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
+      VALUES ($1, $3, '1:1:', 1, $2, now())
+      ON CONFLICT (name) DO UPDATE
+        SET leader_epoch = c.leader_epoch + 1, leader_id = $2, mode = $3, heartbeat_at = now(), updated_at = now()
+      RETURNING leader_epoch::text AS epoch, mode, snapshot::text AS snapshot, window_snapshot::text AS window,
+                position_xid::text AS after_xid, position_id::text AS after_id, acked_lsn::text AS acked_lsn,
+                partial_lsn::text AS partial_lsn, partial_count`,
+
+    // One statement, so one round trip and one atomic step: progress moves if and only if
+    // the failures are recorded, and neither happens unless this process is still the
+    // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
+    // immediate row itself, found by the index on (transaction_id, id), so payloads do not
+    // travel back to the server.
+    consumerCommit: `
+      WITH fence AS (
+        UPDATE ${schema}.consumers
+        SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
+            position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now()
+        WHERE name = $1 AND leader_epoch = $2::bigint
+        RETURNING 1
+${recordFailures(schema, 7)}
       SELECT count(*)::int AS fenced FROM fence`,
+
+    consumerCommitReplication: `
+      WITH fence AS (
+        UPDATE ${schema}.consumers
+        SET acked_lsn = $3::pg_lsn, partial_lsn = $4::pg_lsn, partial_count = $5::int,
+            snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now()
+        WHERE name = $1 AND leader_epoch = $2::bigint
+        RETURNING 1
+${recordFailures(schema, 7)}
+      SELECT count(*)::int AS fenced FROM fence`,
+
+    consumerStartSlot: `
+      UPDATE ${schema}.consumers
+      SET mode = 'replication', acked_lsn = $3::pg_lsn, partial_lsn = NULL, partial_count = 0,
+          window_snapshot = $4::pg_snapshot, position_xid = '0', position_id = 0, updated_at = now()
+      WHERE name = $1 AND leader_epoch = $2::bigint
+      RETURNING 1`,
 
     // SKIP LOCKED lets every leader run the promoter at once without waiting on, or moving
     // twice, the rows another one is moving. A job keeps its id; a retry keeps its consumer

@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError, ReplicationSetupError, SlotLostError } from "../errors.js";
+import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./job.js";
 import { LeaderLock } from "./leader-lock.js";
 import type { LongTransaction } from "./long-transactions.js";
-import { FencedError, leadPolling } from "./polling-leader.js";
+import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
+import { startPromoter } from "./promoter.js";
+import { leadReplication } from "./replication-leader.js";
 import { sleep } from "./sleep.js";
 
 export interface ConsumerEvents {
@@ -31,6 +34,9 @@ type State = "new" | "running" | "stopping" | "stopped";
 
 interface ClaimedRow {
   epoch: string;
+  acked_lsn: string | null;
+  partial_lsn: string | null;
+  partial_count: number | null;
   snapshot: string;
   window: string | null;
   after_xid: string | null;
@@ -66,6 +72,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   #abandon = new AbortController();
   #loop: Promise<void> | undefined;
   #leader = false;
+  #failure: Error | undefined;
 
   constructor(pool: pg.Pool, handler: Handler<Payload>, options: ConsumerOptions = {}) {
     super();
@@ -96,6 +103,11 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     return this.#options.name;
   }
 
+  /** The error that stopped the consumer for good (a lost slot, a server that cannot replicate), if any. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /** True while this process leads its consumer name. */
   get isLeader(): boolean {
     return this.#leader;
@@ -110,6 +122,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#state = "running";
     try {
       await checkSchema(this.#pool, this.#options.schema, this.#options.quotedSchema);
+      if (this.#options.mode === "replication") await checkLogicalReplication(this.#pool);
     } catch (error) {
       this.#state = "stopped";
       throw error;
@@ -177,6 +190,13 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         await sleep(this.#options.takeoverInterval, this.#stopping.signal);
       } catch (error) {
         this.#report(error as Error);
+        if (error instanceof ReplicationSetupError || error instanceof SlotLostError) {
+          // Retrying cannot fix these; an operator must act. Stop instead of looping.
+          this.#failure = error;
+          await this.#lock.release();
+          void this.stop();
+          return;
+        }
         // A fenced or failed term gives the lock up, so that either a standby or this process
         // starts the next term cleanly from the committed progress.
         await this.#lock.release();
@@ -199,7 +219,11 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#abandon.signal.addEventListener("abort", abandon, { once: true });
     let claimed: ClaimedRow;
     try {
-      const { rows } = await this.#pool.query(this.#queries.consumerClaim, [this.#options.name, this.#id]);
+      const { rows } = await this.#pool.query(this.#queries.consumerClaim, [
+        this.#options.name,
+        this.#id,
+        this.#options.mode,
+      ]);
       claimed = rows[0];
     } catch (error) {
       this.#lock.off("lost", lost);
@@ -215,7 +239,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.emit("leader", { epoch: BigInt(claimed.epoch) });
     this.#options.logger.info?.("consumer leads", { name: this.name, epoch: claimed.epoch, id: this.#id });
     try {
-      await leadPolling({
+      const leaderTerm: LeaderTerm = {
         pool: this.#pool,
         handler: this.#handler as Handler<unknown>,
         options: this.#options,
@@ -234,7 +258,22 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
           longTransaction: (transaction) => this.emit("longTransaction", transaction),
           error: (error) => this.#report(error),
         },
-      });
+      };
+      // Every leader, of either mode, moves due retries and scheduled jobs into immediate.
+      const promoter = startPromoter(leaderTerm);
+      try {
+        if (this.#options.mode === "replication") {
+          await leadReplication(leaderTerm, {
+            ackedLsn: claimed.acked_lsn,
+            partialLsn: claimed.partial_lsn,
+            partialCount: claimed.partial_count,
+          });
+        } else {
+          await leadPolling(leaderTerm);
+        }
+      } finally {
+        await promoter.stop();
+      }
       if (term.signal.aborted && !this.#stopping.signal.aborted) throw term.signal.reason;
     } finally {
       this.#leader = false;

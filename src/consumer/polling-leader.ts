@@ -1,15 +1,13 @@
 import type pg from "pg";
-import type { JobId } from "../client/job-id.js";
 import { wakeChannel } from "../schema/wake-channel.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
-import { retryDelay } from "./backoff.js";
+import type { SnapshotText } from "../sources/snapshot.js";
+import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./job.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
-import { runHandler } from "./run-handler.js";
-import { sleep } from "./sleep.js";
 import { NotificationWakeup, timerWakeup } from "./wakeup.js";
 
 /** What the leader reports to its Consumer. */
@@ -26,6 +24,11 @@ export interface LeaderTerm {
   readonly queries: ConsumerQueries;
   readonly epoch: string;
   readonly progress: PollingProgress;
+  /**
+   * Stop once progress reaches this snapshot (whose window must be `progress.window`): the
+   * catch-up of a replication consumer, up to the snapshot its slot starts from.
+   */
+  readonly until?: SnapshotText;
   /** Stop taking new batches (stop() was called). */
   readonly stopping: AbortSignal;
   /** Give up the batch in the handler (shutdown grace over, or leadership lost). */
@@ -53,74 +56,47 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
   const { pool, options, queries, events } = term;
   const source = new PollingSource(pool, options.quotedSchema, options.name, options.batchSize, term.progress);
   const watch = new LongTransactionWatch(options.longTransactionThreshold);
-  const promoter = promote(term);
   const wakeup = options.listen
     ? new NotificationWakeup(pool, wakeChannel(options.schema), (error) => events.error(error))
     : timerWakeup;
 
-  const commit = async (progress: PollingProgress, failures: ReadonlyMap<JobId, string>, batch?: PolledBatch) => {
-    const jobs = failures.size > 0 ? new Map(batch?.jobs.map((job) => [job.id, job])) : undefined;
-    const rows = [...failures].map(([id, error]) => {
-      const job = jobs?.get(id);
-      const attempt = job?.attempt ?? 1;
-      return {
-        id: String(id),
-        xid: String(job?.transactionId),
-        attempt,
-        error,
-        delay_ms: retryDelay(options.backoff, attempt),
-        dead: attempt >= options.maxAttempts,
-      };
-    });
-    const { rows: result } = await pool.query(queries.consumerCommit, [
+  let lastCommit = Date.now();
+  let committedSnapshot = term.progress.snapshot;
+  const commit = async (progress: PollingProgress, failures: string) => {
+    const { rows } = await pool.query(queries.consumerCommit, [
       options.name,
       term.epoch,
       progress.snapshot,
       progress.window,
       progress.afterXid,
       progress.afterId,
-      JSON.stringify(rows),
+      failures,
     ]);
-    if (result[0].fenced === 0) throw new FencedError(options.name);
+    if (rows[0].fenced === 0) throw new FencedError(options.name);
+    lastCommit = Date.now();
+    committedSnapshot = progress.snapshot;
   };
-
-  let writing: Promise<void> = Promise.resolve();
-  let lastCommit = Date.now();
-  let next = source.next();
-  try {
-    while (!term.stopping.aborted) {
-      const batch = await next;
+  const flow: BatchFlow<PolledBatch> = {
+    next: async () => {
+      const batch = await source.next();
       const due = watch.observe(batch.windowSnapshot);
       if (due.length > 0) reportLongTransactions(term, due);
-      if (batch.jobs.length === 0) {
-        if (Date.now() - lastCommit > idleProgressInterval) {
-          await writing;
-          writing = commit(batch.progress, new Map());
-          writing.catch(() => undefined);
-          lastCommit = Date.now();
-        }
-        await wakeup.wait(options.pollInterval, term.stopping);
-        next = source.next();
-        continue;
-      }
-      // Fetch ahead: the next page is read while the handler works on this one.
-      next = source.next();
-      next.catch(() => undefined);
-      const started = performance.now();
-      const result = await runHandler(term.handler, batch.jobs, options.handlerTimeout, term.abandon, options.logger);
-      if (result.kind === "abandoned") break;
-      // Outcomes commit in batch order; one may be in flight while the next batch is handled.
-      await writing;
-      writing = commit(batch.progress, result.failures, batch);
-      writing.catch(() => undefined);
-      lastCommit = Date.now();
-      events.batch({ jobs: batch.jobs.length, failed: result.failures.size, ms: performance.now() - started });
-    }
-    await writing;
+      return batch;
+    },
+    commit: (batch, failures) => commit(batch.progress, failureRows(batch.jobs, failures, options)),
+    idle: async (batch) => {
+      const caughtUp = term.until !== undefined && batch.progress.snapshot === term.until;
+      if (caughtUp || Date.now() - lastCommit > idleProgressInterval) await commit(batch.progress, "[]");
+      if (!caughtUp) await wakeup.wait(options.pollInterval, term.stopping);
+    },
+    done: term.until === undefined ? undefined : () => committedSnapshot === term.until,
+  };
+  try {
+    await runBatches(
+      { handler: term.handler, options, stopping: term.stopping, abandon: term.abandon, onBatch: events.batch },
+      flow,
+    );
   } finally {
-    next.catch(() => undefined);
-    writing.catch(() => undefined);
-    await promoter.stop();
     await wakeup.close();
   }
 }
@@ -142,27 +118,4 @@ function reportLongTransactions(term: LeaderTerm, xids: bigint[]): void {
     },
     (error: Error) => term.events.error(error),
   );
-}
-
-/** Moves due scheduled and failed jobs into immediate, every promoteInterval, until stopped. */
-function promote(term: LeaderTerm): { stop(): Promise<void> } {
-  const done = new AbortController();
-  const loop = (async () => {
-    while (!done.signal.aborted) {
-      try {
-        const { rows } = await term.pool.query(term.queries.jobsPromote, [1000]);
-        // A full round means more are due: go again at once.
-        if (rows[0].moved >= 1000) continue;
-      } catch (error) {
-        term.events.error(error as Error);
-      }
-      await sleep(term.options.promoteInterval, done.signal);
-    }
-  })();
-  return {
-    async stop() {
-      done.abort();
-      await loop;
-    },
-  };
 }

@@ -79,7 +79,9 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
   const { rows } = await db.query(
-    `SELECT id::text AS id, consumer, topic, payload, headers, attempts, last_error, created_at, failed_at, dead_at
+    // Payload and headers as text, parsed here: drivers differ in whether they parse json.
+    `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
+            created_at, failed_at, dead_at
        FROM ${schema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
     values,
   );
@@ -87,8 +89,8 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
     id: BigInt(row.id as string),
     consumer: row.consumer as string,
     topic: row.topic as string | null,
-    payload: typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload,
-    headers: (row.headers ?? {}) as Record<string, string>,
+    payload: JSON.parse(row.payload as string),
+    headers: row.headers === null ? {} : (JSON.parse(row.headers as string) as Record<string, string>),
     attempts: row.attempts as number,
     lastError: row.last_error as string,
     createdAt: new Date(row.created_at as string),

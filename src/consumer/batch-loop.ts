@@ -1,0 +1,96 @@
+import type { JobId } from "../client/job-id.js";
+import { retryDelay } from "./backoff.js";
+import type { ResolvedConsumerOptions } from "./consumer-options.js";
+import type { Handler, Job } from "./job.js";
+import { runHandler } from "./run-handler.js";
+
+/** Where batches come from and how their outcome is made durable; one per source kind. */
+export interface BatchFlow<Batch extends { readonly jobs: readonly Job<unknown>[] }> {
+  /** The next batch, fetched while the handler may still work on the previous one. Empty when idle. */
+  next(): Promise<Batch>;
+  /** Records a handled batch: its failures and the progress past it, in one transaction. */
+  commit(batch: Batch, failures: ReadonlyMap<JobId, string>): Promise<void>;
+  /** After an empty batch: wait for more work (and record idle progress now and then). */
+  idle(batch: Batch): Promise<void>;
+  /** True once the flow has reached its end (a catch-up target); checked after each commit. */
+  done?(): boolean;
+}
+
+export interface BatchLoopContext {
+  readonly handler: Handler<unknown>;
+  readonly options: ResolvedConsumerOptions;
+  /** Stop taking new batches. */
+  readonly stopping: AbortSignal;
+  /** Give up the batch in the handler without an outcome. */
+  readonly abandon: AbortSignal;
+  readonly onBatch: (summary: { jobs: number; failed: number; ms: number }) => void;
+}
+
+/**
+ * The delivery loop shared by both sources: fetch a batch ahead while the handler works on
+ * the current one, then commit each batch's outcome in batch order, one commit in flight at
+ * most. So no more than two batches are ever handled but not yet committed: the bound on
+ * duplicates after a crash.
+ */
+export async function runBatches<Batch extends { readonly jobs: readonly Job<unknown>[] }>(
+  context: BatchLoopContext,
+  flow: BatchFlow<Batch>,
+): Promise<void> {
+  const { options } = context;
+  let writing: Promise<void> = Promise.resolve();
+  let next = flow.next();
+  try {
+    while (!context.stopping.aborted && !flow.done?.()) {
+      const batch = await next;
+      if (batch.jobs.length === 0) {
+        await writing;
+        await flow.idle(batch);
+        next = flow.next();
+        continue;
+      }
+      next = flow.next();
+      next.catch(() => undefined);
+      const started = performance.now();
+      const result = await runHandler(
+        context.handler,
+        batch.jobs,
+        options.handlerTimeout,
+        context.abandon,
+        options.logger,
+      );
+      if (result.kind === "abandoned") break;
+      await writing;
+      writing = flow.commit(batch, result.failures);
+      writing.catch(() => undefined);
+      context.onBatch({ jobs: batch.jobs.length, failed: result.failures.size, ms: performance.now() - started });
+      if (flow.done) await writing;
+    }
+    await writing;
+  } finally {
+    next.catch(() => undefined);
+    writing.catch(() => undefined);
+  }
+}
+
+/** The failed jobs of a batch as the commit statements take them (JSON for json_to_recordset). */
+export function failureRows(
+  jobs: readonly Job<unknown>[],
+  failures: ReadonlyMap<JobId, string>,
+  options: ResolvedConsumerOptions,
+): string {
+  if (failures.size === 0) return "[]";
+  const byId = new Map(jobs.map((job) => [job.id, job]));
+  const rows = [...failures].map(([id, error]) => {
+    const job = byId.get(id);
+    const attempt = job?.attempt ?? 1;
+    return {
+      id: String(id),
+      xid: String(job?.transactionId),
+      attempt,
+      error,
+      delay_ms: retryDelay(options.backoff, attempt),
+      dead: attempt >= options.maxAttempts,
+    };
+  });
+  return JSON.stringify(rows);
+}

@@ -1,0 +1,25 @@
+import type { LeaderTerm } from "./polling-leader.js";
+import { sleep } from "./sleep.js";
+
+/** Moves due scheduled and failed jobs into immediate, every promoteInterval, until stopped. */
+export function startPromoter(term: LeaderTerm): { stop(): Promise<void> } {
+  const done = new AbortController();
+  const loop = (async () => {
+    while (!done.signal.aborted) {
+      try {
+        const { rows } = await term.pool.query(term.queries.jobsPromote, [1000]);
+        // A full round means more are due: go again at once.
+        if (rows[0].moved >= 1000) continue;
+      } catch (error) {
+        term.events.error(error as Error);
+      }
+      await sleep(term.options.promoteInterval, done.signal);
+    }
+  })();
+  return {
+    async stop() {
+      done.abort();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,203 @@
+import type pg from "pg";
+import { ReplicationSetupError, SlotLostError } from "../errors.js";
+import { lsnToString, parseLsn } from "../replication/lsn.js";
+import { publicationName, slotName } from "../replication/names.js";
+import { decodePgOutput } from "../replication/pgoutput.js";
+import { ReplicationConnection } from "../replication/replication-connection.js";
+import { checkLogicalReplication, dropSlot, ensurePublication, slotState } from "../replication/slot-admin.js";
+import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
+import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
+import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
+
+/** The stored state of a replication consumer, as claimed. */
+export interface ReplicationClaim {
+  readonly ackedLsn: string | null;
+  readonly partialLsn: string | null;
+  readonly partialCount: number | null;
+}
+
+// How often an idle consumer records its advanced position and a passed snapshot.
+const idleProgressInterval = 1000;
+// With nothing to deliver, the loop wakes this often to record idle progress.
+const idleTimeout = 200;
+
+/**
+ * One term as leader of a replication consumer: make sure the publication and slot exist,
+ * catch up by polling with what the slot cannot see (jobs committed before it was created),
+ * then stream from the slot, committing each batch's outcome and acknowledging exactly what
+ * is done.
+ */
+export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim): Promise<void> {
+  const { pool, options, queries } = term;
+  const slot = slotName(options.schema, options.name);
+  const publication = publicationName(options.schema);
+  await checkLogicalReplication(pool);
+  await ensurePublication(pool, options.quotedSchema, publication);
+
+  let ackedLsn = claim.ackedLsn === null ? null : parseLsn(claim.ackedLsn);
+  let catchUp = term.progress;
+  if (ackedLsn === null) {
+    const started = await startSlot(term, slot);
+    ackedLsn = started.consistentPoint;
+    catchUp = { ...term.progress, window: started.snapshot, afterXid: "0", afterId: "0" };
+  } else {
+    const state = await slotState(pool, slot);
+    if (!state) throw new SlotLostError(slot, "does not exist (dropped?)");
+    if (state.walStatus === "lost") throw new SlotLostError(slot, "was invalidated (max_slot_wal_keep_size)");
+  }
+
+  // A stored window in replication mode is the snapshot the slot started from: every job it
+  // shows and the consumer's snapshot does not was committed before the slot existed.
+  if (catchUp.window !== null) {
+    await leadPolling({ ...term, progress: catchUp, until: catchUp.window });
+    if (term.stopping.aborted) return;
+  }
+
+  const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
+  const failed = new AbortController();
+  connection.onError((error) => failed.abort(error));
+  const from: ReplicationProgress = {
+    ackedLsn,
+    partialLsn: claim.partialLsn === null ? null : parseLsn(claim.partialLsn),
+    partialCount: claim.partialCount ?? 0,
+  };
+  const source = new ReplicationSource(
+    {
+      schema: options.schema,
+      consumer: options.name,
+      batchSize: options.batchSize,
+      maxBatchBytes: options.maxBatchBytes,
+      flushDelay: options.flushDelay,
+      idleTimeout,
+    },
+    from,
+  );
+  const streaming = connection
+    .stream(
+      slot,
+      publication,
+      ackedLsn,
+      {
+        data: (bytes) => {
+          source.push(decodePgOutput(bytes));
+          if (source.full) connection.pause();
+        },
+      },
+      options.statusInterval,
+    )
+    .then(
+      () => failed.abort(new Error("the server ended the replication stream")),
+      (error: Error) => failed.abort(replicationError(error, slot)),
+    );
+
+  let committed = from;
+  let handedOut = from;
+  let lastCommit = Date.now();
+  const commit = async (progress: ReplicationProgress, failures: string) => {
+    const { rows } = await pool.query(queries.consumerCommitReplication, [
+      options.name,
+      term.epoch,
+      lsnToString(progress.ackedLsn),
+      progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
+      progress.partialCount,
+      null,
+      failures,
+    ]);
+    if (rows[0].fenced === 0) throw new FencedError(options.name);
+    committed = progress;
+    lastCommit = Date.now();
+    connection.confirm(progress.ackedLsn);
+  };
+  const stopping = AbortSignal.any([term.stopping, failed.signal]);
+  const flow: BatchFlow<ReplicatedBatch> = {
+    next: async () => {
+      const batch = await source.next(stopping);
+      if (!source.full) connection.resume();
+      handedOut = batch.progress;
+      return batch;
+    },
+    commit: (batch, failures) => commit(batch.progress, failureRows(batch.jobs, failures, options)),
+    idle: async (batch) => {
+      let progress = batch.progress;
+      // Nothing queued, nothing half received, nothing in the handler: everything the server
+      // has sent is done, so the slot may move to the server's position. An idle outbox then
+      // never pins WAL, however much other tables write.
+      if (source.drained && sameProgress(committed, handedOut) && connection.serverEnd > progress.ackedLsn) {
+        progress = { ackedLsn: connection.serverEnd, partialLsn: null, partialCount: 0 };
+      }
+      if (progress.ackedLsn !== committed.ackedLsn && Date.now() - lastCommit > idleProgressInterval) {
+        await commit(progress, "[]");
+      }
+    },
+  };
+  try {
+    await runBatches(
+      { handler: term.handler, options, stopping, abandon: term.abandon, onBatch: term.events.batch },
+      flow,
+    );
+    if (failed.signal.aborted && !term.stopping.aborted) throw failed.signal.reason;
+  } finally {
+    await connection.close();
+    await streaming;
+  }
+}
+
+function sameProgress(a: ReplicationProgress, b: ReplicationProgress): boolean {
+  return a.ackedLsn === b.ackedLsn && a.partialLsn === b.partialLsn && a.partialCount === b.partialCount;
+}
+
+/** Creates the slot and reads, in the snapshot it exported, where the catch-up must end. */
+async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPoint: bigint; snapshot: string }> {
+  const { pool, options, queries } = term;
+  const existing = await slotState(pool, slot);
+  // A slot with no recorded start was created by a run that died before recording it:
+  // nothing was consumed from it, so starting over loses nothing.
+  if (existing) await dropSlot(pool, slot);
+  const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
+  try {
+    const created = await connection.createSlot(slot).catch((error: Error) => {
+      throw replicationError(error, slot);
+    });
+    const client = await pool.connect();
+    let snapshot: string;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await client.query(`SET TRANSACTION SNAPSHOT '${created.snapshotName.replace(/'/g, "")}'`);
+      const { rows } = await client.query("SELECT pg_current_snapshot()::text AS snapshot");
+      await client.query("COMMIT");
+      snapshot = rows[0].snapshot;
+    } finally {
+      client.release();
+    }
+    const { rows } = await pool.query(queries.consumerStartSlot, [
+      options.name,
+      term.epoch,
+      lsnToString(created.consistentPoint),
+      snapshot,
+    ]);
+    if (rows.length === 0) throw new FencedError(options.name);
+    return { consistentPoint: created.consistentPoint, snapshot };
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Server errors that no retry can fix, turned into errors that say what to change. */
+function replicationError(error: Error, slot: string): Error {
+  const code = (error as { code?: string }).code;
+  if (code === "53400") {
+    return new ReplicationSetupError(
+      `no free replication slot for "${slot}": raise max_replication_slots (and restart) or drop unused slots`,
+      { cause: error },
+    );
+  }
+  if (code === "42501") {
+    return new ReplicationSetupError("the role needs the REPLICATION attribute (ALTER ROLE ... REPLICATION)", {
+      cause: error,
+    });
+  }
+  if (code === "55000" && /invalidated|lost/i.test(error.message)) {
+    return new SlotLostError(slot, "was invalidated");
+  }
+  return error;
+}

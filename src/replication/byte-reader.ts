@@ -1,0 +1,140 @@
+import { ReplicationProtocolError } from "../errors.js";
+
+// `fatal` turns invalid UTF-8 into an error instead of U+FFFD: a replaced character would
+// silently change a job's payload, and invalid bytes mean the connection's encoding is wrong.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A cursor over the bytes of one protocol message, reading big-endian integers, strings and
+ * byte runs from the front. Every read checks the remaining length first and throws a
+ * {@link ReplicationProtocolError} naming the message, the field and the offset, so a short or
+ * corrupt message can never yield a partial value or an unrelated `RangeError`.
+ *
+ * @example
+ * const reader = new ByteReader(bytes, "Begin");
+ * reader.uint8("tag");
+ * const finalLsn = reader.uint64("final LSN");
+ */
+export class ByteReader {
+  /** What is being read (a message name), used in error messages; a decoder may rename it. */
+  context: string;
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #offset = 0;
+
+  constructor(bytes: Uint8Array, context: string) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.context = context;
+  }
+
+  /** Bytes read so far, which is also the offset of the next read. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.#bytes.length - this.#offset;
+  }
+
+  uint8(field: string): number {
+    const at = this.#take(field, 1, "uint8");
+    return this.#view.getUint8(at);
+  }
+
+  int16(field: string): number {
+    const at = this.#take(field, 2, "int16");
+    return this.#view.getInt16(at);
+  }
+
+  int32(field: string): number {
+    const at = this.#take(field, 4, "int32");
+    return this.#view.getInt32(at);
+  }
+
+  uint32(field: string): number {
+    const at = this.#take(field, 4, "uint32");
+    return this.#view.getUint32(at);
+  }
+
+  /**
+   * An unsigned 64-bit integer such as an LSN. Built from the two 32-bit halves as a bigint:
+   * a JavaScript number loses precision above 2^53 and strings of unpadded halves sort wrong.
+   */
+  uint64(field: string): bigint {
+    const at = this.#take(field, 8, "uint64");
+    return (BigInt(this.#view.getUint32(at)) << 32n) | BigInt(this.#view.getUint32(at + 4));
+  }
+
+  /** A signed 64-bit integer such as a timestamp in microseconds, which can be negative. */
+  int64(field: string): bigint {
+    const at = this.#take(field, 8, "int64");
+    return (BigInt(this.#view.getInt32(at)) << 32n) | BigInt(this.#view.getUint32(at + 4));
+  }
+
+  /** A NUL-terminated UTF-8 string (the protocol's `String`), without its terminator. */
+  cString(field: string): string {
+    const start = this.#offset;
+    const end = this.#bytes.indexOf(0, start);
+    if (end < 0) {
+      throw this.#error(field, `no NUL terminator in the ${this.remaining} bytes left`, start);
+    }
+    this.#offset = end + 1;
+    return this.#decode(field, start, end);
+  }
+
+  /** `length` bytes decoded as UTF-8. */
+  utf8(field: string, length: number): string {
+    const at = this.#take(field, length, `${length} bytes of UTF-8`);
+    return this.#decode(field, at, at + length);
+  }
+
+  /** `length` bytes as a view of the input (no copy): it changes if the input does. */
+  bytes(field: string, length: number): Uint8Array {
+    const at = this.#take(field, length, `${length} bytes`);
+    return this.#bytes.subarray(at, at + length);
+  }
+
+  /** Everything not read yet, as a view of the input (no copy). */
+  rest(): Uint8Array {
+    const at = this.#offset;
+    this.#offset = this.#bytes.length;
+    return this.#bytes.subarray(at);
+  }
+
+  /** Throws unless every byte was read: trailing bytes mean the message was misread. */
+  end(): void {
+    if (this.remaining > 0) {
+      throw this.#error("end of message", `${this.remaining} unexpected trailing bytes`, this.#offset);
+    }
+  }
+
+  /** Fails with the context and offset, for checks a decoder makes on a value it read. */
+  fail(field: string, problem: string, at = this.#offset): never {
+    throw this.#error(field, problem, at);
+  }
+
+  #take(field: string, length: number, what: string): number {
+    const at = this.#offset;
+    if (!Number.isInteger(length) || length < 0) throw this.#error(field, `invalid length ${length}`, at);
+    if (length > this.#bytes.length - at) {
+      throw this.#error(field, `needs ${what} but only ${this.#bytes.length - at} bytes are left`, at);
+    }
+    this.#offset = at + length;
+    return at;
+  }
+
+  #decode(field: string, start: number, end: number): string {
+    try {
+      return utf8.decode(this.#bytes.subarray(start, end));
+    } catch (cause) {
+      throw this.#error(field, "is not valid UTF-8", start, cause);
+    }
+  }
+
+  #error(field: string, problem: string, at: number, cause?: unknown): ReplicationProtocolError {
+    const message = `${this.context}: ${field} at offset ${at}: ${problem}`;
+    return new ReplicationProtocolError(message, cause === undefined ? undefined : { cause });
+  }
+}

@@ -1,0 +1,81 @@
+import type { Queryable } from "../database/queryable.js";
+import { ReplicationSetupError } from "../errors.js";
+import { parseLsn } from "./lsn.js";
+
+/** What the server says about a replication slot. */
+export interface SlotState {
+  readonly active: boolean;
+  readonly activePid: number | null;
+  /** The slot's confirmed_flush_lsn, or null for a slot that never confirmed anything. */
+  readonly confirmedFlush: bigint | null;
+  /** `reserved`, `extended`, `unreserved` or `lost` (invalidated: its WAL is gone). */
+  readonly walStatus: string | null;
+  /** WAL the slot keeps from being recycled, in bytes. */
+  readonly retainedBytes: bigint;
+}
+
+/** Fails with an actionable error unless the server can decode WAL logically. */
+export async function checkLogicalReplication(db: Queryable): Promise<void> {
+  const { rows } = await db.query("SELECT current_setting('wal_level') AS wal_level");
+  const level = (rows[0] as { wal_level: string }).wal_level;
+  if (level !== "logical") {
+    throw new ReplicationSetupError(
+      `wal_level is "${level}"; replication consumers need wal_level = logical ` +
+        "(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL), or use mode 'polling'",
+    );
+  }
+}
+
+/**
+ * Creates the schema's publication if it does not exist: inserts into `immediate` only,
+ * published as the parent table so that partitions come and go without touching it.
+ */
+export async function ensurePublication(db: Queryable, quotedSchema: string, publication: string): Promise<void> {
+  const { rows } = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
+  if (rows.length > 0) return;
+  try {
+    await db.query(
+      `CREATE PUBLICATION "${publication}" FOR TABLE ${quotedSchema}.immediate
+         WITH (publish = 'insert', publish_via_partition_root = true)`,
+    );
+  } catch (error) {
+    // Another consumer created it first.
+    if ((error as { code?: string }).code !== "42710") throw error;
+  }
+}
+
+/** The slot's state, or undefined when it does not exist. */
+export async function slotState(db: Queryable, slot: string): Promise<SlotState | undefined> {
+  const { rows } = await db.query(
+    `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed_flush, wal_status,
+            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::text AS retained
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const row = rows[0] as
+    | {
+        active: boolean;
+        active_pid: number | null;
+        confirmed_flush: string | null;
+        wal_status: string | null;
+        retained: string;
+      }
+    | undefined;
+  if (!row) return undefined;
+  return {
+    active: row.active,
+    activePid: row.active_pid,
+    confirmedFlush: row.confirmed_flush === null ? null : parseLsn(row.confirmed_flush),
+    walStatus: row.wal_status,
+    retainedBytes: BigInt(row.retained.split(".")[0] ?? "0"),
+  };
+}
+
+/** Drops a slot that no process is using; true when there was one. */
+export async function dropSlot(db: Queryable, slot: string): Promise<boolean> {
+  const { rows } = await db.query(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+    [slot],
+  );
+  return rows.length > 0;
+}
