@@ -11,6 +11,7 @@ export const errorCodes = [
   "REPLICATION_PROTOCOL",
   "REPLICATION_SETUP",
   "SLOT_LOST",
+  "CONSUMER_ACTIVE",
 ] as const;
 
 export type PoutboxErrorCode = (typeof errorCodes)[number];

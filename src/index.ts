@@ -7,7 +7,7 @@ export type { JobId } from "./client/job-id.js";
 export type { BackoffOptions } from "./consumer/backoff.js";
 export type { ConsumerEvents } from "./consumer/consumer.js";
 export { Consumer } from "./consumer/consumer.js";
-export type { ConsumerMode, ConsumerOptions } from "./consumer/consumer-options.js";
+export type { ConsumerMode, ConsumerOptions, SlotLostPolicy } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
 export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
@@ -29,5 +29,7 @@ export {
   SlotLostError,
   TransactionStateError,
 } from "./errors.js";
+export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "./replication/consumer-admin.js";
+export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";

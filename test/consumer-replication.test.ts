@@ -9,6 +9,8 @@ import {
   listDeadLetters,
   migrate,
   ReplicationSetupError,
+  removeConsumer,
+  replicationSlotStatus,
   SlotLostError,
 } from "../src/index.js";
 import { slotName } from "../src/replication/names.js";
@@ -210,6 +212,97 @@ describe("Consumer (replication)", () => {
       slotName(schema, "default"),
     ]);
     assert.equal(rows.length, 0, "the slot was not silently recreated");
+  });
+});
+
+describe("replication progress, recovery and removal", () => {
+  it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async () => {
+    const { schema, client } = await freshSchema();
+    const record = recorder();
+    const streaming = replicationConsumer(schema, record.handler);
+    await streaming.start();
+    const first = await client.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ i })));
+    await waitFor(() => record.deliveries.length >= first.length, { what: "streamed jobs" });
+    // The snapshot moves once the acknowledged LSN passes a recorded WAL position (~1 s).
+    const recorded = await waitFor(
+      async () => {
+        const { rows } = await db.pool.query(`SELECT snapshot::text AS snapshot FROM ${schema}.consumers`);
+        const snapshot = rows[0]?.snapshot as string;
+        const { rows: visible } = await db.pool.query(
+          `SELECT bool_and(pg_visible_in_snapshot(transaction_id, $1::pg_snapshot)) AS all FROM ${schema}.immediate`,
+          [snapshot],
+        );
+        return visible[0]?.all ? snapshot : undefined;
+      },
+      { what: "a progress snapshot covering the streamed jobs" },
+    );
+    await streaming.stop();
+    const later = await client.enqueueMany(["after the switch 1", "after the switch 2"]);
+    const polling = new Consumer(db.pool, record.handler, { schema, mode: "polling", pollInterval: 5 });
+    await polling.start();
+    try {
+      await waitFor(() => later.every((id) => record.counts().has(id)), { what: `polling from ${recorded}` });
+      assert.ok(
+        first.every((id) => record.counts().get(id) === 1),
+        "nothing before the snapshot came again",
+      );
+    } finally {
+      await polling.stop();
+      await dropSlots(schema, "default");
+    }
+  });
+
+  it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async () => {
+    const { schema, client } = await freshSchema();
+    const record = recorder();
+    const first = replicationConsumer(schema, record.handler);
+    await first.start();
+    const early = await client.enqueueMany(["a", "b", "c"]);
+    await waitFor(() => record.deliveries.length >= early.length, { what: "early jobs" });
+    await first.stop();
+    await dropSlots(schema, "default");
+    const lost = await client.enqueueMany(["enqueued while the slot was gone 1", "enqueued while the slot was gone 2"]);
+    const second = replicationConsumer(schema, record.handler, { slotLost: "catch-up" });
+    await second.start();
+    try {
+      await waitFor(() => lost.every((id) => record.counts().has(id)), {
+        what: "jobs the lost slot would have carried",
+      });
+      const after = await client.enqueue("streamed by the new slot");
+      await waitFor(() => record.counts().has(after), { what: "a job through the new slot" });
+      assert.equal(second.failure, undefined);
+    } finally {
+      await second.stop();
+      await dropSlots(schema, "default");
+    }
+  });
+
+  it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async () => {
+    const { schema, client } = await freshSchema();
+    const record = recorder();
+    const consumer = replicationConsumer(schema, record.handler, { name: "mailer" });
+    await consumer.start();
+    await client.enqueue("x");
+    await waitFor(() => record.deliveries.length === 1, { what: "a job" });
+    const running = await waitFor(
+      async () => {
+        const status = await replicationSlotStatus(db.pool, { schema, consumer: "mailer" });
+        return status?.active ? status : undefined;
+      },
+      { what: "the slot to stream" },
+    );
+    assert.equal(typeof running?.retainedBytes, "bigint");
+    await assert.rejects(removeConsumer(db.pool, { schema, consumer: "mailer" }), { code: "CONSUMER_ACTIVE" });
+    await consumer.stop();
+    await waitFor(
+      async () => (await replicationSlotStatus(db.pool, { schema, consumer: "mailer" }))?.active === false,
+      {
+        what: "the slot to be released",
+      },
+    );
+    const removed = await removeConsumer(db.pool, { schema, consumer: "mailer" });
+    assert.deepEqual(removed, { row: true, slot: true, publication: true, failed: 0 });
+    assert.equal(await replicationSlotStatus(db.pool, { schema, consumer: "mailer" }), undefined);
   });
 });
 

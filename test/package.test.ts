@@ -29,6 +29,8 @@ describe("the built package", () => {
       "listDeadLetters",
       "migrate",
       "purgeDeadLetters",
+      "removeConsumer",
+      "replicationSlotStatus",
       "requeueDeadLetters",
     ]);
   });

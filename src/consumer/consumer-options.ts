@@ -32,6 +32,14 @@ export interface ConsumerOptions {
   readonly flushDelay?: number;
   /** Replication: how often the acknowledged position is reported to the server, in ms. Default 1000. */
   readonly statusInterval?: number;
+  /**
+   * Replication: what to do when the consumer's slot is gone or invalidated (for example by
+   * max_slot_wal_keep_size) while it has recorded progress. `fail` stops the consumer with a
+   * SlotLostError for an operator to decide; `catch-up` creates a new slot and first polls
+   * every job its progress snapshot does not show as done (no loss; some jobs may be
+   * delivered again). Never recreated silently at the current position. Default `"fail"`.
+   */
+  readonly slotLost?: SlotLostPolicy;
   /** Deliveries per job before it goes to dead_letter. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before each retry. */
@@ -64,12 +72,17 @@ export const consumerModes = ["polling", "replication"] as const;
 
 export type ConsumerMode = (typeof consumerModes)[number];
 
+export const slotLostPolicies = ["fail", "catch-up"] as const;
+
+export type SlotLostPolicy = (typeof slotLostPolicies)[number];
+
 export interface ResolvedConsumerOptions {
   readonly name: string;
   readonly mode: ConsumerMode;
   readonly maxBatchBytes: number;
   readonly flushDelay: number;
   readonly statusInterval: number;
+  readonly slotLost: SlotLostPolicy;
   readonly schema: string;
   readonly quotedSchema: string;
   readonly batchSize: number;
@@ -97,10 +110,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     throw new InvalidOptionError("name", "expected a string of 1 to 200 characters");
   }
   const schema = options.schema ?? defaultSchemaName;
-  const mode = options.mode ?? "polling";
-  if (!consumerModes.includes(mode)) {
-    throw new InvalidOptionError("mode", `expected one of ${consumerModes.join(", ")}, got ${String(mode)}`);
-  }
+  const mode = oneOf("mode", options.mode, consumerModes, "polling");
   const backoff = { ...defaultBackoff, ...options.backoff };
   const resolved: ResolvedConsumerOptions = {
     name,
@@ -108,6 +118,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     maxBatchBytes: integer("maxBatchBytes", options.maxBatchBytes, 16 * 1024 * 1024, 1, 2 ** 31 - 1),
     flushDelay: integer("flushDelay", options.flushDelay, 1, 0, 60_000),
     statusInterval: integer("statusInterval", options.statusInterval, 1000, 10, 600_000),
+    slotLost: oneOf("slotLost", options.slotLost, slotLostPolicies, "fail"),
     schema,
     quotedSchema: quoteSchemaName(schema),
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
@@ -148,6 +159,14 @@ function integer(option: string, value: unknown, fallback: number, min: number, 
     throw new InvalidOptionError(option, `expected an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    throw new InvalidOptionError(option, `expected one of ${allowed.join(", ")}, got ${String(value)}`);
+  }
+  return value as T;
 }
 
 function boolean(option: string, value: unknown, fallback: boolean): boolean {

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
 import { InvalidOptionError, ReplicationSetupError, SlotLostError } from "../errors.js";
+import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
@@ -24,6 +25,8 @@ export interface ConsumerEvents {
   batch: [{ jobs: number; failed: number; ms: number }];
   /** A transaction has been open longer than longTransactionThreshold. */
   longTransaction: [LongTransaction];
+  /** Replication: the slot's state every 10 s, with the WAL it retains (`retainedBytes`). */
+  slot: [ReplicationSlotStatus];
   /** A database or internal error; the consumer retries by itself. */
   error: [Error];
   /** stop() finished: the last outcome is written and connections are released. */
@@ -256,6 +259,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         events: {
           batch: (summary) => this.emit("batch", summary),
           longTransaction: (transaction) => this.emit("longTransaction", transaction),
+          slot: (status) => this.emit("slot", status),
           error: (error) => this.#report(error),
         },
       };

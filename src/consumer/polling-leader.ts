@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { wakeChannel } from "../schema/wake-channel.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
@@ -14,6 +15,7 @@ import { NotificationWakeup, timerWakeup } from "./wakeup.js";
 export interface LeaderEvents {
   batch(summary: { jobs: number; failed: number; ms: number }): void;
   longTransaction(transaction: LongTransaction): void;
+  slot(status: ReplicationSlotStatus): void;
   error(error: Error): void;
 }
 

@@ -18,6 +18,10 @@ export interface ReplicationClaim {
 
 // How often an idle consumer records its advanced position and a passed snapshot.
 const idleProgressInterval = 1000;
+// How often a new (snapshot, WAL position) pair is taken to move the progress snapshot.
+const snapshotPairInterval = 1000;
+// How often the slot's state (and the WAL it retains) is reported.
+const slotReportInterval = 10_000;
 // With nothing to deliver, the loop wakes this often to record idle progress.
 const idleTimeout = 200;
 
@@ -35,15 +39,28 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   await ensurePublication(pool, options.quotedSchema, publication);
 
   let ackedLsn = claim.ackedLsn === null ? null : parseLsn(claim.ackedLsn);
+  let partial = { lsn: claim.partialLsn === null ? null : parseLsn(claim.partialLsn), count: claim.partialCount ?? 0 };
+  if (ackedLsn !== null) {
+    const state = await slotState(pool, slot);
+    const lost = !state ? "does not exist (dropped?)" : state.walStatus === "lost" ? "was invalidated" : undefined;
+    if (lost !== undefined) {
+      if (options.slotLost === "fail") throw new SlotLostError(slot, lost);
+      // Configured to recover: the progress snapshot says which jobs are surely done, so a
+      // new slot plus a catch-up by polling from that snapshot loses nothing (jobs done
+      // after the snapshot was recorded are delivered again).
+      options.logger.warn?.("replication slot lost; catching up by polling from the progress snapshot", {
+        slot,
+        reason: lost,
+      });
+      ackedLsn = null;
+    }
+  }
   let catchUp = term.progress;
   if (ackedLsn === null) {
     const started = await startSlot(term, slot);
     ackedLsn = started.consistentPoint;
+    partial = { lsn: null, count: 0 };
     catchUp = { ...term.progress, window: started.snapshot, afterXid: "0", afterId: "0" };
-  } else {
-    const state = await slotState(pool, slot);
-    if (!state) throw new SlotLostError(slot, "does not exist (dropped?)");
-    if (state.walStatus === "lost") throw new SlotLostError(slot, "was invalidated (max_slot_wal_keep_size)");
   }
 
   // A stored window in replication mode is the snapshot the slot started from: every job it
@@ -56,11 +73,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
   const failed = new AbortController();
   connection.onError((error) => failed.abort(error));
-  const from: ReplicationProgress = {
-    ackedLsn,
-    partialLsn: claim.partialLsn === null ? null : parseLsn(claim.partialLsn),
-    partialCount: claim.partialCount ?? 0,
-  };
+  const from: ReplicationProgress = { ackedLsn, partialLsn: partial.lsn, partialCount: partial.count };
   const source = new ReplicationSource(
     {
       schema: options.schema,
@@ -93,20 +106,23 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   let committed = from;
   let handedOut = from;
   let lastCommit = Date.now();
+  const snapshots = new SnapshotPairs(pool);
   const commit = async (progress: ReplicationProgress, failures: string) => {
+    const passed = snapshots.passedBy(progress.ackedLsn);
     const { rows } = await pool.query(queries.consumerCommitReplication, [
       options.name,
       term.epoch,
       lsnToString(progress.ackedLsn),
       progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
       progress.partialCount,
-      null,
+      passed ?? null,
       failures,
     ]);
     if (rows[0].fenced === 0) throw new FencedError(options.name);
     committed = progress;
     lastCommit = Date.now();
     connection.confirm(progress.ackedLsn);
+    await snapshots.refresh();
   };
   const stopping = AbortSignal.any([term.stopping, failed.signal]);
   const flow: BatchFlow<ReplicatedBatch> = {
@@ -122,14 +138,22 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
       // Nothing queued, nothing half received, nothing in the handler: everything the server
       // has sent is done, so the slot may move to the server's position. An idle outbox then
       // never pins WAL, however much other tables write.
-      if (source.drained && sameProgress(committed, handedOut) && connection.serverEnd > progress.ackedLsn) {
-        progress = { ackedLsn: connection.serverEnd, partialLsn: null, partialCount: 0 };
+      if (sameProgress(committed, handedOut) && connection.serverEnd > progress.ackedLsn) {
+        progress = source.advance(connection.serverEnd);
+        handedOut = progress;
       }
       if (progress.ackedLsn !== committed.ackedLsn && Date.now() - lastCommit > idleProgressInterval) {
         await commit(progress, "[]");
       }
     },
   };
+  const reportSlot = setInterval(() => {
+    slotState(pool, slot).then(
+      (state) => state && term.events.slot({ slot, ...state }),
+      (error: Error) => term.events.error(error),
+    );
+  }, slotReportInterval);
+  reportSlot.unref();
   try {
     await runBatches(
       { handler: term.handler, options, stopping, abandon: term.abandon, onBatch: term.events.batch },
@@ -137,6 +161,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
     );
     if (failed.signal.aborted && !term.stopping.aborted) throw failed.signal.reason;
   } finally {
+    clearInterval(reportSlot);
     await connection.close();
     await streaming;
   }
@@ -144,6 +169,40 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
 
 function sameProgress(a: ReplicationProgress, b: ReplicationProgress): boolean {
   return a.ackedLsn === b.ackedLsn && a.partialLsn === b.partialLsn && a.partialCount === b.partialCount;
+}
+
+/**
+ * Keeps the replication consumer's progress snapshot, the one model of progress that polling,
+ * partition maintenance and status share. A pair (snapshot S, WAL insert position W) read in
+ * one statement says: every transaction visible in S committed before W. So once the
+ * acknowledged LSN reaches W, every job visible in S is done and S may be recorded.
+ */
+class SnapshotPairs {
+  readonly #pool: pg.Pool;
+  #pending: { readonly snapshot: string; readonly lsn: bigint } | undefined;
+  #takenAt = 0;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** The pending snapshot if `acked` has passed its WAL position (then it is consumed). */
+  passedBy(acked: bigint): string | undefined {
+    const pending = this.#pending;
+    if (!pending || acked < pending.lsn) return undefined;
+    this.#pending = undefined;
+    return pending.snapshot;
+  }
+
+  /** Takes a new pair when none is pending and the last was taken over a second ago. */
+  async refresh(): Promise<void> {
+    if (this.#pending || Date.now() - this.#takenAt < snapshotPairInterval) return;
+    this.#takenAt = Date.now();
+    const { rows } = await this.#pool.query(
+      "SELECT pg_current_snapshot()::text AS snapshot, pg_current_wal_insert_lsn()::text AS lsn",
+    );
+    this.#pending = { snapshot: rows[0].snapshot, lsn: parseLsn(rows[0].lsn) };
+  }
 }
 
 /** Creates the slot and reads, in the snapshot it exported, where the catch-up must end. */

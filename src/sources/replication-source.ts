@@ -82,6 +82,17 @@ export class ReplicationSource {
     return this.#queue.length === 0 && this.#open === undefined;
   }
 
+  /**
+   * Moves the position to `lsn` while nothing is queued or half received: everything the
+   * server sent before it is done, so later batches must not report an older position.
+   */
+  advance(lsn: bigint): ReplicationProgress {
+    if (this.drained && lsn > this.#position.ackedLsn) {
+      this.#position = { ackedLsn: lsn, partialLsn: null, partialCount: 0 };
+    }
+    return this.#position;
+  }
+
   /** Takes one decoded message of the stream. */
   push(message: PgOutputMessage): void {
     switch (message.tag) {

@@ -1,0 +1,83 @@
+import type { Queryable } from "../database/queryable.js";
+import { PoutboxError } from "../errors.js";
+import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { publicationName, slotName } from "./names.js";
+import { dropSlot, type SlotState, slotState } from "./slot-admin.js";
+
+export interface ConsumerSelection {
+  /** Schema that holds the outbox tables. Default `"poutbox"`. */
+  readonly schema?: string;
+  /** The consumer name. Default `"default"`. */
+  readonly consumer?: string;
+}
+
+/** A replication consumer's slot as the server sees it. */
+export interface ReplicationSlotStatus extends SlotState {
+  readonly slot: string;
+}
+
+/**
+ * The state of a consumer's replication slot, or undefined when it has none. Watch
+ * `retainedBytes`: a slot keeps WAL for as long as its consumer is down or behind, until
+ * max_slot_wal_keep_size (if set) invalidates it.
+ */
+export async function replicationSlotStatus(
+  db: Queryable,
+  selection: ConsumerSelection = {},
+): Promise<ReplicationSlotStatus | undefined> {
+  const schema = selection.schema ?? defaultSchemaName;
+  quoteSchemaName(schema);
+  const slot = slotName(schema, selection.consumer ?? "default");
+  const state = await slotState(db, slot);
+  return state && { slot, ...state };
+}
+
+export interface RemovedConsumer {
+  /** The consumer's row existed and was deleted. */
+  readonly row: boolean;
+  /** Its replication slot existed and was dropped. */
+  readonly slot: boolean;
+  /** The schema's publication was dropped, no replication consumer being left. */
+  readonly publication: boolean;
+  /** Failed jobs waiting for a retry by this consumer, deleted with it. */
+  readonly failed: number;
+}
+
+/**
+ * Removes a consumer for good: its progress row, its pending retries, and for a replication
+ * consumer its slot (which otherwise keeps WAL forever) and, when it was the schema's last,
+ * the publication. Its dead letters stay until purged. Refuses while the consumer runs.
+ * Maintenance never does this by itself: a consumer that is merely down keeps its place.
+ */
+export async function removeConsumer(db: Queryable, selection: ConsumerSelection = {}): Promise<RemovedConsumer> {
+  const schema = selection.schema ?? defaultSchemaName;
+  const quoted = quoteSchemaName(schema);
+  const consumer = selection.consumer ?? "default";
+  const slot = slotName(schema, consumer);
+  const state = await slotState(db, slot);
+  if (state?.active) {
+    throw new PoutboxError(
+      "CONSUMER_ACTIVE",
+      `consumer "${consumer}" is running (its slot ${slot} is in use by process ${state.activePid}); stop it first`,
+    );
+  }
+  const droppedSlot = state ? await dropSlot(db, slot) : false;
+  const { rows } = await db.query(
+    `WITH gone AS (DELETE FROM ${quoted}.consumers WHERE name = $1 RETURNING 1),
+          retries AS (DELETE FROM ${quoted}.failed WHERE consumer = $1 RETURNING 1)
+     SELECT (SELECT count(*) FROM gone)::int AS rows, (SELECT count(*) FROM retries)::int AS failed,
+            NOT EXISTS (SELECT 1 FROM ${quoted}.consumers WHERE mode = 'replication' AND name <> $1) AS last`,
+    [consumer],
+  );
+  const result = rows[0] as { rows: number; failed: number; last: boolean };
+  let droppedPublication = false;
+  if (result.last) {
+    const publication = publicationName(schema);
+    const { rows: found } = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
+    if (found.length > 0) {
+      await db.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
+      droppedPublication = true;
+    }
+  }
+  return { row: result.rows > 0, slot: droppedSlot, publication: droppedPublication, failed: result.failed };
+}
