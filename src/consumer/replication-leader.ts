@@ -92,7 +92,16 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
       ackedLsn,
       {
         data: (bytes) => {
-          source.push(decodePgOutput(bytes));
+          if (failed.signal.aborted) return;
+          try {
+            source.push(decodePgOutput(bytes));
+          } catch (error) {
+            // Bytes that do not decode: nothing after them can be trusted. End the term (the
+            // consumer reconnects from its acknowledged position); never skip them.
+            failed.abort(error);
+            void connection.close();
+            return;
+          }
           if (source.full) connection.pause();
         },
       },
