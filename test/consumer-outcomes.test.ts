@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  Client,
   Consumer,
   type ConsumerOptions,
   type Handler,
   listDeadLetters,
-  migrate,
   purgeDeadLetters,
   requeueDeadLetters,
 } from "../src/index.js";
@@ -15,14 +13,6 @@ import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-let schemas = 0;
-
-/** Every test works in a schema of its own: a new consumer starts from the first job there is. */
-async function freshSchema(): Promise<{ schema: string; client: Client }> {
-  const schema = `outcomes_${++schemas}`;
-  await migrate(db.pool, { schema });
-  return { schema, client: new Client(db.pool, { schema }) };
-}
 
 /** Runs `work` with a started consumer of a fresh name, stopping it afterwards. */
 async function withConsumer<T>(
@@ -57,7 +47,7 @@ async function failedRow(schema: string, id: bigint) {
 
 describe("handler outcomes", () => {
   it("retries the jobs a handler returns as failed, storing the error, until they succeed", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const [bad, good] = await client.enqueueMany(["bad", "good"]);
     let calls = 0;
     const record = recorder(async (jobs) => {
@@ -75,7 +65,7 @@ describe("handler outcomes", () => {
   });
 
   it("stores the error text and the backoff schedule with each failure", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const id = await client.enqueue("always fails");
     const record = recorder(async (jobs) => jobs.map((job) => ({ job: job.id, error: new Error("smtp said no") })));
     await withConsumer(schema, record.handler, { backoff: { base: 60_000, jitter: 0 } }, async () => {
@@ -88,7 +78,7 @@ describe("handler outcomes", () => {
   });
 
   it("fails the whole batch with the error a handler throws", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const ids = await client.enqueueMany([1, 2, 3]);
     const record = recorder(async () => {
       throw new TypeError("handler exploded");
@@ -102,7 +92,7 @@ describe("handler outcomes", () => {
   });
 
   it("aborts and fails a batch that runs past handlerTimeout", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const id = await client.enqueue("slow");
     let aborted = false;
     const record = recorder(
@@ -122,7 +112,7 @@ describe("handler outcomes", () => {
   });
 
   it("moves a job to dead_letter after maxAttempts, and requeues it from there", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const id = await client.enqueue({ poison: true }, { topic: "poison" });
     let healed = false;
     const record = recorder(async (jobs) =>
@@ -154,7 +144,7 @@ describe("handler outcomes", () => {
   });
 
   it("purges dead letters only when told which, or all", async () => {
-    const { schema } = await freshSchema();
+    const { schema } = await db.freshSchema("outcomes");
     await db.pool.query(
       `INSERT INTO ${schema}.dead_letter (id, consumer, payload, attempts, last_error, created_at, failed_at, dead_at)
        VALUES (nextval('${schema}.job_id_seq'), 'purge-a', '1', 5, 'x', now(), now(), now() - interval '2 days'),
@@ -171,7 +161,7 @@ describe("handler outcomes", () => {
 
 describe("scheduled jobs", () => {
   it("are delivered not before runAt, and soon after", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const runAt = new Date(Date.now() + 700);
     const id = await client.enqueue("later", { runAt });
     const seen = new Map<bigint, number>();
@@ -188,7 +178,7 @@ describe("scheduled jobs", () => {
 
 describe("stop and faults", () => {
   it("stop() mid-batch lets the batch finish and commits it", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     await client.enqueueMany(Array.from({ length: 20 }, (_, i) => i));
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -220,7 +210,7 @@ describe("stop and faults", () => {
   });
 
   it("stop() gives up a batch that outlives shutdownTimeout, which is then delivered again", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const id = await client.enqueue("stuck");
     const stuck = recorder(() => new Promise<undefined>(() => {}));
     const consumer = new Consumer(db.pool, stuck.handler, {
@@ -246,7 +236,7 @@ describe("stop and faults", () => {
   });
 
   it("recovers from its connections being terminated mid-run and loses nothing", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("outcomes");
     const pool = db.newPool({ application_name: "poutbox-consumer-under-test" });
     pool.on("error", () => {});
     const record = recorder(async () => {

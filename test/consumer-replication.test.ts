@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import {
-  Client,
   Consumer,
   type ConsumerOptions,
   type Handler,
@@ -19,13 +18,6 @@ import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-let schemas = 0;
-
-async function freshSchema(): Promise<{ schema: string; client: Client }> {
-  const schema = `replication_${++schemas}`;
-  await migrate(db.pool, { schema });
-  return { schema, client: new Client(db.pool, { schema }) };
-}
 
 function replicationConsumer(schema: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
   return new Consumer(db.pool, handler, {
@@ -38,18 +30,26 @@ function replicationConsumer(schema: string, handler: Handler, options: Consumer
   });
 }
 
+/** Drops the consumers' slots once their walsenders have gone (a stopped consumer's ends shortly after). */
 async function dropSlots(schema: string, ...consumers: string[]): Promise<void> {
   for (const consumer of consumers) {
-    await db.pool.query(
-      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
-      [slotName(schema, consumer)],
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query(
+          `SELECT active, CASE WHEN NOT active THEN pg_drop_replication_slot(slot_name) IS NULL END AS dropped
+             FROM pg_replication_slots WHERE slot_name = $1`,
+          [slotName(schema, consumer)],
+        );
+        return rows.length === 0 || rows[0].active === false;
+      },
+      { what: `slot of ${consumer} to be released` },
     );
   }
 }
 
 describe("Consumer (replication)", () => {
   it("delivers jobs from before its slot existed, then streams new ones in commit order, never rolled-back ones", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const before = await client.enqueueMany([{ early: 1 }, { early: 2 }]);
     const record = recorder();
     const consumer = replicationConsumer(schema, record.handler, { batchSize: 5 });
@@ -85,7 +85,7 @@ describe("Consumer (replication)", () => {
   });
 
   it("delivers a 50,000-job transaction whole, in bounded batches", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(schema, record.handler, { batchSize: 1000 });
     await consumer.start();
@@ -103,7 +103,7 @@ describe("Consumer (replication)", () => {
   });
 
   it("retries failed jobs through the stream and dead-letters them after maxAttempts", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder(async (jobs) =>
       jobs.filter((job) => job.payload === "poison").map((job) => ({ job, error: new Error(`bad ${job.attempt}`) })),
     );
@@ -132,7 +132,7 @@ describe("Consumer (replication)", () => {
   });
 
   it("reconnects after its walsender is terminated and loses nothing", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(schema, record.handler, { batchSize: 10 });
     const errors: Error[] = [];
@@ -156,7 +156,7 @@ describe("Consumer (replication)", () => {
   });
 
   it("keeps the slot's confirmed position moving while the outbox is idle and other tables write", async () => {
-    const { schema } = await freshSchema();
+    const { schema } = await db.freshSchema("replication");
     const consumer = replicationConsumer(schema, async () => {});
     await consumer.start();
     try {
@@ -190,7 +190,7 @@ describe("Consumer (replication)", () => {
   });
 
   it("fails clearly, without recreating it, when its slot disappeared while it was down", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(schema, record.handler);
     await first.start();
@@ -217,7 +217,7 @@ describe("Consumer (replication)", () => {
 
 describe("replication progress, recovery and removal", () => {
   it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const streaming = replicationConsumer(schema, record.handler);
     await streaming.start();
@@ -253,7 +253,7 @@ describe("replication progress, recovery and removal", () => {
   });
 
   it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(schema, record.handler);
     await first.start();
@@ -278,7 +278,7 @@ describe("replication progress, recovery and removal", () => {
   });
 
   it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async () => {
-    const { schema, client } = await freshSchema();
+    const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(schema, record.handler, { name: "mailer" });
     await consumer.start();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { after, before } from "node:test";
 import pg from "pg";
+import { Client, migrate } from "../../src/index.js";
 
 /** The server every test runs against: DATABASE_URL, set by test/run.ts when embedded. */
 export function serverUrl(): string {
@@ -18,6 +19,11 @@ export interface TestDatabase {
   readonly pool: pg.Pool;
   /** Another pool on this file's database, ended after the file's tests. */
   newPool(config?: pg.PoolConfig): pg.Pool;
+  /**
+   * A newly migrated schema, `<prefix>_<n>`, and a Client on it. A test that starts a consumer
+   * wants one: a new consumer begins with the first job there is, other tests' jobs included.
+   */
+  freshSchema(prefix: string): Promise<{ schema: string; client: Client }>;
 }
 
 /**
@@ -36,6 +42,7 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
     return pool;
   };
   let pool: pg.Pool | undefined;
+  let schemas = 0;
 
   // One hook for creation and setup: Node 20 starts a top-level before() hook as soon as it
   // is registered without waiting for earlier ones, so a second hook could run too early.
@@ -60,6 +67,11 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
       return pool;
     },
     newPool,
+    async freshSchema(prefix) {
+      const schema = `${prefix}_${++schemas}`;
+      await migrate(database.pool, { schema });
+      return { schema, client: new Client(database.pool, { schema }) };
+    },
   };
   return database;
 }
