@@ -96,6 +96,21 @@ export class ByteReader {
     return this.#bytes.subarray(at, at + length);
   }
 
+  /**
+   * An item count (int16 or int32), checked against the bytes left: each item takes at least
+   * `minBytes` after `fixedBytes` of other fields. A corrupt count fails here, before anything
+   * is allocated for it.
+   */
+  count(field: string, width: 2 | 4, minBytes: number, fixedBytes = 0): number {
+    const at = this.#offset;
+    const count = width === 2 ? this.int16(field) : this.int32(field);
+    if (count < 0) throw this.#error(field, `negative count ${count}`, at);
+    if (count * minBytes + fixedBytes > this.remaining) {
+      throw this.#error(field, `${count} items cannot fit in the ${this.remaining} bytes left`, at);
+    }
+    return count;
+  }
+
   /** Everything not read yet, as a view of the input (no copy). */
   rest(): Uint8Array {
     const at = this.#offset;
@@ -137,4 +152,10 @@ export class ByteReader {
     const message = `${this.context}: ${field} at offset ${at}: ${problem}`;
     return new ReplicationProtocolError(message, cause === undefined ? undefined : { cause });
   }
+}
+
+/** A byte for an error message: `'N' (0x4e)` when printable, else `0x0`. */
+export function describeByte(byte: number): string {
+  const hex = `0x${byte.toString(16)}`;
+  return byte >= 0x20 && byte < 0x7f ? `'${String.fromCharCode(byte)}' (${hex})` : hex;
 }

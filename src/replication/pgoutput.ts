@@ -1,4 +1,4 @@
-import { ByteReader } from "./byte-reader.js";
+import { ByteReader, describeByte } from "./byte-reader.js";
 import type {
   BeginMessage,
   CommitMessage,
@@ -12,11 +12,10 @@ import type {
   RelationMessage,
   ReplicaIdentity,
   TruncateMessage,
-  TupleData,
-  TupleValue,
   TypeMessage,
   UpdateMessage,
 } from "./pgoutput-messages.js";
+import { readTupleData } from "./pgoutput-tuple.js";
 
 /**
  * Decodes one pgoutput message (protocol version 1), the payload of one XLogData. A pure
@@ -33,7 +32,7 @@ import type {
 export function decodePgOutput(bytes: Uint8Array): PgOutputMessage {
   const reader = new ByteReader(bytes, "pgoutput message");
   const tag = reader.uint8("tag");
-  const decode = decoders[tag];
+  const decode = decoders.get(tag);
   if (decode === undefined) {
     return reader.fail("tag", `unknown message tag ${describeByte(tag)} (only protocol version 1 is supported)`, 0);
   }
@@ -77,7 +76,7 @@ function readRelation(reader: ByteReader): RelationMessage {
   const name = reader.cString("relation name");
   const replicaIdentity = readReplicaIdentity(reader);
   // A column takes at least 10 bytes: flags, an empty name's NUL, type OID and modifier.
-  const count = readCount(reader, "column count", reader.int16("column count"), 10);
+  const count = reader.count("column count", 2, 10);
   const columns: RelationColumn[] = [];
   for (let index = 0; index < count; index++) {
     const flags = reader.uint8("column flags");
@@ -120,7 +119,7 @@ function readType(reader: ByteReader): TypeMessage {
 function readInsert(reader: ByteReader): InsertMessage {
   const relationId = reader.uint32("relation id");
   expectByte(reader, "new tuple marker", 0x4e); // 'N'
-  return { tag: "insert", relationId, newTuple: readTuple(reader, newTupleFields) };
+  return { tag: "insert", relationId, newTuple: readTupleData(reader, "new") };
 }
 
 function readUpdate(reader: ByteReader): UpdateMessage {
@@ -135,7 +134,7 @@ function readUpdate(reader: ByteReader): UpdateMessage {
   } else if (marker !== 0x4e) {
     reader.fail("tuple marker", `expected 'K', 'O' or 'N', got ${describeByte(marker)}`, at);
   }
-  return { tag: "update", relationId, old, newTuple: readTuple(reader, newTupleFields) };
+  return { tag: "update", relationId, old, newTuple: readTupleData(reader, "new") };
 }
 
 function readDelete(reader: ByteReader): DeleteMessage {
@@ -150,14 +149,14 @@ function readDelete(reader: ByteReader): DeleteMessage {
 
 function readOld(reader: ByteReader, marker: number): OldTuple {
   return marker === 0x4b
-    ? { identity: "key", tuple: readTuple(reader, keyTupleFields) }
-    : { identity: "full", tuple: readTuple(reader, oldTupleFields) };
+    ? { identity: "key", tuple: readTupleData(reader, "key") }
+    : { identity: "full", tuple: readTupleData(reader, "old") };
 }
 
 function readTruncate(reader: ByteReader): TruncateMessage {
-  const declared = reader.int32("relation count");
+  // Each relation is an int32 OID, after the one options byte.
+  const count = reader.count("relation count", 4, 4, 1);
   const options = reader.uint8("options");
-  const count = readCount(reader, "relation count", declared, 4);
   const relationIds: number[] = [];
   for (let index = 0; index < count; index++) relationIds.push(reader.uint32("relation id"));
   return { tag: "truncate", options, cascade: (options & 1) !== 0, restartIdentity: (options & 2) !== 0, relationIds };
@@ -169,67 +168,9 @@ function readMessage(reader: ByteReader): LogicalMessage {
   const prefix = reader.cString("prefix");
   const length = reader.int32("content length");
   // A copy, so a message kept by the caller does not pin (or follow changes to) the input.
-  const content = reader.bytes("content", length).slice();
+  // `new Uint8Array(view)` copies; Buffer#slice would not.
+  const content = new Uint8Array(reader.bytes("content", length));
   return { tag: "message", flags, transactional: (flags & 1) !== 0, lsn, prefix, content };
-}
-
-// Field names per tuple role, built once: tuples are the hot path, and the names are only
-// needed when something is wrong.
-interface TupleFields {
-  readonly count: string;
-  readonly kind: string;
-  readonly length: string;
-  readonly value: string;
-}
-
-function tupleFields(role: string): TupleFields {
-  const column = `${role} tuple column`;
-  return { count: `${column} count`, kind: `${column} kind`, length: `${column} length`, value: `${column} value` };
-}
-
-const newTupleFields = tupleFields("new");
-const oldTupleFields = tupleFields("old");
-const keyTupleFields = tupleFields("key");
-
-// Shared, frozen values for the kinds that carry nothing, so a wide row of NULLs allocates
-// only its array.
-const nullValue: TupleValue = Object.freeze({ kind: "null" });
-const unchangedToastValue: TupleValue = Object.freeze({ kind: "unchanged-toast" });
-
-function readTuple(reader: ByteReader, fields: TupleFields): TupleData {
-  // Each column takes at least its kind byte, which bounds a corrupt count before allocating.
-  const count = readCount(reader, fields.count, reader.int16(fields.count), 1);
-  const values: TupleValue[] = new Array(count);
-  for (let index = 0; index < count; index++) {
-    const at = reader.offset;
-    const kind = reader.uint8(fields.kind);
-    switch (kind) {
-      case 0x6e: // 'n'
-        values[index] = nullValue;
-        break;
-      case 0x75: // 'u'
-        values[index] = unchangedToastValue;
-        break;
-      case 0x74: // 't'
-        values[index] = { kind: "text", value: reader.utf8(fields.value, reader.int32(fields.length)) };
-        break;
-      case 0x62: // 'b'
-        values[index] = { kind: "binary", value: reader.bytes(fields.value, reader.int32(fields.length)).slice() };
-        break;
-      default:
-        reader.fail(fields.kind, `unknown column kind ${describeByte(kind)}`, at);
-    }
-  }
-  return values;
-}
-
-/** Checks a declared item count against the bytes left, each item taking at least `minBytes`. */
-function readCount(reader: ByteReader, field: string, count: number, minBytes: number): number {
-  if (count < 0) reader.fail(field, `negative count ${count}`);
-  if (count * minBytes > reader.remaining) {
-    reader.fail(field, `${count} items cannot fit in the ${reader.remaining} bytes left`);
-  }
-  return count;
 }
 
 function expectByte(reader: ByteReader, field: string, expected: number): void {
@@ -240,21 +181,16 @@ function expectByte(reader: ByteReader, field: string, expected: number): void {
   }
 }
 
-function describeByte(byte: number): string {
-  const printable = byte >= 0x20 && byte < 0x7f;
-  return printable ? `'${String.fromCharCode(byte)}' (0x${byte.toString(16)})` : `0x${byte.toString(16)}`;
-}
-
 // Indexed by the tag byte. The name is what errors call the message.
-const decoders: Partial<Record<number, Decoder>> = {
-  66: { name: "Begin", read: readBegin }, // 'B'
-  67: { name: "Commit", read: readCommit }, // 'C'
-  79: { name: "Origin", read: readOrigin }, // 'O'
-  82: { name: "Relation", read: readRelation }, // 'R'
-  89: { name: "Type", read: readType }, // 'Y'
-  73: { name: "Insert", read: readInsert }, // 'I'
-  85: { name: "Update", read: readUpdate }, // 'U'
-  68: { name: "Delete", read: readDelete }, // 'D'
-  84: { name: "Truncate", read: readTruncate }, // 'T'
-  77: { name: "Message", read: readMessage }, // 'M'
-};
+const decoders = new Map<number, Decoder>([
+  [0x42, { name: "Begin", read: readBegin }], // 'B'
+  [0x43, { name: "Commit", read: readCommit }], // 'C'
+  [0x4f, { name: "Origin", read: readOrigin }], // 'O'
+  [0x52, { name: "Relation", read: readRelation }], // 'R'
+  [0x59, { name: "Type", read: readType }], // 'Y'
+  [0x49, { name: "Insert", read: readInsert }], // 'I'
+  [0x55, { name: "Update", read: readUpdate }], // 'U'
+  [0x44, { name: "Delete", read: readDelete }], // 'D'
+  [0x54, { name: "Truncate", read: readTruncate }], // 'T'
+  [0x4d, { name: "Message", read: readMessage }], // 'M'
+]);
