@@ -245,6 +245,27 @@ describe("Client input checks", () => {
     }
   });
 
+  it("rejects a failed transaction even when the driver has not seen its status change yet", async () => {
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("BEGIN");
+      await assert.rejects(tx.query("SELECT 1/0"));
+      // A driver whose status lags (pg can, for one message) claims the transaction is fine.
+      const lagging = {
+        query: (text: string, values?: unknown[]) => tx.query(text, values),
+        getTransactionStatus: () => "T" as const,
+      };
+      await assert.rejects(
+        new Client(db.pool).enqueue(1, { tx: lagging }),
+        (error: unknown) =>
+          error instanceof TransactionStateError && (error.cause as { code?: string }).code === "25P02",
+      );
+      await tx.query("ROLLBACK");
+    } finally {
+      tx.release();
+    }
+  });
+
   it("rejects an injection attempt as schema name at construction", () => {
     assert.throws(
       () => new Client(db.pool, { schema: "poutbox; DROP TABLE poutbox.immediate" }),

@@ -1,8 +1,8 @@
 import type { Queryable } from "../database/queryable.js";
-import { InvalidOptionError, SchemaMissingError } from "../errors.js";
+import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/wake-channel.js";
-import { checkEnqueueOptions, type EnqueueOptions } from "./enqueue-options.js";
+import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
 import type { JobId } from "./job-id.js";
 import { toJson } from "./to-json.js";
@@ -94,6 +94,11 @@ export class Client<Payload = unknown> {
       return (rows as { id: string }[]).map((row) => BigInt(row.id));
     } catch (error) {
       if (isMissingRelation(error)) throw new SchemaMissingError(this.#schema, { cause: error });
+      // The driver's transaction status can lag the server by one message right after an
+      // error, so the server's own refusal is the final word on a failed transaction.
+      if ((error as { code?: string }).code === "25P02") {
+        throw new TransactionStateError(failedTransactionMessage, { cause: error });
+      }
       throw error;
     }
   }

@@ -28,6 +28,9 @@ export interface CheckedOptions {
 
 const maxTopicLength = 255;
 
+export const failedTransactionMessage =
+  "tx is in a failed transaction (an earlier statement raised an error); roll it back";
+
 export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError("options", `expected an object, got ${options === null ? "null" : typeof options}`);
@@ -72,7 +75,7 @@ function checkTransaction(tx: Queryable): void {
   if (status === "T" || status === undefined) return;
   throw new TransactionStateError(
     status === "E"
-      ? "tx is in a failed transaction (an earlier statement raised an error); roll it back"
+      ? failedTransactionMessage
       : "tx is not inside a transaction (never begun, or already committed or rolled back); " +
           "the job would be written outside it",
   );
