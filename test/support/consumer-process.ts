@@ -3,7 +3,8 @@
 //
 //   node --import tsx test/support/consumer-process.ts --sink FILE [--database URL] [--schema NAME]
 //     [--name NAME] [--sleep MS] [--batch-size N] [--leader-timeout MS] [--takeover-interval MS]
-//     [--poll-interval MS] [--application-name NAME]
+//     [--poll-interval MS] [--application-name NAME] [--mode polling|replication]
+//     [--max-batch-bytes N] [--status-interval MS]
 //
 // The database is --database, or DATABASE_URL. The handler appends the id of every job it is
 // given to the sink file, one a line, with one synchronous write per batch *before* it sleeps
@@ -21,7 +22,7 @@
 import { appendFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { Consumer } from "../../src/index.js";
+import { Consumer, type ConsumerMode } from "../../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +36,9 @@ const { values } = parseArgs({
     "takeover-interval": { type: "string", default: "100" },
     "poll-interval": { type: "string", default: "5" },
     "application-name": { type: "string" },
+    mode: { type: "string", default: "polling" },
+    "max-batch-bytes": { type: "string" },
+    "status-interval": { type: "string" },
   },
 });
 
@@ -70,6 +74,9 @@ const consumer = new Consumer(
     takeoverInterval: Number(values["takeover-interval"]),
     pollInterval: Number(values["poll-interval"]),
     reconnectDelay: 50,
+    mode: values.mode as ConsumerMode,
+    ...(values["max-batch-bytes"] === undefined ? {} : { maxBatchBytes: Number(values["max-batch-bytes"]) }),
+    ...(values["status-interval"] === undefined ? {} : { statusInterval: Number(values["status-interval"]) }),
   },
 );
 consumer.on("leader", ({ epoch }) => say(`LEADER ${epoch}`));
