@@ -2,14 +2,11 @@
 // handler, megabyte payloads, a transaction split across batches then SIGKILL, a leader
 // killed with a standby waiting, and servers that cannot keep or create the slot.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import {
@@ -22,12 +19,12 @@ import {
   SlotLostError,
 } from "../src/index.js";
 import { publicationName, slotName } from "../src/replication/names.js";
+import { ConsumerProcess } from "./support/consumer-child.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-const root = fileURLToPath(new URL("..", import.meta.url));
 
 function replicationConsumer(pool: pg.Pool, schema: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
   return new Consumer(pool, handler, {
@@ -109,127 +106,6 @@ function duplicates(ids: readonly bigint[]): number {
 function report(t: { diagnostic(message: string): void }, message: string): void {
   t.diagnostic(message);
   console.log(`# ${message}`);
-}
-
-// --- A consumer in a child process (test/support/consumer-process.ts) ---------------------
-
-interface ChildOptions {
-  readonly schema: string;
-  readonly name: string;
-  readonly sink: string;
-  readonly sleep: number;
-  readonly batchSize: number;
-}
-
-interface Line {
-  readonly at: number;
-  readonly text: string;
-}
-
-class ConsumerProcess {
-  readonly label: string;
-  readonly sink: string;
-  readonly child: ChildProcess;
-  readonly lines: Line[] = [];
-  readonly closed: Promise<void>;
-  #stderr = "";
-
-  constructor(label: string, options: ChildOptions) {
-    this.label = label;
-    this.sink = options.sink;
-    const args = [
-      "--import",
-      "tsx",
-      "test/support/consumer-process.ts",
-      "--database",
-      db.url,
-      "--sink",
-      options.sink,
-      "--schema",
-      options.schema,
-      "--name",
-      options.name,
-      "--mode",
-      "replication",
-      "--sleep",
-      String(options.sleep),
-      "--batch-size",
-      String(options.batchSize),
-      "--leader-timeout",
-      "2000",
-      "--takeover-interval",
-      "100",
-    ];
-    this.child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (text) =>
-      this.lines.push({ at: Date.now(), text }),
-    );
-    this.child.stderr?.on("data", (chunk: Buffer) => {
-      this.#stderr += chunk.toString();
-    });
-    this.closed = new Promise((resolve) => {
-      this.child.once("close", () => resolve());
-      this.child.once("error", () => resolve());
-    });
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  linesFrom(prefix: string, from = 0): Line[] {
-    return this.lines.slice(from).filter((line) => line.text === prefix || line.text.startsWith(`${prefix} `));
-  }
-
-  has(prefix: string): boolean {
-    return this.linesFrom(prefix).length > 0;
-  }
-
-  get inBatch(): boolean {
-    const last = this.lines.findLast((line) => line.text.startsWith("BATCH"));
-    return last !== undefined && last.text !== "BATCH_DONE";
-  }
-
-  async waitForLine(prefix: string, { from = 0, timeout = 15_000 } = {}): Promise<Line> {
-    return waitFor(() => this.linesFrom(prefix, from)[0], {
-      timeout,
-      what: `${this.label} to print ${prefix} (${this.describe()})`,
-    });
-  }
-
-  delivered(): bigint[] {
-    let text: string;
-    try {
-      text = readFileSync(this.sink, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw error;
-    }
-    return text
-      .split("\n")
-      .filter((line) => line.length > 0)
-      .map((line) => BigInt(line));
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (this.running) this.child.kill(signal);
-  }
-
-  async destroy(): Promise<void> {
-    if (this.running) {
-      this.child.kill("SIGCONT");
-      this.child.kill("SIGKILL");
-    }
-    await this.closed;
-  }
-
-  describe(): string {
-    const tail = this.lines
-      .slice(-8)
-      .map((line) => line.text)
-      .join(" | ");
-    return `pid ${this.child.pid}; last lines: ${tail}; stderr: ${this.#stderr.slice(-2000)}`;
-  }
 }
 
 // --- The tests --------------------------------------------------------------------------------
@@ -370,6 +246,8 @@ describe("replication consumer: crashes and takeovers", () => {
     const batchSize = 100;
     const start = (label: string) => {
       const child = new ConsumerProcess(label, {
+        url: db.url,
+        mode: "replication",
         schema,
         name: "split",
         sink: join(dir, `${label}.ids`),
@@ -443,6 +321,8 @@ describe("replication consumer: crashes and takeovers", () => {
     const batchSize = 10;
     const start = (label: string) => {
       const child = new ConsumerProcess(label, {
+        url: db.url,
+        mode: "replication",
         schema,
         name: "shared",
         sink: join(dir, `${label}.ids`),
