@@ -73,6 +73,15 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
   const failed = new AbortController();
   connection.onError((error) => failed.abort(error));
+  // While the socket is paused for backpressure the server's keepalive requests go unread, so
+  // only the status timer keeps the walsender alive: it must fire well inside the timeout.
+  const senderTimeout = parseDuration(
+    String((await connection.command("SHOW wal_sender_timeout"))[0]?.wal_sender_timeout),
+  );
+  const statusInterval =
+    senderTimeout > 0
+      ? Math.max(10, Math.min(options.statusInterval, Math.floor(senderTimeout / 4)))
+      : options.statusInterval;
   const from: ReplicationProgress = { ackedLsn, partialLsn: partial.lsn, partialCount: partial.count };
   const source = new ReplicationSource(
     {
@@ -105,7 +114,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
           if (source.full) connection.pause();
         },
       },
-      options.statusInterval,
+      statusInterval,
     )
     .then(
       () => failed.abort(new Error("the server ended the replication stream")),
@@ -248,6 +257,14 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
   } finally {
     await connection.close();
   }
+}
+
+/** A PostgreSQL time setting as SHOW prints it (`60s`, `500ms`, `1min`, `0`), in ms. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)\s*(us|ms|s|min|h|d)?$/.exec(text.trim());
+  if (!match) return 0;
+  const unit = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "ms"] ?? 1;
+  return Number(match[1]) * unit;
 }
 
 /** Server errors that no retry can fix, turned into errors that say what to change. */
