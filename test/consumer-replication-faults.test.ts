@@ -9,33 +9,15 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import pg from "pg";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
-import {
-  Client,
-  Consumer,
-  type ConsumerOptions,
-  type Handler,
-  migrate,
-  ReplicationSetupError,
-  SlotLostError,
-} from "../src/index.js";
+import { Client, Consumer, migrate, ReplicationSetupError, SlotLostError } from "../src/index.js";
 import { publicationName, slotName } from "../src/replication/names.js";
 import { ConsumerProcess } from "./support/consumer-child.js";
 import { recorder } from "./support/recorder.js";
+import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-
-function replicationConsumer(pool: pg.Pool, schema: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
-  return new Consumer(pool, handler, {
-    schema,
-    mode: "replication",
-    promoteInterval: 20,
-    backoff: { base: 20, jitter: 0 },
-    reconnectDelay: 20,
-    ...options,
-  });
-}
 
 /** The pid of the walsender streaming the consumer's slot, or undefined while none does. */
 async function activePid(pool: pg.Pool, schema: string, consumer = "default"): Promise<number | undefined> {
@@ -56,23 +38,6 @@ async function streamingPid(pool: pg.Pool, schema: string, consumer = "default")
     [slotName(schema, consumer)],
   );
   return (rows[0]?.pid as number | undefined) ?? undefined;
-}
-
-/** Drops the consumers' slots once their walsenders have gone (a stopped consumer's ends shortly after). */
-async function dropSlots(pool: pg.Pool, schema: string, ...consumers: string[]): Promise<void> {
-  for (const consumer of consumers) {
-    await waitFor(
-      async () => {
-        const { rows } = await pool.query(
-          `SELECT active, CASE WHEN NOT active THEN pg_drop_replication_slot(slot_name) IS NULL END AS dropped
-             FROM pg_replication_slots WHERE slot_name = $1`,
-          [slotName(schema, consumer)],
-        );
-        return rows.length === 0 || rows[0].active === false;
-      },
-      { what: `slot of ${consumer} to be released` },
-    );
-  }
 }
 
 /** Enqueues `count` small jobs in one transaction and returns their ids. */

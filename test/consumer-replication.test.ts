@@ -3,8 +3,6 @@ import { describe, it } from "node:test";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import {
   Consumer,
-  type ConsumerOptions,
-  type Handler,
   listDeadLetters,
   migrate,
   ReplicationSetupError,
@@ -14,45 +12,18 @@ import {
 } from "../src/index.js";
 import { slotName } from "../src/replication/names.js";
 import { recorder } from "./support/recorder.js";
+import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-
-function replicationConsumer(schema: string, handler: Handler, options: ConsumerOptions = {}): Consumer {
-  return new Consumer(db.pool, handler, {
-    schema,
-    mode: "replication",
-    promoteInterval: 20,
-    backoff: { base: 20, jitter: 0 },
-    reconnectDelay: 20,
-    ...options,
-  });
-}
-
-/** Drops the consumers' slots once their walsenders have gone (a stopped consumer's ends shortly after). */
-async function dropSlots(schema: string, ...consumers: string[]): Promise<void> {
-  for (const consumer of consumers) {
-    await waitFor(
-      async () => {
-        const { rows } = await db.pool.query(
-          `SELECT active, CASE WHEN NOT active THEN pg_drop_replication_slot(slot_name) IS NULL END AS dropped
-             FROM pg_replication_slots WHERE slot_name = $1`,
-          [slotName(schema, consumer)],
-        );
-        return rows.length === 0 || rows[0].active === false;
-      },
-      { what: `slot of ${consumer} to be released` },
-    );
-  }
-}
 
 describe("Consumer (replication)", () => {
   it("delivers jobs from before its slot existed, then streams new ones in commit order, never rolled-back ones", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const before = await client.enqueueMany([{ early: 1 }, { early: 2 }]);
     const record = recorder();
-    const consumer = replicationConsumer(schema, record.handler, { batchSize: 5 });
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { batchSize: 5 });
     await consumer.start();
     try {
       await waitFor(() => record.deliveries.length >= 2, { what: "jobs from before the slot" });
@@ -80,14 +51,14 @@ describe("Consumer (replication)", () => {
       assert.ok(rows[0].acked_lsn);
     } finally {
       await consumer.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("delivers a 50,000-job transaction whole, in bounded batches", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const consumer = replicationConsumer(schema, record.handler, { batchSize: 1000 });
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { batchSize: 1000 });
     await consumer.start();
     try {
       await waitFor(() => consumer.isLeader, { what: "leadership" });
@@ -98,7 +69,7 @@ describe("Consumer (replication)", () => {
       assert.ok(record.batches.every((batch) => batch.length <= 1000));
     } finally {
       await consumer.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
@@ -107,7 +78,7 @@ describe("Consumer (replication)", () => {
     const record = recorder(async (jobs) =>
       jobs.filter((job) => job.payload === "poison").map((job) => ({ job, error: new Error(`bad ${job.attempt}`) })),
     );
-    const consumer = replicationConsumer(schema, record.handler, { maxAttempts: 3 });
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { maxAttempts: 3 });
     await consumer.start();
     try {
       const [poison, fine] = await client.enqueueMany(["poison", "fine"]);
@@ -127,14 +98,14 @@ describe("Consumer (replication)", () => {
       assert.equal(record.deliveries.filter((job) => job.id === fine).length, 1);
     } finally {
       await consumer.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("reconnects after its walsender is terminated and loses nothing", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const consumer = replicationConsumer(schema, record.handler, { batchSize: 10 });
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { batchSize: 10 });
     const errors: Error[] = [];
     consumer.on("error", (error) => errors.push(error));
     await consumer.start();
@@ -151,13 +122,13 @@ describe("Consumer (replication)", () => {
       await waitFor(() => errors.length > 0, { what: "the terminations to be reported" });
     } finally {
       await consumer.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("keeps the slot's confirmed position moving while the outbox is idle and other tables write", async () => {
     const { schema } = await db.freshSchema("replication");
-    const consumer = replicationConsumer(schema, async () => {});
+    const consumer = replicationConsumer(db.pool, schema, async () => {});
     await consumer.start();
     try {
       await waitFor(() => consumer.isLeader, { what: "leadership" });
@@ -185,21 +156,21 @@ describe("Consumer (replication)", () => {
       );
     } finally {
       await consumer.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("fails clearly, without recreating it, when its slot disappeared while it was down", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const first = replicationConsumer(schema, record.handler);
+    const first = replicationConsumer(db.pool, schema, record.handler);
     await first.start();
     await client.enqueue("one");
     await waitFor(() => record.deliveries.length === 1, { what: "first job" });
     await first.stop();
-    await dropSlots(schema, "default");
+    await dropSlots(db.pool, schema, "default");
     await client.enqueue("lost with the slot");
-    const second = replicationConsumer(schema, record.handler);
+    const second = replicationConsumer(db.pool, schema, record.handler);
     const errors: Error[] = [];
     second.on("error", (error) => errors.push(error));
     await second.start();
@@ -219,7 +190,7 @@ describe("replication progress, recovery and removal", () => {
   it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const streaming = replicationConsumer(schema, record.handler);
+    const streaming = replicationConsumer(db.pool, schema, record.handler);
     await streaming.start();
     const first = await client.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ i })));
     await waitFor(() => record.deliveries.length >= first.length, { what: "streamed jobs" });
@@ -248,21 +219,21 @@ describe("replication progress, recovery and removal", () => {
       );
     } finally {
       await polling.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const first = replicationConsumer(schema, record.handler);
+    const first = replicationConsumer(db.pool, schema, record.handler);
     await first.start();
     const early = await client.enqueueMany(["a", "b", "c"]);
     await waitFor(() => record.deliveries.length >= early.length, { what: "early jobs" });
     await first.stop();
-    await dropSlots(schema, "default");
+    await dropSlots(db.pool, schema, "default");
     const lost = await client.enqueueMany(["enqueued while the slot was gone 1", "enqueued while the slot was gone 2"]);
-    const second = replicationConsumer(schema, record.handler, { slotLost: "catch-up" });
+    const second = replicationConsumer(db.pool, schema, record.handler, { slotLost: "catch-up" });
     await second.start();
     try {
       await waitFor(() => lost.every((id) => record.counts().has(id)), {
@@ -273,14 +244,14 @@ describe("replication progress, recovery and removal", () => {
       assert.equal(second.failure, undefined);
     } finally {
       await second.stop();
-      await dropSlots(schema, "default");
+      await dropSlots(db.pool, schema, "default");
     }
   });
 
   it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
-    const consumer = replicationConsumer(schema, record.handler, { name: "mailer" });
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
     await consumer.start();
     await client.enqueue("x");
     await waitFor(() => record.deliveries.length === 1, { what: "a job" });

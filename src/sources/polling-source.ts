@@ -20,8 +20,6 @@ export interface PolledBatch {
   readonly progress: PollingProgress;
   /** The snapshot of the window this batch came from. */
   readonly windowSnapshot: SnapshotText;
-  /** True when this batch was the window's last: the next fetch takes a fresh snapshot. */
-  readonly windowDone: boolean;
 }
 
 interface PageRow {
@@ -75,7 +73,7 @@ export class PollingSource {
           afterId: String(last?.id),
         };
     this.#position = progress;
-    return { jobs, progress, windowSnapshot, windowDone };
+    return { jobs, progress, windowSnapshot };
   }
 }
 
