@@ -7,7 +7,12 @@ export type { JobId } from "./client/job-id.js";
 export type { BackoffOptions } from "./consumer/backoff.js";
 export type { ConsumerEvents } from "./consumer/consumer.js";
 export { Consumer } from "./consumer/consumer.js";
-export type { ConsumerMode, ConsumerOptions, SlotLostPolicy } from "./consumer/consumer-options.js";
+export type {
+  ConsumerMaintenanceOptions,
+  ConsumerMode,
+  ConsumerOptions,
+  SlotLostPolicy,
+} from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
 export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
@@ -29,6 +34,17 @@ export {
   SlotLostError,
   TransactionStateError,
 } from "./errors.js";
+export type {
+  MaintenanceEvents,
+  MaintenanceReport,
+  PartitionRange,
+  SkippedPartition,
+  SkipReason,
+} from "./maintenance/maintenance.js";
+export { Maintenance } from "./maintenance/maintenance.js";
+export type { MaintenanceOptions } from "./maintenance/maintenance-options.js";
+export type { Partition } from "./maintenance/partitions.js";
+export { listPartitions } from "./maintenance/partitions.js";
 export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "./replication/consumer-admin.js";
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from "../errors.js";
+import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -62,11 +63,20 @@ export interface ConsumerOptions {
   readonly longTransactionThreshold?: number;
   /** Wait before retrying after a database error, in ms (doubles up to 30 s). Default 100. */
   readonly reconnectDelay?: number;
+  /**
+   * Partition maintenance (see Maintenance), run by the leader while it leads: partitions are
+   * created ahead of time and dropped once every consumer has passed them. Options as for
+   * Maintenance (the schema and logger are the consumer's). `false` when it runs elsewhere.
+   * Default on, with Maintenance's defaults.
+   */
+  readonly maintenance?: false | ConsumerMaintenanceOptions;
   /** Stops the consumer when aborted, like calling stop(). */
   readonly signal?: AbortSignal;
   /** Silent by default. */
   readonly logger?: Logger;
 }
+
+export type ConsumerMaintenanceOptions = Omit<MaintenanceOptions, "schema" | "logger">;
 
 export const consumerModes = ["polling", "replication"] as const;
 
@@ -97,6 +107,7 @@ export interface ResolvedConsumerOptions {
   readonly promoteInterval: number;
   readonly longTransactionThreshold: number;
   readonly reconnectDelay: number;
+  readonly maintenance: MaintenanceOptions | false;
   readonly signal: AbortSignal | undefined;
   readonly logger: Logger;
 }
@@ -112,6 +123,8 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   const schema = options.schema ?? defaultSchemaName;
   const mode = oneOf("mode", options.mode, consumerModes, "polling");
   const backoff = { ...defaultBackoff, ...options.backoff };
+  const logger = options.logger ?? silentLogger;
+  const maintenance = consumerMaintenance(options.maintenance, schema, logger);
   const resolved: ResolvedConsumerOptions = {
     name,
     mode,
@@ -144,13 +157,24 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
       2 ** 31 - 1,
     ),
     reconnectDelay: integer("reconnectDelay", options.reconnectDelay, 100, 1, 60_000),
+    maintenance,
     signal: options.signal,
-    logger: options.logger ?? silentLogger,
+    logger,
   };
   if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
     throw new InvalidOptionError("signal", "expected an AbortSignal");
   }
   return resolved;
+}
+
+function consumerMaintenance(value: unknown, schema: string, logger: Logger): MaintenanceOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && (value === null || typeof value !== "object")) {
+    throw new InvalidOptionError("maintenance", "expected false or an object of maintenance options");
+  }
+  const options = { ...(value as ConsumerMaintenanceOptions | undefined), schema, logger };
+  resolveMaintenanceOptions(options, "maintenance."); // throws now rather than when leading
+  return options;
 }
 
 function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
 import { InvalidOptionError, ReplicationSetupError, SlotLostError } from "../errors.js";
+import { Maintenance, type MaintenanceReport } from "../maintenance/maintenance.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -27,6 +28,8 @@ export interface ConsumerEvents {
   longTransaction: [LongTransaction];
   /** Replication: the slot's state every 10 s, with the WAL it retains (`retainedBytes`). */
   slot: [ReplicationSlotStatus];
+  /** The leader ran partition maintenance (see the `maintenance` option). */
+  maintenance: [MaintenanceReport];
   /** A database or internal error; the consumer retries by itself. */
   error: [Error];
   /** stop() finished: the last outcome is written and connections are released. */
@@ -265,6 +268,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       };
       // Every leader, of either mode, moves due retries and scheduled jobs into immediate.
       const promoter = startPromoter(leaderTerm);
+      const maintenance = this.#startMaintenance();
       try {
         if (this.#options.mode === "replication") {
           await leadReplication(leaderTerm, {
@@ -276,7 +280,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
           await leadPolling(leaderTerm);
         }
       } finally {
-        await promoter.stop();
+        await Promise.all([promoter.stop(), maintenance?.stop()]);
       }
       if (term.signal.aborted && !this.#stopping.signal.aborted) throw term.signal.reason;
     } finally {
@@ -284,6 +288,15 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       this.#lock.off("lost", lost);
       this.#abandon.signal.removeEventListener("abort", abandon);
     }
+  }
+
+  #startMaintenance(): Maintenance | undefined {
+    if (this.#options.maintenance === false) return undefined;
+    const maintenance = new Maintenance(this.#pool, this.#options.maintenance);
+    maintenance.on("run", (report) => this.emit("maintenance", report));
+    maintenance.on("error", (error) => this.#report(error));
+    maintenance.start();
+    return maintenance;
   }
 
   #report(error: Error): void {
