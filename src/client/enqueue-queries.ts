@@ -15,6 +15,9 @@ export interface EnqueueQueries {
  *   NOTIFY takes a cluster-wide lock at commit, which serialises committing producers.
  */
 export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQueries {
+  // Every value is sent as text and declared text (`$2::text::json`, not `$2::json`): drivers
+  // that ask the server for parameter types (postgres.js, some Prisma adapters) would
+  // otherwise see json and encode the already serialised text a second time.
   // The wake-up rides in the same statement (no extra round trip); PostgreSQL folds
   // identical notifications of one transaction into one.
   const wake = notifyChannel === undefined ? "" : `, wake AS (SELECT pg_notify('${notifyChannel}', ''))`;
@@ -25,20 +28,20 @@ export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQ
   const many = (table: string, extraColumn: string, extraValue: string, notify: boolean) => `
     WITH input AS (
       SELECT nextval('${schema}.job_id_seq') AS id, element.payload, element.position
-      FROM json_array_elements($2::json) WITH ORDINALITY AS element(payload, position)
+      FROM json_array_elements($2::text::json) WITH ORDINALITY AS element(payload, position)
     ), inserted AS (
       INSERT INTO ${schema}.${table} (id, topic, payload, headers${extraColumn})
-      SELECT id, $1, payload, $3::json${extraValue} FROM input
+      SELECT id, $1::text, payload, $3::text::json${extraValue} FROM input
     )${notify ? wake : ""}
     SELECT id::text AS id FROM input${notify ? fromWake : ""} ORDER BY position`;
   return {
     immediateOne:
       notifyChannel === undefined
-        ? `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id::text AS id`
-        : `WITH job AS (INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1, $2::json, $3::json) RETURNING id)${wake}
+        ? `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id::text AS id`
+        : `WITH job AS (INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id)${wake}
            SELECT job.id::text AS id FROM job${fromWake}`,
-    scheduledOne: `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1, $2::json, $3::json, $4::timestamptz) RETURNING id::text AS id`,
+    scheduledOne: `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text::timestamptz) RETURNING id::text AS id`,
     immediateMany: many("immediate", "", "", true),
-    scheduledMany: many("scheduled", ", run_at", ", $4::timestamptz", false),
+    scheduledMany: many("scheduled", ", run_at", ", $4::text::timestamptz", false),
   };
 }
