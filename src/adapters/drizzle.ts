@@ -30,7 +30,9 @@ export function fromDrizzle(db: DrizzleDatabase): Queryable & TransactionAware {
     async query(text, values) {
       const { parts, values: ordered } = splitAtPlaceholders(text, values);
       const chunks: SQL[] = [sql.raw(parts[0] ?? "")];
-      ordered.forEach((value, index) => chunks.push(sql`${sql.param(value)}`, sql.raw(parts[index + 1] ?? "")));
+      ordered.forEach((value, index) => {
+        chunks.push(sql`${sql.param(value)}`, sql.raw(parts[index + 1] ?? ""));
+      });
       const result = await db.execute(sql.join(chunks));
       // node-postgres gives a result with rows; postgres.js gives the rows themselves.
       return { rows: Array.isArray(result) ? [...result] : [...((result as { rows?: unknown[] }).rows ?? [])] };

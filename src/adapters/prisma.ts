@@ -24,8 +24,9 @@ export interface PrismaExecutor {
  */
 export function fromPrisma(prisma: PrismaExecutor): Queryable & TransactionAware {
   requireMethod(prisma, "$queryRawUnsafe", "a Prisma client or interactive transaction");
-  // The client an interactive transaction hands out has no $transaction of its own.
-  const inTransaction = typeof (prisma as { $transaction?: unknown }).$transaction !== "function";
+  // The client an interactive transaction hands out hides $connect and $disconnect (Prisma 5
+  // to 7; from Prisma 7 it keeps $transaction, for nested transactions).
+  const inTransaction = typeof (prisma as { $disconnect?: unknown }).$disconnect !== "function";
   return {
     async query(text, values) {
       const rows = await prisma.$queryRawUnsafe<unknown[]>(text, ...(values ?? []));

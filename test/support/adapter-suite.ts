@@ -18,7 +18,9 @@ export interface AdapterHarness {
   /** Ends the library's connections. */
   close(): Promise<void>;
   /** The error `db` gets when passed as `tx`. Default TransactionStateError. */
-  readonly refusal?: new (...args: never[]) => Error;
+  readonly refusal?: new (
+    ...args: never[]
+  ) => Error;
 }
 
 /** Thrown inside a library's transaction callback to make it roll back. */
