@@ -78,7 +78,7 @@ async function migrateOn(connection: Queryable, schema: string, quoted: string):
         await connection.query("COMMIT");
         return { schema, applied, version };
       }
-      await connection.query(migrationSql(next, quoted));
+      await connection.query(migrationSql(next, schema));
       await connection.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1, $2)`, [
         next.version,
         next.name,

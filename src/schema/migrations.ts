@@ -1,9 +1,14 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { quoteSchemaName } from "./schema-name.js";
+import { wakeChannel } from "./wake-channel.js";
 
 export interface Migration {
   readonly version: number;
   readonly name: string;
-  /** SQL with `{{schema}}` where the quoted schema name goes. */
+  /**
+   * SQL with `{{schema}}` where the quoted schema name goes, and `{{wake_channel}}` where the
+   * schema's NOTIFY channel goes (inside a string literal).
+   */
   readonly sql: string;
 }
 
@@ -38,7 +43,12 @@ export function migrations(): readonly Migration[] {
   return found;
 }
 
-/** The SQL of a migration for one schema. */
-export function migrationSql(migration: Migration, quotedSchema: string): string {
-  return migration.sql.replaceAll("{{schema}}", quotedSchema);
+/**
+ * The SQL of a migration for one schema. The schema name is a validated plain identifier, so
+ * neither it nor its channel can contain a quote of either kind.
+ */
+export function migrationSql(migration: Migration, schema: string): string {
+  return migration.sql
+    .replaceAll("{{schema}}", quoteSchemaName(schema))
+    .replaceAll("{{wake_channel}}", wakeChannel(schema));
 }
