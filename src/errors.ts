@@ -5,6 +5,7 @@
 export const errorCodes = [
   "INVALID_OPTION",
   "INVALID_PAYLOAD",
+  "PAYLOAD_VALIDATION",
   "TRANSACTION_NOT_OPEN",
   "SCHEMA_MISSING",
   "SCHEMA_TOO_NEW",
@@ -45,6 +46,30 @@ export class InvalidPayloadError extends PoutboxError {
   constructor(path: string, message: string, options?: { cause?: unknown }) {
     super("INVALID_PAYLOAD", `Invalid payload at ${path}: ${message}`, options);
     this.path = path;
+  }
+}
+
+/** One problem a topic's schema found in a payload. */
+export interface ValidationIssue {
+  /** The schema library's message. */
+  readonly message: string;
+  /** Where, as a JavaScript access path (`payload.items[2].price`; `payload` for the whole). */
+  readonly path: string;
+}
+
+/**
+ * A payload failed the Standard Schema its topic was declared with (see defineTopics). At
+ * enqueue, nothing is written; in a consumer, the job goes to dead letter with this message.
+ */
+export class PayloadValidationError extends PoutboxError {
+  readonly topic: string;
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(topic: string, issues: readonly ValidationIssue[], options?: { cause?: unknown }) {
+    const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
+    super("PAYLOAD_VALIDATION", `Payload for topic ${JSON.stringify(topic)} failed validation: ${listed}`, options);
+    this.topic = topic;
+    this.issues = issues;
   }
 }
 

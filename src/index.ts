@@ -1,6 +1,6 @@
 // The public surface of the package: everything exported here is supported API.
 
-export type { ClientOptions } from "./client/client.js";
+export type { ClientOptions, EnqueueArguments, TopicEnqueueOptions } from "./client/client.js";
 export { Client } from "./client/client.js";
 export type { EnqueueOptions, Headers } from "./client/enqueue-options.js";
 export type { JobId } from "./client/job-id.js";
@@ -21,11 +21,12 @@ export type { LongTransaction } from "./consumer/long-transactions.js";
 export type { ConnectionSource, PooledConnection, Queryable, TransactionAware } from "./database/queryable.js";
 export type { DeadLetter, DeadLetterSelection, ListDeadLettersOptions } from "./dead-letter/dead-letter.js";
 export { listDeadLetters, purgeDeadLetters, requeueDeadLetters } from "./dead-letter/dead-letter.js";
-export type { PoutboxErrorCode } from "./errors.js";
+export type { PoutboxErrorCode, ValidationIssue } from "./errors.js";
 export {
   errorCodes,
   InvalidOptionError,
   InvalidPayloadError,
+  PayloadValidationError,
   PoutboxError,
   ReplicationProtocolError,
   ReplicationSetupError,
@@ -49,3 +50,5 @@ export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
+export type { AnyTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
+export { defineTopics } from "./topics/topics.js";

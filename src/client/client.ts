@@ -2,6 +2,8 @@ import type { Queryable } from "../database/queryable.js";
 import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/wake-channel.js";
+import { type AnyTopics, checkTopics, type TopicInput, type TopicName } from "../topics/topics.js";
+import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
 import type { JobId } from "./job-id.js";
@@ -17,11 +19,29 @@ export interface ClientOptions {
    * docs/architecture.md, "Waking up"). Never needed for correctness.
    */
   readonly notify?: boolean;
+  /**
+   * The topic map from defineTopics. With it, every enqueue names a declared topic and its
+   * payload is checked against that topic's type at compile time, and against its schema at
+   * run time when the map has schemas. Default: none (any topic, one payload type).
+   */
+  readonly topics?: AnyTopics;
 }
+
+/** Options of an enqueue on a client with a topic map: the topic is required and picks the payload type. */
+export type TopicEnqueueOptions<Topic extends string> = EnqueueOptions & { readonly topic: Topic };
+
+/** The options argument of enqueue: optional without a topic map, required (for its topic) with one. */
+export type EnqueueArguments<Payload, Topic extends string> = [Payload] extends [AnyTopics]
+  ? [options: TopicEnqueueOptions<Topic>]
+  : [options?: EnqueueOptions];
 
 /**
  * Writes jobs into the outbox. Stateless apart from its settings: one per application is
  * enough, and it is safe to share.
+ *
+ * `Payload` is the type of every payload (`new Client<OrderCreated>(pool)`), or, when the
+ * client is created with `topics`, that topic map, inferred: each enqueue is then checked
+ * against the payload type of the topic it names.
  *
  * @example
  * ```ts
@@ -38,8 +58,14 @@ export class Client<Payload = unknown> {
   readonly #db: Queryable;
   readonly #schema: string;
   readonly #queries: EnqueueQueries;
+  readonly #topics: AnyTopics | undefined;
 
-  /** @param db where jobs go when no `tx` is given: usually a `pg` Pool. */
+  /**
+   * @param db where jobs go when no `tx` is given: a `pg` Pool, or another driver's database
+   *   through its adapter (`poutbox/kysely`, `poutbox/prisma`...).
+   */
+  constructor(db: Queryable, options: ClientOptions & { readonly topics: Payload & AnyTopics });
+  constructor(db: Queryable, options?: ClientOptions);
   constructor(db: Queryable, options: ClientOptions = {}) {
     this.#db = db;
     this.#schema = options.schema ?? defaultSchemaName;
@@ -47,6 +73,7 @@ export class Client<Payload = unknown> {
     if (options.notify !== undefined && typeof options.notify !== "boolean") {
       throw new InvalidOptionError("notify", "expected a boolean");
     }
+    this.#topics = checkTopics(options.topics);
     this.#queries = enqueueQueries(quoted, options.notify ? wakeChannel(this.#schema) : undefined);
   }
 
@@ -55,12 +82,18 @@ export class Client<Payload = unknown> {
    * invalid.
    *
    * @throws {InvalidPayloadError} the payload cannot round-trip through JSON unchanged.
-   * @throws {InvalidOptionError} an option has a bad value.
+   * @throws {PayloadValidationError} the payload fails its topic's schema.
+   * @throws {InvalidOptionError} an option has a bad value (or, with topics, the topic is
+   *   missing or not declared).
    * @throws {TransactionStateError} `tx` is not inside an open transaction.
    * @throws {SchemaMissingError} `migrate()` has not been run for this schema.
    */
-  async enqueue(payload: Payload, options: EnqueueOptions = {}): Promise<JobId> {
+  async enqueue<Topic extends TopicName<Payload>>(
+    payload: TopicInput<Payload, Topic>,
+    ...[options = {}]: EnqueueArguments<Payload, Topic>
+  ): Promise<JobId> {
     const checked = checkEnqueueOptions(options);
+    await this.#validate(checked.topic, [payload], "payload");
     const json = toJson(payload, "payload");
     const immediate = checked.target === "immediate";
     const [id] = await this.#run(
@@ -73,11 +106,15 @@ export class Client<Payload = unknown> {
 
   /**
    * Stores many jobs with one statement, all or none, and returns their ids in input order.
-   * The options apply to every job.
+   * The options apply to every job. Nothing is written when any payload is invalid.
    */
-  async enqueueMany(payloads: readonly Payload[], options: EnqueueOptions = {}): Promise<JobId[]> {
+  async enqueueMany<Topic extends TopicName<Payload>>(
+    payloads: readonly TopicInput<Payload, Topic>[],
+    ...[options = {}]: EnqueueArguments<Payload, Topic>
+  ): Promise<JobId[]> {
     const checked = checkEnqueueOptions(options);
     if (!Array.isArray(payloads)) throw new TypeError("enqueueMany expects an array of payloads");
+    await this.#validate(checked.topic, payloads, "payloads");
     if (payloads.length === 0) return [];
     const array = `[${payloads.map((payload, index) => toJson(payload, `payloads[${index}]`)).join(",")}]`;
     const immediate = checked.target === "immediate";
@@ -86,6 +123,21 @@ export class Client<Payload = unknown> {
       immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
       immediate ? [checked.topic, array, checked.headers] : [checked.topic, array, checked.headers, checked.runAt],
     );
+  }
+
+  /**
+   * With a topic map that has schemas: the topic must be declared and every payload must pass
+   * its schema. The payload stored is the one given, not the schema's output, so a consumer
+   * validating it again sees exactly what the producer checked.
+   */
+  async #validate(topic: string | null, payloads: readonly unknown[], root: string): Promise<void> {
+    const schemas = this.#topics?.schemas;
+    if (!schemas) return;
+    const schema = schemaFor(schemas, topic);
+    const single = root === "payload";
+    for (const [index, payload] of payloads.entries()) {
+      await validatePayload(schema, topic as string, payload, single ? root : `${root}[${index}]`);
+    }
   }
 
   async #run(tx: Queryable | undefined, text: string, values: unknown[]): Promise<JobId[]> {

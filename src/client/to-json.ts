@@ -1,4 +1,5 @@
 import { InvalidPayloadError } from "../errors.js";
+import { formatPath } from "./payload-path.js";
 
 /**
  * Serialises a value to JSON text, refusing what `JSON.stringify` would silently change:
@@ -72,15 +73,4 @@ export function toJson(value: unknown, root: string): string {
 
   visit(value, "", false);
   return JSON.stringify(value);
-}
-
-const plainKey = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function formatPath(root: string, path: readonly (string | number)[]): string {
-  let text = root;
-  for (const part of path) {
-    if (typeof part === "number") text += `[${part}]`;
-    else text += plainKey.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`;
-  }
-  return text;
 }

@@ -1,15 +1,23 @@
 import type { JobId } from "../client/job-id.js";
+import { validateJobs } from "../topics/validate-jobs.js";
 import { retryDelay } from "./backoff.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { Handler, Job } from "./job.js";
-import { runHandler } from "./run-handler.js";
+import { type BatchResult, runHandler } from "./run-handler.js";
+
+/** A job the batch did not process, and whether it goes to dead letter now whatever its attempt. */
+export interface FailedJob {
+  readonly error: string;
+  /** Refused before the handler (its payload or topic does not fit): no retry can help. */
+  readonly dead: boolean;
+}
 
 /** Where batches come from and how their outcome is made durable; one per source kind. */
 export interface BatchFlow<Batch extends { readonly jobs: readonly Job<unknown>[] }> {
   /** The next batch, fetched while the handler may still work on the previous one. Empty when idle. */
   next(): Promise<Batch>;
   /** Records a handled batch: its failures and the progress past it, in one transaction. */
-  commit(batch: Batch, failures: ReadonlyMap<JobId, string>): Promise<void>;
+  commit(batch: Batch, failures: ReadonlyMap<JobId, FailedJob>): Promise<void>;
   /** After an empty batch: wait for more work (and record idle progress now and then). */
   idle(batch: Batch): Promise<void>;
   /** True once the flow has reached its end (a catch-up target); checked after each commit. */
@@ -51,18 +59,20 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
       next = flow.next();
       next.catch(() => undefined);
       const started = performance.now();
-      const result = await runHandler(
-        context.handler,
-        batch.jobs,
-        options.handlerTimeout,
-        context.abandon,
-        options.logger,
-      );
+      const schemas = options.topics?.schemas;
+      const checked = schemas ? await validateJobs(schemas, batch.jobs) : { jobs: batch.jobs, rejected: new Map() };
+      const result: BatchResult =
+        checked.jobs.length > 0
+          ? await runHandler(context.handler, checked.jobs, options.handlerTimeout, context.abandon, options.logger)
+          : { kind: "done", failures: new Map() };
       if (result.kind === "abandoned") break;
+      const failures = new Map<JobId, FailedJob>();
+      for (const [id, error] of result.failures) failures.set(id, { error, dead: false });
+      for (const [id, error] of checked.rejected) failures.set(id, { error, dead: true });
       await writing;
-      writing = flow.commit(batch, result.failures);
+      writing = flow.commit(batch, failures);
       writing.catch(() => undefined);
-      context.onBatch({ jobs: batch.jobs.length, failed: result.failures.size, ms: performance.now() - started });
+      context.onBatch({ jobs: batch.jobs.length, failed: failures.size, ms: performance.now() - started });
       if (flow.done) await writing;
     }
     await writing;
@@ -75,12 +85,12 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
 /** The failed jobs of a batch as the commit statements take them (JSON for json_to_recordset). */
 export function failureRows(
   jobs: readonly Job<unknown>[],
-  failures: ReadonlyMap<JobId, string>,
+  failures: ReadonlyMap<JobId, FailedJob>,
   options: ResolvedConsumerOptions,
 ): string {
   if (failures.size === 0) return "[]";
   const byId = new Map(jobs.map((job) => [job.id, job]));
-  const rows = [...failures].map(([id, error]) => {
+  const rows = [...failures].map(([id, { error, dead }]) => {
     const job = byId.get(id);
     const attempt = job?.attempt ?? 1;
     return {
@@ -89,7 +99,7 @@ export function failureRows(
       attempt,
       error,
       delay_ms: retryDelay(options.backoff, attempt),
-      dead: attempt >= options.maxAttempts,
+      dead: dead || attempt >= options.maxAttempts,
     };
   });
   return JSON.stringify(rows);

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from "../errors.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
 import { type Logger, silentLogger } from "./logger.js";
 
@@ -70,6 +71,13 @@ export interface ConsumerOptions {
    * Default on, with Maintenance's defaults.
    */
   readonly maintenance?: false | ConsumerMaintenanceOptions;
+  /**
+   * The topic map from defineTopics: the handler's jobs are typed by topic. When the map has
+   * schemas, each job's payload is validated before the handler sees it (the handler gets the
+   * schema's output); a job that fails, or whose topic is not declared, goes straight to dead
+   * letter with the reason, without calling the handler or using up attempts. Default: none.
+   */
+  readonly topics?: AnyTopics;
   /** Stops the consumer when aborted, like calling stop(). */
   readonly signal?: AbortSignal;
   /** Silent by default. */
@@ -108,6 +116,7 @@ export interface ResolvedConsumerOptions {
   readonly longTransactionThreshold: number;
   readonly reconnectDelay: number;
   readonly maintenance: MaintenanceOptions | false;
+  readonly topics: AnyTopics | undefined;
   readonly signal: AbortSignal | undefined;
   readonly logger: Logger;
 }
@@ -158,6 +167,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     ),
     reconnectDelay: integer("reconnectDelay", options.reconnectDelay, 100, 1, 60_000),
     maintenance,
+    topics: checkTopics(options.topics),
     signal: options.signal,
     logger,
   };

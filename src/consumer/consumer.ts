@@ -7,6 +7,7 @@ import { Maintenance, type MaintenanceReport } from "../maintenance/maintenance.
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
+import type { AnyTopics } from "../topics/topics.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./job.js";
@@ -80,6 +81,16 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   #leader = false;
   #failure: Error | undefined;
 
+  /**
+   * @param handler gets each batch; typed by `Payload`, or by the topic map given as `topics`
+   *   (inferred from it).
+   */
+  constructor(
+    pool: pg.Pool,
+    handler: Handler<Payload>,
+    options: ConsumerOptions & { readonly topics: Payload & AnyTopics },
+  );
+  constructor(pool: pg.Pool, handler: Handler<Payload>, options?: ConsumerOptions);
   constructor(pool: pg.Pool, handler: Handler<Payload>, options: ConsumerOptions = {}) {
     super();
     if (pool === null || typeof pool !== "object" || typeof (pool as { connect?: unknown }).connect !== "function") {

@@ -18,9 +18,9 @@ export interface ForEachJobOptions {
  * );
  * ```
  */
-export async function forEachJob<Payload>(
-  jobs: readonly Job<Payload>[],
-  work: (job: Job<Payload>) => Promise<unknown>,
+export async function forEachJob<J extends Job>(
+  jobs: readonly J[],
+  work: (job: J) => Promise<unknown>,
   options: ForEachJobOptions = {},
 ): Promise<JobFailure[]> {
   const concurrency = options.concurrency ?? 10;

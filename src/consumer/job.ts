@@ -1,11 +1,15 @@
 import type { JobId } from "../client/job-id.js";
+import type { JobOf } from "../topics/topics.js";
 
-/** One job as a handler receives it. */
-export interface Job<Payload = unknown> {
+/**
+ * One job as a handler receives it. With a topic map (see defineTopics) `Topic` is one of its
+ * topics and `Payload` that topic's payload type.
+ */
+export interface Job<Payload = unknown, Topic extends string | null = string | null> {
   readonly id: JobId;
   readonly payload: Payload;
   /** As given to enqueue, or null. */
-  readonly topic: string | null;
+  readonly topic: Topic;
   /** As given to enqueue; an empty object when none were. */
   readonly headers: Readonly<Record<string, string>>;
   /** Which delivery this is for this consumer: 1 the first time, 2 on the first retry... */
@@ -19,7 +23,7 @@ export interface Job<Payload = unknown> {
 /** A job the handler could not process, and why. */
 export interface JobFailure {
   /** The failed job, or its id. */
-  readonly job: Job<unknown> | JobId;
+  readonly job: Job | JobId;
   /** Stored with the job as its last error (an Error's stack, or the value as text). */
   readonly error: unknown;
 }
@@ -38,9 +42,10 @@ export type HandlerResult = void | readonly JobFailure[];
 
 /**
  * Processes a batch. Resolve with nothing when every job succeeded, or with the jobs that
- * failed; a throw (or rejection) fails the whole batch with that error.
+ * failed; a throw (or rejection) fails the whole batch with that error. `Payload` is the
+ * payload type, or a topic map from defineTopics (the jobs are then a union by topic).
  */
 export type Handler<Payload = unknown> = (
-  jobs: readonly Job<Payload>[],
+  jobs: readonly JobOf<Payload>[],
   context: HandlerContext,
 ) => Promise<HandlerResult>;

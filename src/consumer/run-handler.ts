@@ -12,9 +12,9 @@ export type BatchResult =
  * signal and fails every job. When `abandon` is aborted (shutdown grace period over, or
  * leadership lost) the batch is given up without an outcome: it will be delivered again.
  */
-export async function runHandler<Payload>(
-  handler: Handler<Payload>,
-  jobs: readonly Job<Payload>[],
+export async function runHandler(
+  handler: Handler<unknown>,
+  jobs: readonly Job[],
   timeout: number,
   abandon: AbortSignal,
   logger: Logger,
