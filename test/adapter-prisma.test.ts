@@ -70,4 +70,10 @@ describe("Prisma adapter", () => {
     await assert.rejects(outbox.enqueue({ no: true }, { tx: fromPrisma(prisma) }), TransactionStateError);
     assert.throws(() => fromPrisma({} as never), InvalidOptionError);
   });
+
+  it("type-checks the real generated client and its transaction client against the built adapter", async () => {
+    await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "test/fixtures/prisma"]).catch(
+      (error: { stdout?: string }) => assert.fail(error.stdout ?? String(error)),
+    );
+  });
 });

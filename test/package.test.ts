@@ -18,6 +18,7 @@ describe("the built package", () => {
       "InvalidOptionError",
       "InvalidPayloadError",
       "Maintenance",
+      "PayloadValidationError",
       "PoutboxError",
       "ReplicationProtocolError",
       "ReplicationSetupError",
@@ -25,6 +26,7 @@ describe("the built package", () => {
       "SchemaVersionError",
       "SlotLostError",
       "TransactionStateError",
+      "defineTopics",
       "errorCodes",
       "forEachJob",
       "listDeadLetters",
@@ -37,9 +39,34 @@ describe("the built package", () => {
     ]);
   });
 
-  it("type-checks a user's code against its declarations", async () => {
-    await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "test/fixtures/consumer"]);
+  it("resolves each adapter's subpath to that adapter alone", async () => {
+    const adapters: Record<string, string> = {
+      pg: "fromPg",
+      "postgres-js": "fromPostgresJs",
+      kysely: "fromKysely",
+      drizzle: "fromDrizzle",
+      prisma: "fromPrisma",
+      knex: "fromKnex",
+      typeorm: "fromTypeOrm",
+      "mikro-orm": "fromMikroOrm",
+    };
+    for (const [subpath, name] of Object.entries(adapters)) {
+      const module = await import(`poutbox/${subpath}`);
+      assert.deepEqual(Object.keys(module), [name], subpath);
+      assert.equal(typeof module[name], "function");
+    }
   });
+
+  // Each fixture is a user's project compiled against dist/: `consumer` the core API,
+  // `topics` the typed topic maps (its expect-error lines are the compile errors a wrong
+  // payload must give), `adapters` every driver's real objects through the subpath exports.
+  for (const fixture of ["consumer", "topics", "adapters"]) {
+    it(`type-checks a user's code against its declarations: ${fixture}`, async () => {
+      await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", `test/fixtures/${fixture}`]).catch(
+        (error: { stdout?: string }) => assert.fail(error.stdout ?? String(error)),
+      );
+    });
+  }
 
   it("migrates from two processes at once: both succeed, each migration applied once", async () => {
     const script = `import("poutbox").then(({ migrate }) => migrate(process.argv[1], { schema: "two_processes" })).then((r) => console.log(JSON.stringify(r)))`;
