@@ -71,6 +71,14 @@ describe("Prisma adapter", () => {
     assert.throws(() => fromPrisma({} as never), InvalidOptionError);
   });
 
+  it("reads the SQLSTATE of Prisma's errors, from a driver adapter or a classic engine", () => {
+    const adapted = fromPrisma({ $queryRawUnsafe: async () => [] } as never);
+    const fromDriverAdapter = { code: "P2010", meta: { driverAdapterError: { cause: { originalCode: "42P01" } } } };
+    assert.equal(adapted.sqlState(fromDriverAdapter), "42P01");
+    assert.equal(adapted.sqlState({ code: "P2010", meta: { code: "25P02" } }), "25P02");
+    assert.equal(adapted.sqlState(new Error("not from the database")), undefined);
+  });
+
   it("type-checks the real generated client and its transaction client against the built adapter", async () => {
     await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "test/fixtures/prisma"]).catch(
       (error: { stdout?: string }) => assert.fail(error.stdout ?? String(error)),

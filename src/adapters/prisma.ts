@@ -1,4 +1,4 @@
-import type { Queryable, TransactionAware } from "../database/queryable.js";
+import type { Queryable, SqlStateAware, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 
 /** The subset of a Prisma client, or of an interactive transaction's client, that Poutbox uses. */
@@ -22,7 +22,7 @@ export interface PrismaExecutor {
  * });
  * ```
  */
-export function fromPrisma(prisma: PrismaExecutor): Queryable & TransactionAware {
+export function fromPrisma(prisma: PrismaExecutor): Queryable & TransactionAware & SqlStateAware {
   requireMethod(prisma, "$queryRawUnsafe", "a Prisma client or interactive transaction");
   // The client an interactive transaction hands out hides $connect and $disconnect (Prisma 5
   // to 7; from Prisma 7 it keeps $transaction, for nested transactions).
@@ -33,5 +33,18 @@ export function fromPrisma(prisma: PrismaExecutor): Queryable & TransactionAware
       return { rows: [...rows] };
     },
     getTransactionStatus: () => (inTransaction ? "T" : "I"),
+    sqlState: prismaSqlState,
   };
+}
+
+/**
+ * A raw query's database error reaches the caller as Prisma's own (code P2010), unchanged,
+ * with the SQLSTATE in `meta`: under `driverAdapterError.cause.originalCode` with a driver
+ * adapter, under `code` with a classic engine.
+ */
+function prismaSqlState(error: unknown): string | undefined {
+  const meta = (error as { meta?: Record<string, unknown> } | null)?.meta;
+  const adapterError = meta?.driverAdapterError as { cause?: { originalCode?: unknown } } | undefined;
+  const code = adapterError?.cause?.originalCode ?? meta?.code;
+  return typeof code === "string" ? code : undefined;
 }

@@ -1,4 +1,5 @@
 import type { Queryable } from "../database/queryable.js";
+import { sqlStateOf } from "../database/sql-state.js";
 import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/wake-channel.js";
@@ -141,16 +142,18 @@ export class Client<Payload = unknown> {
   }
 
   async #run(tx: Queryable | undefined, text: string, values: unknown[]): Promise<JobId[]> {
+    const db = tx ?? this.#db;
     try {
-      const { rows } = await (tx ?? this.#db).query(text, values);
+      const { rows } = await db.query(text, values);
       return (rows as { id: string }[]).map((row) => BigInt(row.id));
     } catch (error) {
-      if (isMissingRelation(error)) throw new SchemaMissingError(this.#schema, { cause: error });
+      const state = sqlStateOf(db, error);
+      if (state !== undefined && missingRelationCodes.has(state)) {
+        throw new SchemaMissingError(this.#schema, { cause: error });
+      }
       // The driver's transaction status can lag the server by one message right after an
       // error, so the server's own refusal is the final word on a failed transaction.
-      if ((error as { code?: string }).code === "25P02") {
-        throw new TransactionStateError(failedTransactionMessage, { cause: error });
-      }
+      if (state === "25P02") throw new TransactionStateError(failedTransactionMessage, { cause: error });
       throw error;
     }
   }
@@ -158,9 +161,3 @@ export class Client<Payload = unknown> {
 
 // undefined_table, invalid_schema_name, undefined_object (the sequence).
 const missingRelationCodes = new Set(["42P01", "3F000", "42704"]);
-
-function isMissingRelation(error: unknown): boolean {
-  return (
-    typeof error === "object" && error !== null && missingRelationCodes.has((error as { code?: string }).code ?? "")
-  );
-}

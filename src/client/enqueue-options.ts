@@ -5,7 +5,8 @@ export type Headers = Readonly<Record<string, string>>;
 
 export interface EnqueueOptions {
   /**
-   * The caller's open transaction (for `pg`: a PoolClient or Client after `BEGIN`). The job
+   * The caller's open transaction (for `pg`: a PoolClient or Client after `BEGIN`; for other
+   * libraries, their transaction through its adapter, such as `fromKysely(trx)`). The job
    * then exists if and only if that transaction commits. Default: the client's own pool,
    * in a transaction of its own.
    */
@@ -76,7 +77,8 @@ function checkTransaction(tx: Queryable): void {
   throw new TransactionStateError(
     status === "E"
       ? failedTransactionMessage
-      : "tx is not inside a transaction (never begun, or already committed or rolled back); " +
+      : "tx is not inside a transaction (never begun, already committed or rolled back, or a database " +
+          "handle given instead of its transaction); " +
           "the job would be written outside it",
   );
 }

@@ -14,6 +14,15 @@ export interface TransactionAware {
   getTransactionStatus(): "I" | "T" | "E" | null;
 }
 
+/**
+ * A connection whose library reports database errors in its own shape (Prisma does), and can
+ * tell the SQLSTATE of one. Poutbox otherwise reads `code` on the error or along its `cause`
+ * chain (Drizzle wraps the driver's error in its own).
+ */
+export interface SqlStateAware {
+  sqlState(error: unknown): string | undefined;
+}
+
 /** A connection checked out of a pool. */
 export interface PooledConnection extends Queryable {
   release(destroy?: boolean | Error): void;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Client, Consumer, type Queryable, TransactionStateError } from "../../src/index.js";
+import { Client, Consumer, type Queryable, SchemaMissingError, TransactionStateError } from "../../src/index.js";
 import { recorder } from "./recorder.js";
 import { type TestDatabase, useTestDatabase } from "./test-database.js";
 import { waitFor } from "./wait-for.js";
@@ -137,6 +137,27 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
       await assert.rejects(client.enqueueMany([{ no: 2 }], { tx: adapted().db }), refusal);
       const { rows: left } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.immediate`);
       assert.equal(left[0].n, 1);
+    });
+
+    it("a transaction an earlier statement failed gives TransactionStateError through the adapter", async () => {
+      const { schema } = await db.freshSchema("failed");
+      const client = new Client(adapted().db, { schema });
+      await assert.rejects(
+        adapted().inTransaction("rollback", "failed transaction", async (tx) => {
+          await assert.rejects(tx.query("SELECT 1 / 0 AS boom", []));
+          return client.enqueue({ after: "failure" }, { tx });
+        }),
+        TransactionStateError,
+      );
+    });
+
+    it("a schema never migrated gives SchemaMissingError through the adapter, in and out of a transaction", async () => {
+      const client = new Client(adapted().db, { schema: "never_migrated" });
+      await assert.rejects(client.enqueue({ lost: true }), SchemaMissingError);
+      await assert.rejects(
+        adapted().inTransaction("rollback", "missing schema", (tx) => client.enqueueMany([{ lost: true }], { tx })),
+        SchemaMissingError,
+      );
     });
   });
   return db;

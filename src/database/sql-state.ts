@@ -1,0 +1,20 @@
+import type { Queryable, SqlStateAware } from "./queryable.js";
+
+const sqlStateFormat = /^[0-9A-Z]{5}$/;
+
+/**
+ * The SQLSTATE of a database error raised through `db`: from the adapter when it knows its
+ * library's error shape, else the first five-character `code` on the error or its causes.
+ */
+export function sqlStateOf(db: Queryable, error: unknown): string | undefined {
+  const fromAdapter = (db as Partial<SqlStateAware>).sqlState?.(error);
+  if (fromAdapter !== undefined) return fromAdapter;
+  let current = error;
+  // A few levels are plenty; the bound only guards against a cause cycle.
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && sqlStateFormat.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
