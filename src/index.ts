@@ -18,7 +18,13 @@ export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
 export type { Logger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
-export type { ConnectionSource, PooledConnection, Queryable, TransactionAware } from "./database/queryable.js";
+export type {
+  ConnectionSource,
+  PooledConnection,
+  Queryable,
+  SqlStateAware,
+  TransactionAware,
+} from "./database/queryable.js";
 export type { DeadLetter, DeadLetterSelection, ListDeadLettersOptions } from "./dead-letter/dead-letter.js";
 export { listDeadLetters, purgeDeadLetters, requeueDeadLetters } from "./dead-letter/dead-letter.js";
 export type { PoutboxErrorCode, ValidationIssue } from "./errors.js";
@@ -50,5 +56,5 @@ export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
-export type { AnyTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
+export type { AnyTopics, IsTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
 export { defineTopics } from "./topics/topics.js";

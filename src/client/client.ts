@@ -3,7 +3,7 @@ import { sqlStateOf } from "../database/sql-state.js";
 import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/wake-channel.js";
-import { type AnyTopics, checkTopics, type TopicInput, type TopicName } from "../topics/topics.js";
+import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
@@ -32,9 +32,8 @@ export interface ClientOptions {
 export type TopicEnqueueOptions<Topic extends string> = EnqueueOptions & { readonly topic: Topic };
 
 /** The options argument of enqueue: optional without a topic map, required (for its topic) with one. */
-export type EnqueueArguments<Payload, Topic extends string> = [Payload] extends [AnyTopics]
-  ? [options: TopicEnqueueOptions<Topic>]
-  : [options?: EnqueueOptions];
+export type EnqueueArguments<Payload, Topic extends string> =
+  IsTopics<Payload> extends true ? [options: TopicEnqueueOptions<Topic>] : [options?: EnqueueOptions];
 
 /**
  * Writes jobs into the outbox. Stateless apart from its settings: one per application is

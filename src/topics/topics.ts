@@ -22,21 +22,34 @@ export interface Topics<Inputs extends object = Record<string, unknown>, Outputs
 // biome-ignore lint/suspicious/noExplicitAny: matches every map whatever its payload types.
 export type AnyTopics = Topics<any, any>;
 
+/**
+ * Whether a client's or consumer's type parameter is a topic map. `any` is not: a
+ * `Client<any>` keeps accepting any payload with optional options, as it always did.
+ */
+export type IsTopics<Spec> = 0 extends 1 & Spec ? false : [Spec] extends [AnyTopics] ? true : false;
+
 /** Topic names: those of the map, or any string for a client or consumer without one. */
-export type TopicName<Spec> = [Spec] extends [Topics<infer Inputs, object>] ? keyof Inputs & string : string;
+export type TopicName<Spec> =
+  IsTopics<Spec> extends true ? (Spec extends Topics<infer Inputs, object> ? keyof Inputs & string : never) : string;
 
 /** What enqueue accepts for `Topic`: the map's input type, or the one payload type. */
-export type TopicInput<Spec, Topic extends string> = [Spec] extends [Topics<infer Inputs, object>]
-  ? Inputs[Topic & keyof Inputs]
-  : Spec;
+export type TopicInput<Spec, Topic extends string> =
+  IsTopics<Spec> extends true
+    ? Spec extends Topics<infer Inputs, object>
+      ? Inputs[Topic & keyof Inputs]
+      : never
+    : Spec;
 
 /**
  * The jobs a handler receives: without a map, `Job<Payload>`; with one, a union with one
  * member per topic, so that checking `job.topic` narrows `job.payload`.
  */
-export type JobOf<Spec> = [Spec] extends [Topics<object, infer Outputs>]
-  ? { [Topic in keyof Outputs & string]: Job<Outputs[Topic], Topic> }[keyof Outputs & string]
-  : Job<Spec>;
+export type JobOf<Spec> =
+  IsTopics<Spec> extends true
+    ? Spec extends Topics<object, infer Outputs>
+      ? { [Topic in keyof Outputs & string]: Job<Outputs[Topic], Topic> }[keyof Outputs & string]
+      : never
+    : Job<Spec>;
 
 type InputsOf<Schemas extends Record<string, StandardSchemaV1>> = {
   [Topic in keyof Schemas]: StandardSchemaV1.InferInput<Schemas[Topic]>;
