@@ -14,6 +14,7 @@ import {
   PayloadValidationError,
 } from "../src/index.js";
 import { recorder } from "./support/recorder.js";
+import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -227,5 +228,26 @@ describe("topics in a consumer", () => {
     }
     assert.equal(record.batches.length, 1, "the handler only ever saw the marker's batch");
     assert.equal(ids.length, 2);
+  });
+
+  it("validates the same way in replication mode", async () => {
+    const { schema, client: unchecked } = await db.freshSchema("replicated");
+    const record = recorder();
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "streamed", topics });
+    await consumer.start();
+    try {
+      await waitFor(() => consumer.isLeader, { what: "leadership" });
+      const [bad, good] = await unchecked.enqueueMany([3, 8], { topic: "even" });
+      await waitFor(() => record.ids().includes(good as bigint), { what: "the valid job" });
+      await waitFor(async () => (await listDeadLetters(db.pool, { schema })).length === 1, { what: "a dead letter" });
+      const [letter] = await listDeadLetters(db.pool, { schema });
+      assert.equal(letter?.id, bad);
+      assert.equal(letter?.attempts, 1);
+      assert.match(letter?.lastError ?? "", /payload: expected an even number/);
+      assert.deepEqual(record.ids(), [good]);
+    } finally {
+      await consumer.stop();
+      await dropSlots(db.pool, schema, "streamed");
+    }
   });
 });
