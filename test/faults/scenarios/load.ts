@@ -1,6 +1,7 @@
 import pg from "pg";
 import { Maintenance } from "../../../src/index.js";
-import { partitionName } from "../../../src/maintenance/partition-plan.js";
+import { attachPartition } from "../../support/partitions.js";
+import { withDatabase } from "../../support/test-database.js";
 import { waitFor } from "../../support/wait-for.js";
 import type { Run, Scenario } from "../run.js";
 import { batchesSeen, leading, peakRssMb, sleep } from "./steps.js";
@@ -128,12 +129,7 @@ export const maintenanceRace: Scenario = {
 };
 
 async function oldJobs(run: Run, from: number, count: number): Promise<void> {
-  const name = partitionName(from);
-  await run.pool.query(`CREATE TABLE "${run.schema}".${name} (LIKE "${run.schema}".immediate INCLUDING DEFAULTS)`);
-  await run.pool.query(
-    `ALTER TABLE "${run.schema}".immediate ATTACH PARTITION "${run.schema}".${name}
-     FOR VALUES FROM ('${new Date(from).toISOString()}') TO ('${new Date(from + 60_000).toISOString()}')`,
-  );
+  await attachPartition(run.pool, run.schema, from);
   const { rows } = await run.pool.query(
     `WITH jobs AS (
        INSERT INTO "${run.schema}".immediate (payload, created_at)
@@ -188,9 +184,3 @@ export const hugePayloads: Scenario = {
     return { bound: 0, notes: `peak RSS ${peakRssMb(consumer)} MB` };
   },
 };
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
