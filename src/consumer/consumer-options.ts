@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "../errors.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
+import { boolean, integer, number, oneOf } from "../option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
@@ -185,33 +186,4 @@ function consumerMaintenance(value: unknown, schema: string, logger: Logger): Ma
   const options = { ...(value as ConsumerMaintenanceOptions | undefined), schema, logger };
   resolveMaintenanceOptions(options, "maintenance."); // throws now rather than when leading
   return options;
-}
-
-function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, `expected an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) {
-    throw new InvalidOptionError(option, `expected one of ${allowed.join(", ")}, got ${String(value)}`);
-  }
-  return value as T;
-}
-
-function boolean(option: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new InvalidOptionError(option, `expected a boolean, got ${typeof value}`);
-  return value;
-}
-
-function number(option: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, `expected a number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
 }

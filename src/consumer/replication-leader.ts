@@ -4,7 +4,13 @@ import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { publicationName, slotName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
 import { ReplicationConnection } from "../replication/replication-connection.js";
-import { checkLogicalReplication, dropSlot, ensurePublication, slotState } from "../replication/slot-admin.js";
+import {
+  checkLogicalReplication,
+  dropSlot,
+  ensurePublication,
+  releaseSlot,
+  slotState,
+} from "../replication/slot-admin.js";
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
 import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
 import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
@@ -70,7 +76,14 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
     if (term.stopping.aborted) return;
   }
 
-  const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
+  // This process holds the leader lock, so a walsender still on the slot serves a former
+  // leader (paused, or cut off) that can no longer commit: end it rather than wait for
+  // wal_sender_timeout.
+  const ended = await releaseSlot(pool, slot);
+  if (ended !== null) {
+    options.logger.warn?.("ended the walsender of a former leader still holding the slot", { slot, pid: ended });
+  }
+  const connection = await openReplication(pool, slot);
   const failed = new AbortController();
   connection.onError((error) => failed.abort(error));
   // While the socket is paused for backpressure the server's keepalive requests go unread, so
@@ -230,7 +243,7 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
   // A slot with no recorded start was created by a run that died before recording it:
   // nothing was consumed from it, so starting over loses nothing.
   if (existing) await dropSlot(pool, slot);
-  const connection = await ReplicationConnection.open(pool.options as pg.ClientConfig);
+  const connection = await openReplication(pool, slot);
   try {
     const created = await connection.createSlot(slot).catch((error: Error) => {
       throw replicationError(error, slot);
@@ -265,6 +278,15 @@ export function parseDuration(text: string): number {
   if (!match) return 0;
   const unit = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "ms"] ?? 1;
   return Number(match[1]) * unit;
+}
+
+/** A walsender connection; refusals that no retry can fix become errors that say what to change. */
+async function openReplication(pool: pg.Pool, slot: string): Promise<ReplicationConnection> {
+  try {
+    return await ReplicationConnection.open(pool.options as pg.ClientConfig);
+  } catch (error) {
+    throw replicationError(error as Error, slot);
+  }
 }
 
 /** Server errors that no retry can fix, turned into errors that say what to change. */

@@ -1,6 +1,7 @@
 import type { Logger } from "../consumer/logger.js";
 import { silentLogger } from "../consumer/logger.js";
 import { InvalidOptionError } from "../errors.js";
+import { integer } from "../option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 
 const minute = 60_000;
@@ -76,12 +77,4 @@ export function resolveMaintenanceOptions(options: MaintenanceOptions, prefix = 
     lockTimeout: integer(`${prefix}lockTimeout`, options.lockTimeout, 100, 1, 60_000),
     logger: options.logger ?? silentLogger,
   };
-}
-
-function integer(option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, `expected an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
 }

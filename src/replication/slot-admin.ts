@@ -33,14 +33,22 @@ export async function checkLogicalReplication(db: Queryable): Promise<void> {
 export async function ensurePublication(db: Queryable, quotedSchema: string, publication: string): Promise<void> {
   const { rows } = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
   if (rows.length > 0) return;
+  const statement = `CREATE PUBLICATION "${publication}" FOR TABLE ${quotedSchema}.immediate WITH (publish = 'insert', publish_via_partition_root = true)`;
   try {
-    await db.query(
-      `CREATE PUBLICATION "${publication}" FOR TABLE ${quotedSchema}.immediate
-         WITH (publish = 'insert', publish_via_partition_root = true)`,
-    );
+    await db.query(statement);
   } catch (error) {
+    const code = (error as { code?: string }).code;
     // Another consumer created it first.
-    if ((error as { code?: string }).code !== "42710") throw error;
+    if (code === "42710") return;
+    // Creating a publication takes CREATE on the database and ownership of the table: a
+    // consumer's role often has neither. Retrying cannot help; the owner can run it once.
+    if (code === "42501") {
+      throw new ReplicationSetupError(
+        `cannot create the publication (${(error as Error).message}); as the owner of ${quotedSchema}.immediate, run once: ${statement}`,
+        { cause: error },
+      );
+    }
+    throw error;
   }
 }
 
@@ -78,4 +86,25 @@ export async function dropSlot(db: Queryable, slot: string): Promise<boolean> {
     [slot],
   );
   return rows.length > 0;
+}
+
+/**
+ * Ends the walsender still streaming `slot` to a former leader, and waits until the slot is
+ * free. Only the holder of the consumer's leader lock may call this: a former leader that is
+ * paused or cut off keeps its walsender (and so the slot) until wal_sender_timeout, which
+ * would hold up the takeover that long. Its commits are fenced by the leader epoch, so ending
+ * its stream loses nothing. Returns the pid ended, or null when the slot was free.
+ */
+export async function releaseSlot(db: Queryable, slot: string, timeout = 10_000): Promise<number | null> {
+  const state = await slotState(db, slot);
+  if (!state?.active || state.activePid === null) return null;
+  await db.query("SELECT pg_terminate_backend($1)", [state.activePid]);
+  const deadline = Date.now() + timeout;
+  while ((await slotState(db, slot))?.active === true) {
+    if (Date.now() > deadline) {
+      throw new Error(`replication slot "${slot}" is still in use by process ${state.activePid} after ending it`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return state.activePid;
 }

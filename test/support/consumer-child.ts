@@ -20,6 +20,8 @@ export interface ChildOptions {
   readonly leaderTimeout?: number;
   readonly takeoverInterval?: number;
   readonly applicationName?: string;
+  /** More flags for test/support/consumer-process.ts, e.g. ["--handler", "chaos"]. */
+  readonly flags?: readonly string[];
 }
 
 export interface Line {
@@ -65,6 +67,7 @@ export class ConsumerProcess {
       options.mode ?? "polling",
     ];
     if (options.applicationName) args.push("--application-name", options.applicationName);
+    args.push(...(options.flags ?? []));
     this.child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (text) =>
       this.lines.push({ at: Date.now(), text }),

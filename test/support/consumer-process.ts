@@ -4,7 +4,20 @@
 //   node --import tsx test/support/consumer-process.ts --sink FILE [--database URL] [--schema NAME]
 //     [--name NAME] [--sleep MS] [--batch-size N] [--leader-timeout MS] [--takeover-interval MS]
 //     [--poll-interval MS] [--application-name NAME] [--mode polling|replication]
-//     [--max-batch-bytes N] [--status-interval MS]
+//     [--max-batch-bytes N] [--status-interval MS] [--handler record|block|hang-once|chaos|float]
+//     [--handler-timeout MS] [--shutdown-timeout MS] [--max-attempts N] [--slot-lost fail|catch-up]
+//     [--maintenance on|off]
+//
+// Handlers (--handler), for the fault suite:
+//   record     (default) append the batch's ids to the sink, then wait --sleep ms
+//   block      append; the first batch then keeps the event loop busy for --sleep ms (no
+//              timer, no I/O runs meanwhile)
+//   hang-once  the first batch never settles and ignores its AbortSignal; later ones record
+//   chaos      per job id, deterministic: id % 7 == 0 always fails (dead letter after
+//              --max-attempts), id % 5 == 0 fails its first attempt; a batch of first
+//              attempts holding an id % 11 == 0 throws; failures also name an id not in the
+//              batch. Only the jobs handled successfully are appended to the sink.
+//   float      as record, but the first batch also leaves a rejected promise nobody awaits
 //
 // The database is --database, or DATABASE_URL. The handler appends the id of every job it is
 // given to the sink file, one a line, with one synchronous write per batch *before* it sleeps
@@ -18,11 +31,12 @@
 //   BATCH <n>            the handler started a batch of n jobs (after writing them to the sink)
 //   BATCH_DONE           the handler is about to return
 //   ERROR <message>      the consumer's `error` event, on one line
+//   RSS <bytes>          the process's peak resident set size so far, after each batch
 //   STOPPED              SIGTERM handled: the consumer stopped and the pool ended
 import { appendFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { Consumer, type ConsumerMode } from "../../src/index.js";
+import { Consumer, type ConsumerMode, type Handler, type JobFailure, type SlotLostPolicy } from "../../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +53,12 @@ const { values } = parseArgs({
     mode: { type: "string", default: "polling" },
     "max-batch-bytes": { type: "string" },
     "status-interval": { type: "string" },
+    handler: { type: "string", default: "record" },
+    "handler-timeout": { type: "string" },
+    "shutdown-timeout": { type: "string" },
+    "max-attempts": { type: "string" },
+    "slot-lost": { type: "string" },
+    maintenance: { type: "string", default: "on" },
   },
 });
 
@@ -58,13 +78,73 @@ const pool = new pg.Pool({ connectionString: database, application_name: values[
 // An idle pooled connection cut by the server must not crash the process.
 pool.on("error", (error) => say(`ERROR pool: ${oneLine(error.message)}`));
 
-const consumer = new Consumer(
-  pool,
-  async (jobs) => {
-    appendFileSync(sink, jobs.map((job) => `${job.id}\n`).join(""));
+let peakRss = 0;
+const sampleRss = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+};
+setInterval(sampleRss, 20).unref();
+
+let batches = 0;
+const record = (ids: readonly bigint[]) => appendFileSync(sink, ids.map((id) => `${id}\n`).join(""));
+const handlers: Record<string, Handler> = {
+  async record(jobs) {
+    record(jobs.map((job) => job.id));
     say(`BATCH ${jobs.length}`);
     if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+  },
+  async block(jobs) {
+    record(jobs.map((job) => job.id));
+    say(`BATCH ${jobs.length}`);
+    const until = batches === 1 ? Date.now() + sleepMs : 0;
+    while (Date.now() < until) {
+      // Busy on purpose: nothing else runs in this process meanwhile.
+    }
+  },
+  async "hang-once"(jobs) {
+    if (batches === 1) {
+      say(`BATCH ${jobs.length}`);
+      await new Promise(() => {});
+    }
+    return handlers.record?.(jobs, { signal: new AbortController().signal });
+  },
+  async chaos(jobs) {
+    say(`BATCH ${jobs.length}`);
+    // Only batches of first attempts throw, so that the outcome of each job is fixed by its id.
+    if (jobs.every((job) => job.attempt === 1) && jobs.some((job) => job.id % 11n === 0n)) {
+      throw new Error("chaos: the whole batch fails");
+    }
+    const failures: JobFailure[] = [];
+    const handled: bigint[] = [];
+    for (const job of jobs) {
+      if (job.id % 7n === 0n) failures.push({ job, error: new Error(`chaos: ${job.id} always fails`) });
+      else if (job.id % 5n === 0n && job.attempt === 1) failures.push({ job: job.id, error: "chaos: first attempt" });
+      else handled.push(job.id);
+    }
+    record(handled);
+    // An id the batch does not hold: the consumer must ignore it.
+    failures.push({ job: -1n, error: "chaos: not in this batch" });
+    return failures;
+  },
+  async float(jobs) {
+    if (batches === 1) void Promise.reject(new Error("float: nobody awaits this"));
+    return handlers.record?.(jobs, { signal: new AbortController().signal });
+  },
+};
+const handler = handlers[values.handler];
+if (!handler) {
+  process.stderr.write(`consumer-process: unknown --handler ${values.handler}\n`);
+  process.exit(2);
+}
+
+const consumer = new Consumer(
+  pool,
+  async (jobs, context) => {
+    batches++;
+    const result = await handler(jobs, context);
+    sampleRss();
+    say(`RSS ${peakRss}`);
     say("BATCH_DONE");
+    return result;
   },
   {
     schema: values.schema,
@@ -77,6 +157,13 @@ const consumer = new Consumer(
     mode: values.mode as ConsumerMode,
     ...(values["max-batch-bytes"] === undefined ? {} : { maxBatchBytes: Number(values["max-batch-bytes"]) }),
     ...(values["status-interval"] === undefined ? {} : { statusInterval: Number(values["status-interval"]) }),
+    ...(values["handler-timeout"] === undefined ? {} : { handlerTimeout: Number(values["handler-timeout"]) }),
+    ...(values["shutdown-timeout"] === undefined ? {} : { shutdownTimeout: Number(values["shutdown-timeout"]) }),
+    ...(values["max-attempts"] === undefined ? {} : { maxAttempts: Number(values["max-attempts"]) }),
+    ...(values["slot-lost"] === undefined ? {} : { slotLost: values["slot-lost"] as SlotLostPolicy }),
+    ...(values.maintenance === "off" ? { maintenance: false as const } : {}),
+    backoff: { base: 20, max: 200, jitter: 0 },
+    promoteInterval: 20,
   },
 );
 consumer.on("leader", ({ epoch }) => say(`LEADER ${epoch}`));

@@ -87,7 +87,8 @@ export async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise
   }
 }
 
-function withDatabase(url: string, database: string): string {
+/** `url` pointing at another database of the same server. */
+export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();

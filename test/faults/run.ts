@@ -1,0 +1,194 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import type { EmbeddedCluster } from "../../dev/embedded-cluster.js";
+import { type ConsumerMode, migrate, removeConsumer } from "../../src/index.js";
+import { type ChildOptions, ConsumerProcess, readIds } from "../support/consumer-child.js";
+import { waitFor } from "../support/wait-for.js";
+import { type Figures, judge, Ledger } from "./ledger.js";
+import { type ProduceOptions, produce } from "./producer.js";
+import { FaultProxy } from "./proxy.js";
+
+/** What every scenario shares: the suite's own server and one database on it. */
+export interface Suite {
+  readonly cluster: EmbeddedCluster;
+  /** The suite's database. */
+  readonly url: string;
+  readonly pool: pg.Pool;
+  /** Runs `action` (a server restart), then waits until the suite's pool can query again. */
+  reconnectAfter(action: () => Promise<void>): Promise<void>;
+}
+
+export interface Scenario {
+  readonly name: string;
+  /** The modes it applies to. */
+  readonly modes: readonly ConsumerMode[];
+  /**
+   * Runs the scenario; returns the duplicate bound its faults allow, what it noticed, and
+   * whether a check of its own failed.
+   */
+  run(run: Run): Promise<{ bound: number; notes?: string; failed?: boolean }>;
+}
+
+type ConsumerSettings = Partial<Omit<ChildOptions, "url" | "schema" | "sink">> & { url?: string };
+
+/**
+ * One scenario in one mode: a fresh schema with an orders table, the ledger of everything
+ * produced, the consumer processes and their sinks, and the verdict at the end.
+ */
+export class Run {
+  readonly suite: Suite;
+  readonly scenario: string;
+  readonly mode: ConsumerMode;
+  readonly schema: string;
+  readonly ledger = new Ledger();
+  readonly consumers: ConsumerProcess[] = [];
+  readonly proxies: FaultProxy[] = [];
+  readonly #dir = mkdtempSync(join(tmpdir(), "poutbox-faults-"));
+  #faultAt: number | undefined;
+  #names = new Set<string>();
+
+  constructor(suite: Suite, scenario: string, mode: ConsumerMode) {
+    this.suite = suite;
+    this.scenario = scenario;
+    this.mode = mode;
+    this.schema = `f_${scenario.replaceAll("-", "_")}_${mode}`.slice(0, 60);
+  }
+
+  get pool(): pg.Pool {
+    return this.suite.pool;
+  }
+
+  async setup(): Promise<void> {
+    await this.pool.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    await migrate(this.pool, { schema: this.schema });
+    await this.pool.query(`CREATE TABLE "${this.schema}".orders (id bigserial PRIMARY KEY, job_id bigint NOT NULL)`);
+  }
+
+  /** Starts a consumer process (name "default" unless given) writing to a sink of its own. */
+  consumer(label: string, settings: ConsumerSettings = {}): ConsumerProcess {
+    const name = settings.name ?? "default";
+    this.#names.add(name);
+    const child = new ConsumerProcess(label, {
+      url: settings.url ?? this.suite.url,
+      mode: this.mode,
+      schema: this.schema,
+      sink: join(this.#dir, `${label}.ids`),
+      batchSize: 20,
+      applicationName: `fault-${label}`,
+      ...settings,
+      name,
+    });
+    this.consumers.push(child);
+    return child;
+  }
+
+  async proxy(): Promise<FaultProxy> {
+    const proxy = await FaultProxy.start(this.suite.cluster.port);
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  produce(options: ProduceOptions, url = this.suite.url): Promise<void> {
+    return produce(url, this.schema, this.ledger, options);
+  }
+
+  /** Every handling recorded by every consumer process of this run. */
+  handled(): bigint[] {
+    return this.consumers.flatMap((each) => readIds(each.sink));
+  }
+
+  async deadLettered(): Promise<Set<bigint>> {
+    const { rows } = await this.pool.query(`SELECT id::text FROM "${this.schema}".dead_letter`);
+    return new Set(rows.map((row) => BigInt(row.id)));
+  }
+
+  /** Marks the moment of the fault, for the recovery time. */
+  fault(): void {
+    this.#faultAt = Date.now();
+  }
+
+  /** Waits until every committed job was handled or dead-lettered. */
+  async drain(timeout = 60_000): Promise<void> {
+    await this.ledger.resolve(this.pool, this.schema);
+    const committed = this.ledger.committed();
+    await waitFor(
+      async () => {
+        const seen = new Set(this.handled());
+        const dead = await this.deadLettered();
+        return [...committed].every((id) => seen.has(id) || dead.has(id));
+      },
+      { timeout, interval: 50, what: `${this.scenario} (${this.mode}) to deliver every committed job` },
+    );
+  }
+
+  /** Milliseconds from the fault to the first batch any consumer started after it. */
+  recovery(): number | null {
+    if (this.#faultAt === undefined) return null;
+    const faultAt = this.#faultAt;
+    const after = this.consumers
+      .flatMap((each) => each.lines)
+      .filter((line) => line.at >= faultAt && line.text.startsWith("BATCH "))
+      .map((line) => line.at);
+    return after.length > 0 ? Math.min(...after) - faultAt : null;
+  }
+
+  /** Drains, stops every process, judges, and cleans up (slots included). */
+  async finish(bound: number, notes: string, failed = false): Promise<Figures> {
+    let drainError: Error | undefined;
+    try {
+      await this.drain();
+      // Duplicates that are still on their way (a batch in a process being killed) arrive now or never.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } catch (error) {
+      drainError = error as Error;
+    }
+    await this.stopAll();
+    const dead = await this.deadLettered();
+    const verdict = judge(this.ledger, this.handled(), dead);
+    const figures: Figures = {
+      scenario: this.scenario,
+      mode: this.mode,
+      ...verdict,
+      duplicate_bound: bound,
+      recovery_ms: this.recovery(),
+      dead_lettered: dead.size,
+      notes: drainError ? `${notes}; ${drainError.message}` : notes,
+      passed: verdict.lost === 0 && verdict.unexpected === 0 && verdict.duplicates <= bound && !drainError && !failed,
+    };
+    await this.cleanup();
+    return figures;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.consumers.map(async (each) => {
+        each.signal("SIGCONT");
+        each.signal("SIGTERM");
+        const stopped = await Promise.race([
+          each.closed.then(() => true),
+          new Promise((resolve) => setTimeout(() => resolve(false), 15_000)),
+        ]);
+        if (!stopped) await each.destroy();
+      }),
+    );
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.consumers.map((each) => each.destroy()));
+    await Promise.all(this.proxies.map((each) => each.close()));
+    for (const name of this.#names) {
+      // The walsender of a killed process lingers a moment; removal refuses while it is active.
+      await waitFor(
+        () =>
+          removeConsumer(this.pool, { schema: this.schema, consumer: name }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 15_000, interval: 100, what: `consumer ${name} to be removable` },
+      ).catch(() => {});
+    }
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
