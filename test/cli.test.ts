@@ -84,9 +84,10 @@ describe("poutbox command line", () => {
     assert.equal(top.code, 0);
     for (const name of ["migrate", "status", "dead-letter", "consumer", "maintenance"])
       assert.match(top.stdout, new RegExp(name));
-    for (const args of [["status"], ["dead-letter", "purge"], ["consumer", "remove"], ["maintenance", "run"]]) {
-      const help = await poutbox([...args, "--help"]);
-      assert.equal(help.code, 0, args.join(" "));
+    const subcommands = [["status"], ["dead-letter", "purge"], ["consumer", "remove"], ["maintenance", "run"]];
+    const helps = await Promise.all(subcommands.map((args) => poutbox([...args, "--help"])));
+    for (const [n, help] of helps.entries()) {
+      assert.equal(help.code, 0, subcommands[n]?.join(" "));
       assert.match(help.stdout, /--database-url/);
       assert.match(help.stdout, /--schema/);
     }
@@ -142,18 +143,16 @@ describe("poutbox command line", () => {
   });
 
   it("says a schema is missing, for every subcommand that needs one", async () => {
-    for (const args of [
+    const commands = [
       ["status"],
       ["dead-letter", "list"],
       ["dead-letter", "purge", "--all", "--yes"],
       ["consumer", "remove", "mailer", "--yes"],
       ["maintenance", "run"],
-    ]) {
-      assertOneLineError(
-        await poutbox([...args, "--schema", "never_migrated"]),
-        1,
-        /schema "never_migrated" is missing.*poutbox migrate.*SCHEMA_MISSING/,
-      );
+    ];
+    const runs = await Promise.all(commands.map((args) => poutbox([...args, "--schema", "never_migrated"])));
+    for (const run of runs) {
+      assertOneLineError(run, 1, /schema "never_migrated" is missing.*poutbox migrate.*SCHEMA_MISSING/);
     }
   });
 
