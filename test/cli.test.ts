@@ -343,6 +343,17 @@ describe("poutbox command line", () => {
     const text = await poutbox(["maintenance", "run", "--schema", schema, "--look-ahead", "2h"]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /nothing to do|created|kept/);
+
+    // Another runner holds the schema's maintenance lock: nothing is done, and it says so.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [`poutbox.maintenance.${schema}`]);
+      const busy = await poutbox(["maintenance", "run", "--schema", schema]);
+      assert.equal(busy.code, 0, busy.stderr);
+      assert.match(busy.stdout, /another process is running maintenance on this schema: nothing done/);
+    } finally {
+      holder.release(true);
+    }
   });
 });
 
