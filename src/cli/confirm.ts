@@ -11,6 +11,8 @@ export async function confirm(question: string): Promise<void> {
   try {
     const answer = await new Promise<string | undefined>((resolve) => {
       lines.once("close", () => resolve(undefined));
+      // Ctrl-C at the prompt: a terminal in raw mode delivers it here, not as a signal.
+      lines.once("SIGINT", () => lines.close());
       lines.question(`${question} [y/N] `, resolve);
     });
     if (answer === undefined) process.stderr.write("\n");

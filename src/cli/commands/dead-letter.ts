@@ -130,7 +130,7 @@ export function defineDeadLetter(command: Command): void {
           const matched = await countDeadLetters(pool, chosen);
           if (matched === 0) return { matched, changed: 0 };
           if (!options.yes) {
-            const warning = action === "purge" ? " They cannot be recovered." : "";
+            const warning = action === "purge" ? ` ${matched === 1 ? "It" : "They"} cannot be recovered.` : "";
             await confirm(
               `${verb} ${count(matched)} dead letter${matched === 1 ? "" : "s"}${described(options)}?${warning}`,
             );
