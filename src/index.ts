@@ -20,7 +20,12 @@ export type { Logger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
 export type { ConnectionSource, PooledConnection, Queryable, TransactionAware } from "./database/queryable.js";
 export type { DeadLetter, DeadLetterSelection, ListDeadLettersOptions } from "./dead-letter/dead-letter.js";
-export { listDeadLetters, purgeDeadLetters, requeueDeadLetters } from "./dead-letter/dead-letter.js";
+export {
+  countDeadLetters,
+  listDeadLetters,
+  purgeDeadLetters,
+  requeueDeadLetters,
+} from "./dead-letter/dead-letter.js";
 export type { PoutboxErrorCode } from "./errors.js";
 export {
   errorCodes,
@@ -49,3 +54,11 @@ export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
+export type {
+  ConsumerLeader,
+  ConsumerStatus,
+  OutboxStatus,
+  StatusOptions,
+  WaitingTable,
+} from "./status/status.js";
+export { status } from "./status/status.js";

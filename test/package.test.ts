@@ -25,6 +25,7 @@ describe("the built package", () => {
       "SchemaVersionError",
       "SlotLostError",
       "TransactionStateError",
+      "countDeadLetters",
       "errorCodes",
       "forEachJob",
       "listDeadLetters",
@@ -34,6 +35,7 @@ describe("the built package", () => {
       "removeConsumer",
       "replicationSlotStatus",
       "requeueDeadLetters",
+      "status",
     ]);
   });
 
