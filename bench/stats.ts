@@ -14,21 +14,23 @@ export function percentiles(values: readonly number[]): Percentiles {
   return { p50_ms: at(50), p95_ms: at(95), p99_ms: at(99) };
 }
 
+/** How often each drain and enqueue measurement runs; the fastest run counts (see fastestOf). */
+export const rounds = 2;
+
 /**
  * Runs each measurement `rounds` times, alternating them (odd rounds in reverse order, so
- * neither always goes first), and keeps each one's fastest: on a shared machine the fastest
- * run is the one least disturbed by others.
+ * neither always goes first), and keeps each one's fastest run: on a shared machine the
+ * fastest is the one least disturbed by others. `measure` gets the round's number.
  */
-export async function fastestOf<Key extends string>(
-  rounds: number,
-  measurements: Record<Key, () => Promise<number>>,
-): Promise<Record<Key, number>> {
+export async function fastestOf<Key extends string, Result extends { readonly seconds: number }>(
+  measurements: Record<Key, (round: number) => Promise<Result>>,
+): Promise<Record<Key, Result>> {
   const keys = Object.keys(measurements) as Key[];
-  const best = {} as Record<Key, number>;
+  const best = {} as Record<Key, Result>;
   for (let round = 0; round < rounds; round++) {
     for (const key of round % 2 === 0 ? keys : [...keys].reverse()) {
-      const seconds = await measurements[key]();
-      best[key] = Math.min(best[key] ?? Number.POSITIVE_INFINITY, seconds);
+      const result = await measurements[key](round);
+      if (best[key] === undefined || result.seconds < best[key].seconds) best[key] = result;
     }
   }
   return best;

@@ -1,12 +1,11 @@
 import type pg from "pg";
 import { Client } from "../../src/index.js";
-import type { BenchContext, Scenario } from "../context.js";
+import type { Scenario } from "../context.js";
 import { dropSchema, freshSchema, payload } from "../database.js";
 import { peerRow, type Row, rate, ratio, roundSeconds } from "../report.js";
 import { fastestOf } from "../stats.js";
 
 const connections = 8;
-const rounds = 2;
 
 /** Transactions in enqueue_single: a tenth of n, at least 2,000 (it is the slowest path). */
 export function singleCount(n: number): number {
@@ -22,33 +21,55 @@ export const enqueueSingle: Scenario = {
   async run(context) {
     const { pool, progress } = context;
     const count = singleCount(context.options.n);
-    progress.step(`enqueue_single: ${count} transactions, poutbox and bare INSERT`);
+    progress.step(`enqueue_single: ${count} transactions, poutbox (with and without NOTIFY) and bare INSERT`);
     const schema = await freshSchema(pool, "enqueue");
     await createBusinessTables(pool, schema);
     const client = new Client(pool, { schema });
-    const best = await fastestOf(rounds, {
-      ours: () =>
-        inTransactions(pool, schema, count, (tx, index) => client.enqueue(payload(index), { tx }).then(() => {})),
-      baseline: () =>
-        inTransactions(pool, schema, count, async (tx, index) => {
+    // The NOTIFY wake-up's cost to producers, its documented trade-off (docs/architecture.md).
+    const notifying = new Client(pool, { schema, notify: true });
+    const best = await fastestOf({
+      ours: async () => ({
+        seconds: await inTransactions(pool, schema, count, (tx, index) =>
+          client.enqueue(payload(index), { tx }).then(() => {}),
+        ),
+      }),
+      notify: async () => ({
+        seconds: await inTransactions(pool, schema, count, (tx, index) =>
+          notifying.enqueue(payload(index), { tx }).then(() => {}),
+        ),
+      }),
+      baseline: async () => ({
+        seconds: await inTransactions(pool, schema, count, async (tx, index) => {
           await tx.query(`INSERT INTO "${schema}".plain_jobs (payload) VALUES ($1::json)`, [
             JSON.stringify(payload(index)),
           ]);
         }),
+      }),
     });
-    const baseline = rate(count, best.baseline);
-    const ours = rate(count, best.ours);
+    const baseline = rate(count, best.baseline.seconds);
+    const ours = rate(count, best.ours.seconds);
+    const notify = rate(count, best.notify.seconds);
     const rows: Row[] = [
       {
         scenario: "enqueue_single",
         subject: "poutbox",
         n: count,
-        seconds: roundSeconds(best.ours),
+        seconds: roundSeconds(best.ours.seconds),
         jobs_per_s: ours,
         baseline_jobs_per_s: baseline,
         ratio: ratio(ours, baseline),
         target: ">= 0.90",
         met: ours / baseline >= 0.9,
+      },
+      {
+        scenario: "enqueue_single",
+        subject: "poutbox",
+        variant: "notify: true",
+        n: count,
+        seconds: roundSeconds(best.notify.seconds),
+        jobs_per_s: notify,
+        baseline_jobs_per_s: baseline,
+        ratio: ratio(notify, baseline),
       },
     ];
     for (const peer of context.peers) {
@@ -76,24 +97,25 @@ export const enqueueBulk: Scenario = {
     const schema = await freshSchema(pool, "bulk");
     await createBusinessTables(pool, schema);
     const client = new Client(pool, { schema });
-    const best = await fastestOf(rounds, {
-      ours: () => inBatches(n, (batch) => client.enqueueMany(batch).then(() => {})),
-      baseline: () =>
-        inBatches(n, async (batch) => {
+    const best = await fastestOf({
+      ours: async () => ({ seconds: await inBatches(n, (batch) => client.enqueueMany(batch).then(() => {})) }),
+      baseline: async () => ({
+        seconds: await inBatches(n, async (batch) => {
           await pool.query(`INSERT INTO "${schema}".plain_jobs (payload) SELECT p FROM unnest($1::json[]) AS p`, [
             batch.map((job) => JSON.stringify(job)),
           ]);
         }),
+      }),
     });
-    const baseline = rate(n, best.baseline);
-    const ours = rate(n, best.ours);
+    const baseline = rate(n, best.baseline.seconds);
+    const ours = rate(n, best.ours.seconds);
     const rows: Row[] = [
       {
         scenario: "enqueue_bulk",
         subject: "poutbox",
         batch_size: bulkSize,
         n,
-        seconds: roundSeconds(best.ours),
+        seconds: roundSeconds(best.ours.seconds),
         jobs_per_s: ours,
         baseline_jobs_per_s: baseline,
         ratio: ratio(ours, baseline),

@@ -25,7 +25,12 @@ export async function runLiveConsumer(task: LiveConsumerTask): Promise<StartTime
       for (const job of jobs) times.push([String(job.id), now]);
       if (times.length >= expected) done();
     },
-    { schema: task.schema, name: task.name, mode: task.mode },
+    {
+      schema: task.schema,
+      name: task.name,
+      mode: task.mode,
+      ...(task.listen ? { listen: true, pollInterval: 1000 } : {}),
+    },
   );
   await consumer.start();
   await waitUntilStreaming(pool, task, consumer);

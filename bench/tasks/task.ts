@@ -42,6 +42,8 @@ export interface LiveConsumerTask {
   readonly schema: string;
   readonly name: string;
   readonly mode: "polling" | "replication";
+  /** Wake up on NOTIFY (`listen: true`, `pollInterval` 1000) instead of polling every 10 ms. */
+  readonly listen?: boolean;
 }
 
 /** pg-boss or graphile-worker drains `n` jobs queued beforehand. */
