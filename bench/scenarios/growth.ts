@@ -3,6 +3,7 @@ import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { dropSchema, fillInOneTransaction, fillInTransactions, freshSchema } from "../database.js";
 import { type Row, rate, ratio, roundSeconds } from "../report.js";
+import { fastestOf, rounds } from "../stats.js";
 import type { Drained } from "../tasks/task.js";
 
 const batchSize = 1000;
@@ -23,7 +24,8 @@ function label(rows: number): string {
  * already consumed in the table, then once more with a transaction left open (holding a
  * hole in every snapshot) from before those n jobs until after the drain. Each measurement
  * uses a new consumer name whose progress starts after the rows already there: they count
- * as consumed. Baseline: the rate with nothing consumed; the rate should stay flat.
+ * as consumed. Baseline: the rate with nothing consumed; the rate should stay flat. Each
+ * measurement runs twice (two consumers); the faster run counts.
  */
 export const growthPolling: Scenario = {
   steps: ({ options }) => historySizes(options.n).length + 1,
@@ -35,17 +37,23 @@ export const growthPolling: Scenario = {
     let present = 0;
     let baseline = 0;
     const measure = async (variant: string, name: string) => {
-      // This consumer's progress snapshot: everything committed so far is done.
-      await pool.query(
-        `INSERT INTO "${schema}".consumers (name, mode, snapshot) VALUES ($1, 'polling', pg_current_snapshot())`,
-        [name],
-      );
+      // One consumer per run, whose progress snapshot says everything committed so far is done.
+      const names = Array.from({ length: rounds }, (_, round) => `${name}_${round}`);
+      for (const each of names) {
+        await pool.query(
+          `INSERT INTO "${schema}".consumers (name, mode, snapshot) VALUES ($1, 'polling', pg_current_snapshot())`,
+          [each],
+        );
+      }
       await fillInTransactions(pool, schema, n, 1000);
       await pool.query(`ANALYZE "${schema}".immediate`);
-      const drained = await runChild<Drained>(
-        { kind: "consumer-drain", url, schema, name, mode: "polling", batchSize, n },
-        { cpuProfileDir: options.cpuProfileDir },
-      );
+      const { drained } = await fastestOf({
+        drained: (round) =>
+          runChild<Drained>(
+            { kind: "consumer-drain", url, schema, name: names[round] as string, mode: "polling", batchSize, n },
+            { cpuProfileDir: options.cpuProfileDir },
+          ),
+      });
       present += n;
       const jobs = rate(n, drained.seconds);
       if (baseline === 0) baseline = jobs;
