@@ -63,7 +63,7 @@ try {
   progress?.stop();
   console.error(error);
 } finally {
-  progress?.stop();
+  if (!failed) progress?.stop();
   for (const peer of peers) await peer.close().catch((error: Error) => log(`closing ${peer.name}: ${error.message}`));
   await pool.end();
   await cluster?.stop();

@@ -35,11 +35,6 @@ export class Progress {
     this.#done++;
   }
 
-  /** Adds steps discovered on the way. */
-  addSteps(count: number): void {
-    this.#bar?.setTotal(this.#bar.getTotal() + count);
-  }
-
   stop(): void {
     this.#bar?.update(this.#done);
     this.#bar?.stop();
