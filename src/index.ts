@@ -26,7 +26,12 @@ export type {
   TransactionAware,
 } from "./database/queryable.js";
 export type { DeadLetter, DeadLetterSelection, ListDeadLettersOptions } from "./dead-letter/dead-letter.js";
-export { listDeadLetters, purgeDeadLetters, requeueDeadLetters } from "./dead-letter/dead-letter.js";
+export {
+  countDeadLetters,
+  listDeadLetters,
+  purgeDeadLetters,
+  requeueDeadLetters,
+} from "./dead-letter/dead-letter.js";
 export type { PoutboxErrorCode, ValidationIssue } from "./errors.js";
 export {
   errorCodes,
@@ -56,5 +61,13 @@ export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
+export type {
+  ConsumerLeader,
+  ConsumerStatus,
+  OutboxStatus,
+  StatusOptions,
+  WaitingTable,
+} from "./status/status.js";
+export { status } from "./status/status.js";
 export type { AnyTopics, IsTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
 export { defineTopics } from "./topics/topics.js";

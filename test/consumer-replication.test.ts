@@ -113,10 +113,18 @@ describe("Consumer (replication)", () => {
       const ids: bigint[] = [];
       for (let round = 0; round < 5; round++) {
         ids.push(...(await client.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ round, i })))));
-        await db.pool.query("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", [
-          slotName(schema, "default"),
-        ]);
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        // Each round ends a walsender that is up: on a loaded machine the consumer can take
+        // longer to (re)connect than a fixed pause, and a termination of nobody tests nothing.
+        await waitFor(
+          async () => {
+            const { rows } = await db.pool.query(
+              "SELECT pg_terminate_backend(active_pid) AS ended FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+              [slotName(schema, "default")],
+            );
+            return rows[0]?.ended === true;
+          },
+          { what: `a walsender to end in round ${round}` },
+        );
       }
       await waitFor(() => ids.every((id) => record.counts().has(id)), { what: "every job after terminations" });
       await waitFor(() => errors.length > 0, { what: "the terminations to be reported" });

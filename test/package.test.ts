@@ -26,6 +26,7 @@ describe("the built package", () => {
       "SchemaVersionError",
       "SlotLostError",
       "TransactionStateError",
+      "countDeadLetters",
       "defineTopics",
       "errorCodes",
       "forEachJob",
@@ -36,6 +37,7 @@ describe("the built package", () => {
       "removeConsumer",
       "replicationSlotStatus",
       "requeueDeadLetters",
+      "status",
     ]);
   });
 

@@ -57,4 +57,35 @@ describe("toJson", () => {
     const shared = { x: 1 };
     assert.equal(toJson({ a: shared, b: shared }, "payload"), '{"a":{"x":1},"b":{"x":1}}');
   });
+
+  it("gives the same answers through its fast path and its walk, whatever toJSON does", () => {
+    let calls = 0;
+    const counted = { toJSON: () => ++calls };
+    assert.equal(toJson({ a: counted }, "payload"), '{"a":1}');
+    assert.equal(calls, 1, "toJSON runs once when nothing is wrong");
+    assert.equal(toJson({ "": undefined, a: 1 }, "payload"), '{"a":1}');
+    assert.throws(
+      () => toJson([{ toJSON: () => undefined }], "payload"),
+      (error: unknown) => error instanceof InvalidPayloadError && error.path === "payload[0]",
+    );
+    assert.throws(
+      () => toJson(new Date(Number.NaN), "payload"),
+      (error: unknown) => error instanceof InvalidPayloadError && error.path === "payload",
+    );
+    const broken = new Error("toJSON failed");
+    assert.throws(
+      () =>
+        toJson(
+          {
+            a: {
+              toJSON: () => {
+                throw broken;
+              },
+            },
+          },
+          "payload",
+        ),
+      broken,
+    );
+  });
 });

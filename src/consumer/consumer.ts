@@ -11,6 +11,7 @@ import type { AnyTopics } from "../topics/topics.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./job.js";
+import { leaderLockKey } from "./leader-key.js";
 import { LeaderLock } from "./leader-lock.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
@@ -110,7 +111,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#queries = consumerQueries(this.#options.quotedSchema);
     this.#lock = new LeaderLock(
       pool,
-      `poutbox.leader.${this.#options.schema}.${this.#options.name}`,
+      leaderLockKey(this.#options.schema, this.#options.name),
       this.#options.leaderTimeout,
     );
   }

@@ -244,20 +244,31 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
   // nothing was consumed from it, so starting over loses nothing.
   if (existing) await dropSlot(pool, slot);
   const connection = await openReplication(pool, slot);
+  // The walsender holds the new slot while its snapshot is exported. If it is cut meanwhile
+  // (terminated, network), pg emits `error` on an idle client, and with no listener that
+  // would crash the process; with one, the failure reaches this start through the query in
+  // flight, or through the import of the snapshot, which dies with the walsender.
+  connection.onError(() => {});
   try {
     const created = await connection.createSlot(slot).catch((error: Error) => {
       throw replicationError(error, slot);
     });
     const client = await pool.connect();
     let snapshot: string;
+    let broken: Error | undefined;
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
       await client.query(`SET TRANSACTION SNAPSHOT '${created.snapshotName.replace(/'/g, "")}'`);
       const { rows } = await client.query("SELECT pg_current_snapshot()::text AS snapshot");
       await client.query("COMMIT");
       snapshot = rows[0].snapshot;
+    } catch (error) {
+      // The import fails when the walsender exporting the snapshot is gone; the connection is
+      // then inside an aborted transaction and must not go back to the caller's pool.
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
     const { rows } = await pool.query(queries.consumerStartSlot, [
       options.name,

@@ -99,6 +99,13 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
   }));
 }
 
+/** Counts the dead letters a selection matches (every one when it has no filter). */
+export async function countDeadLetters(db: Queryable, selection: DeadLetterSelection = {}): Promise<number> {
+  const { schema, where, values } = filter(selection, false);
+  const { rows } = await db.query(`SELECT count(*)::float8 AS n FROM ${schema}.dead_letter WHERE ${where}`, values);
+  return (rows[0] as { n: number }).n;
+}
+
 /**
  * Sends dead letters back for delivery, to the consumer they died in only, with a fresh set
  * of attempts. Returns how many were requeued. One statement: all or none.

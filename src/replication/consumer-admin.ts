@@ -1,3 +1,4 @@
+import { leaderLockHolder } from "../consumer/leader-key.js";
 import type { Queryable } from "../database/queryable.js";
 import { PoutboxError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -46,13 +47,23 @@ export interface RemovedConsumer {
 /**
  * Removes a consumer for good: its progress row, its pending retries, and for a replication
  * consumer its slot (which otherwise keeps WAL forever) and, when it was the schema's last,
- * the publication. Its dead letters stay until purged. Refuses while the consumer runs.
+ * the publication. Its dead letters stay until purged. Refuses while the consumer runs (a
+ * process holds its leader lock or its slot).
  * Maintenance never does this by itself: a consumer that is merely down keeps its place.
  */
 export async function removeConsumer(db: Queryable, selection: ConsumerSelection = {}): Promise<RemovedConsumer> {
   const schema = selection.schema ?? defaultSchemaName;
   const quoted = quoteSchemaName(schema);
   const consumer = selection.consumer ?? "default";
+  // A polling consumer has no slot to show that it runs; its leader lock does. Removing the row
+  // under a running leader would make it start over from the first job.
+  const leaderPid = await leaderLockHolder(db, schema, consumer);
+  if (leaderPid !== null) {
+    throw new PoutboxError(
+      "CONSUMER_ACTIVE",
+      `consumer "${consumer}" is running (process ${leaderPid} holds its leader lock); stop it first`,
+    );
+  }
   const slot = slotName(schema, consumer);
   const state = await slotState(db, slot);
   if (state?.active) {

@@ -1,0 +1,34 @@
+// The child side of child-process.ts: takes one task over IPC, runs it, sends its result, exits.
+import { drainWithConsumer } from "./tasks/consumer-drain.js";
+import { drainWithKeyset } from "./tasks/keyset-drain.js";
+import { runLiveConsumer } from "./tasks/live-consumer.js";
+import { drainWithRawReader } from "./tasks/raw-replication-drain.js";
+import type { ChildMessage, Task } from "./tasks/task.js";
+
+async function run(task: Task): Promise<unknown> {
+  switch (task.kind) {
+    case "consumer-drain":
+      return drainWithConsumer(task);
+    case "keyset-drain":
+      return drainWithKeyset(task);
+    case "raw-replication-drain":
+      return drainWithRawReader(task);
+    case "live-consumer":
+      return runLiveConsumer(task);
+    case "peer-drain": {
+      // Imported only here: the peers live in their own package (bench/peers).
+      const { drainWithPeer } = await import("./peers/peer-drain.js");
+      return drainWithPeer(task);
+    }
+  }
+}
+
+process.once("message", (task: Task) => {
+  run(task).then(
+    (result) => process.send?.({ type: "result", result } satisfies ChildMessage, () => process.exit(0)),
+    (error: Error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+});

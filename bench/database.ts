@@ -1,0 +1,108 @@
+import type pg from "pg";
+import { Consumer, migrate } from "../src/index.js";
+import { publicationName, slotName } from "../src/replication/names.js";
+
+let schemas = 0;
+
+/** A freshly migrated schema of its own for one measurement. */
+export async function freshSchema(pool: pg.Pool, prefix: string): Promise<string> {
+  const schema = `bench_${prefix}_${process.pid}_${++schemas}`;
+  await migrate(pool, { schema });
+  return schema;
+}
+
+/** Drops a schema with its publication and the given slots (consumer names or raw slot names). */
+export async function dropSchema(
+  pool: pg.Pool,
+  schema: string,
+  slots: { consumers?: string[]; raw?: string[] } = {},
+): Promise<void> {
+  await waitForIdleSlots(pool);
+  const names = [...(slots.consumers ?? []).map((name) => slotName(schema, name)), ...(slots.raw ?? [])];
+  await pool.query(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1::text[])",
+    [names],
+  );
+  await pool.query(`DROP PUBLICATION IF EXISTS "${publicationName(schema)}"`);
+  await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+}
+
+/** The payload every subject enqueues: a small, typical event. */
+export function payload(index: number): { orderId: number; email: string; total: number } {
+  return { orderId: index, email: `customer${index}@example.com`, total: 1999 + (index % 100) };
+}
+
+// The same payload built by the server, for fills that should not cost client time.
+const serverPayload =
+  "json_build_object('orderId', i, 'email', 'customer' || i || '@example.com', 'total', 1999 + i % 100)";
+
+/** Commits n jobs into `immediate` in one transaction, built by the server. */
+export async function fillInOneTransaction(pool: pg.Pool, schema: string, n: number, from = 0): Promise<void> {
+  await pool.query(
+    `INSERT INTO "${schema}".immediate (payload) SELECT ${serverPayload} FROM generate_series($1::int + 1, $1::int + $2::int) i`,
+    [from, n],
+  );
+}
+
+/**
+ * Commits n jobs into `immediate` in transactions of `perTransaction` jobs each, from a DO
+ * block that commits as it goes: as many transactions as an application would make, at the
+ * server's speed instead of the client's.
+ */
+export async function fillInTransactions(
+  pool: pg.Pool,
+  schema: string,
+  n: number,
+  perTransaction: number,
+): Promise<void> {
+  // DO takes no parameters; the numbers are integers checked here, the schema a checked name.
+  if (!Number.isInteger(n) || !Number.isInteger(perTransaction)) throw new TypeError("integers expected");
+  await pool.query(`
+    DO $fill$
+    BEGIN
+      FOR t IN 0 .. ${Math.ceil(n / perTransaction) - 1} LOOP
+        INSERT INTO "${schema}".immediate (payload)
+        SELECT ${serverPayload} FROM generate_series(t * ${perTransaction} + 1, least((t + 1) * ${perTransaction}, ${n})) i;
+        COMMIT;
+      END LOOP;
+    END
+    $fill$`);
+}
+
+/**
+ * Starts a replication consumer once, so that its slot exists (and its catch-up by polling
+ * is done) before the jobs it will drain are committed; then stops it.
+ */
+export async function createConsumerSlot(pool: pg.Pool, schema: string, name: string): Promise<void> {
+  const consumer = new Consumer(pool, async () => {}, { schema, name, mode: "replication", maintenance: false });
+  await consumer.start();
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (consumer.failure) throw consumer.failure;
+      const { rows } = await pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [
+        slotName(schema, name),
+      ]);
+      if (consumer.isLeader && rows[0]?.active === true) break;
+      if (Date.now() > deadline) throw new Error(`slot of ${name} did not start streaming`);
+      await sleep(20);
+    }
+  } finally {
+    await consumer.stop();
+  }
+}
+
+/** Waits until no walsender holds a slot (a stopped reader's ends shortly after it). */
+export async function waitForIdleSlots(pool: pg.Pool): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_replication_slots WHERE active");
+    if (rows[0].n === 0) return;
+    if (Date.now() > deadline) throw new Error("replication slots still active after 30 s");
+    await sleep(20);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,82 @@
+import { Client } from "../../src/index.js";
+import { runChild } from "../child-process.js";
+import type { Scenario } from "../context.js";
+import { dropSchema, fillInTransactions, freshSchema, sleep } from "../database.js";
+import { type Row, rate, ratio, roundSeconds } from "../report.js";
+import type { Drained } from "../tasks/task.js";
+import { inBatches } from "./enqueue.js";
+
+const batchSize = 1000;
+// The promoter's shortest interval: what the path can carry, not how long it idles.
+const promoteInterval = 10;
+
+/** Jobs in retry_path: a quarter of n, at least 1,000. */
+export function retryCount(n: number): number {
+  return Math.max(1000, Math.round(n / 4));
+}
+
+/**
+ * retry_path: jobs/s through the slow paths, both ending in the same handler.
+ * - failed: every job's first delivery fails (backoff 0); it goes to `failed`, the promoter
+ *   moves it back into `immediate`, and the consumer delivers it again. Timed until every job
+ *   came back.
+ * - scheduled: jobs enqueued with a runAt already due wait in `scheduled` until the promoter
+ *   moves them. Timed from the consumer's start until all were delivered.
+ * Baseline: the same jobs drained straight from `immediate` by a consumer that fails none.
+ */
+export const retryPath: Scenario = {
+  steps: () => 2,
+  async run(context) {
+    const { pool, progress, url, options } = context;
+    const n = retryCount(options.n);
+    const child = { cpuProfileDir: options.cpuProfileDir };
+    progress.step(`retry_path: ${n} jobs failed once, and the same jobs drained straight`);
+    const schema = await freshSchema(pool, "retry");
+    await fillInTransactions(pool, schema, n, 1000);
+    const drain = (name: string, failFirstAttempt: boolean) =>
+      runChild<Drained>(
+        { kind: "consumer-drain", url, schema, name, mode: "polling", batchSize, n, failFirstAttempt, promoteInterval },
+        child,
+      );
+    const straight = await drain("straight", false);
+    const retried = await drain("retried", true);
+    progress.step(`retry_path: ${n} scheduled jobs`);
+    const scheduledSchema = await freshSchema(pool, "scheduled");
+    const client = new Client(pool, { schema: scheduledSchema });
+    const runAt = new Date(Date.now() + 1000);
+    await inBatches(n, (batch) => client.enqueueMany(batch, { runAt }).then(() => {}));
+    await sleep(Math.max(0, runAt.getTime() - Date.now()));
+    const scheduled = await runChild<Drained>(
+      {
+        kind: "consumer-drain",
+        url,
+        schema: scheduledSchema,
+        name: "scheduled",
+        mode: "polling",
+        batchSize,
+        n,
+        promoteInterval,
+      },
+      child,
+    );
+    const baseline = rate(n, straight.seconds);
+    const row = (variant: string, drained: Drained): Row => {
+      const jobs = rate(n, drained.seconds);
+      return {
+        scenario: "retry_path",
+        subject: "poutbox",
+        variant,
+        batch_size: batchSize,
+        n,
+        seconds: roundSeconds(drained.seconds),
+        jobs_per_s: jobs,
+        baseline_jobs_per_s: baseline,
+        ratio: ratio(jobs, baseline),
+        peak_rss_mb: drained.peakRssMb,
+      };
+    };
+    await dropSchema(pool, schema);
+    await dropSchema(pool, scheduledSchema);
+    return [row("failed, promoted, delivered again", retried), row("scheduled, promoted, delivered", scheduled)];
+  },
+};

@@ -1,0 +1,51 @@
+import pg from "pg";
+import { Consumer, type JobFailure } from "../../src/index.js";
+import type { ConsumerDrainTask, Drained } from "./task.js";
+import { peakRssMb } from "./task.js";
+
+/**
+ * Starts a consumer and times it from start() until its handler has seen `n` jobs (with
+ * `failFirstAttempt`, until `n` jobs came back for their second delivery). Maintenance is off:
+ * it is not what a drain measures.
+ */
+export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Drained> {
+  const pool = new pg.Pool({ connectionString: task.url, max: 4 });
+  let seen = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const consumer = new Consumer(
+    pool,
+    async (jobs) => {
+      if (!task.failFirstAttempt) {
+        seen += jobs.length;
+        if (seen >= task.n) done();
+        return;
+      }
+      const failures: JobFailure[] = [];
+      for (const job of jobs) {
+        if (job.attempt === 1) failures.push({ job, error: "first delivery fails" });
+        else seen++;
+      }
+      if (seen >= task.n) done();
+      return failures;
+    },
+    {
+      schema: task.schema,
+      name: task.name,
+      mode: task.mode,
+      batchSize: task.batchSize,
+      maintenance: false,
+      ...(task.failFirstAttempt ? { backoff: { base: 0, jitter: 0 } } : {}),
+      ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
+    },
+  );
+  const started = performance.now();
+  await consumer.start();
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await consumer.stop();
+  await pool.end();
+  return { seconds, peakRssMb: peakRssMb() };
+}

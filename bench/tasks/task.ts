@@ -1,0 +1,79 @@
+/** What the benchmark asks a child process to do (see child-process.ts). */
+export type Task = ConsumerDrainTask | KeysetDrainTask | RawReplicationDrainTask | LiveConsumerTask | PeerDrainTask;
+
+/** A Poutbox consumer handles `n` jobs with a no-op handler (or fails each job's first delivery). */
+export interface ConsumerDrainTask {
+  readonly kind: "consumer-drain";
+  readonly url: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly mode: "polling" | "replication";
+  readonly batchSize: number;
+  readonly n: number;
+  /** Fail every first delivery: then `n` jobs must come back through failed and the promoter. */
+  readonly failFirstAttempt?: boolean;
+  readonly promoteInterval?: number;
+}
+
+/** The cheapest reader of the same rows: keyset pagination with plain SELECTs. */
+export interface KeysetDrainTask {
+  readonly kind: "keyset-drain";
+  readonly url: string;
+  readonly schema: string;
+  readonly batchSize: number;
+  readonly n: number;
+}
+
+/** The best raw reader of a pgoutput slot: counts inserts, decodes nothing. */
+export interface RawReplicationDrainTask {
+  readonly kind: "raw-replication-drain";
+  readonly url: string;
+  readonly slot: string;
+  readonly publication: string;
+  /** Pause the socket 1 ms after each read, so each read takes a larger chunk. */
+  readonly coalesce: boolean;
+  readonly n: number;
+}
+
+/** A consumer with default settings that records when each job reached its handler. */
+export interface LiveConsumerTask {
+  readonly kind: "live-consumer";
+  readonly url: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly mode: "polling" | "replication";
+  /** Wake up on NOTIFY (`listen: true`, `pollInterval` 1000) instead of polling every 10 ms. */
+  readonly listen?: boolean;
+}
+
+/** pg-boss or graphile-worker drains `n` jobs queued beforehand. */
+export interface PeerDrainTask {
+  readonly kind: "peer-drain";
+  readonly peer: "pg-boss" | "graphile-worker";
+  readonly url: string;
+  readonly queue: string;
+  readonly n: number;
+}
+
+export interface Drained {
+  readonly seconds: number;
+  readonly peakRssMb: number;
+}
+
+/** When each job reached the handler: [id, ms on the wall clock, with fractions]. */
+export type StartTimes = [string, number][];
+
+/** Messages from a child to the benchmark. */
+export type ChildMessage = { readonly type: "ready" } | { readonly type: "result"; readonly result: unknown };
+
+/** Messages from the benchmark to a child, after the task. */
+export type ParentMessage = { readonly type: "expect"; readonly count: number };
+
+export function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}

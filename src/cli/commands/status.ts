@@ -1,0 +1,22 @@
+import type { Command } from "commander";
+import { status } from "../../status/status.js";
+import { type ConnectionOptions, withPool } from "../connection.js";
+import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { statusJson } from "../status-json.js";
+import { statusView } from "../status-view.js";
+
+interface StatusCommandOptions extends ConnectionOptions {
+  readonly json?: boolean;
+}
+
+export function defineStatus(command: Command): void {
+  jsonOption(connectionOptions(command))
+    .description(
+      "show the outbox: rows per table, each consumer's leader, position, backlog and lag, replication slots, partitions",
+    )
+    .action(async (options: StatusCommandOptions) => {
+      const found = await withPool(options, (pool) => status(pool, { schema: options.schema }));
+      if (options.json) return printJson(statusJson(found));
+      print(statusView(found));
+    });
+}

@@ -1,0 +1,100 @@
+import { lsnToString } from "../replication/lsn.js";
+import type { ConsumerStatus, OutboxStatus } from "../status/status.js";
+import { bad, bold, bytes, clip, count, dim, duration, good, table, time, warn } from "./format.js";
+import { lagMs } from "./status-json.js";
+
+/** `poutbox status` for a person: a heading and one table per section. */
+export function statusView(status: OutboxStatus): string {
+  const at = status.at;
+  const sections = [
+    `${bold("Poutbox")} schema "${status.schema}", migration ${status.version}, at ${time(at)} UTC`,
+    tablesSection(status),
+    consumersSection(status),
+    slotsSection(status),
+    partitionsSection(status),
+  ];
+  return `${sections.filter((each) => each !== "").join("\n\n")}\n`;
+}
+
+function tablesSection({ tables }: OutboxStatus): string {
+  const view = table(["table", "rows", "due now"], ["rows"]);
+  const immediate = `${tables.immediate.estimated ? "≈ " : ""}${count(tables.immediate.rows)}`;
+  view.push(
+    ["immediate", immediate, dim("pending per consumer below")],
+    ["scheduled", count(tables.scheduled.rows), count(tables.scheduled.due)],
+    ["failed", count(tables.failed.rows), count(tables.failed.due)],
+    ["dead_letter", tables.deadLetter.rows > 0 ? warn(count(tables.deadLetter.rows)) : "0", ""],
+  );
+  return `${bold("Tables")}\n${view.toString()}`;
+}
+
+function leader(consumer: ConsumerStatus): string {
+  if (consumer.leader) return good(`pid ${consumer.leader.pid}`);
+  return warn("none running");
+}
+
+/** Where the consumer is: its acked LSN (replication) or its progress snapshot and window (polling). */
+function position(consumer: ConsumerStatus): string {
+  if (consumer.mode === "replication" && consumer.ackedLsn !== null) {
+    const behind = consumer.ackLagBytes === null ? "" : `, ${bytes(consumer.ackLagBytes)} of WAL since`;
+    return `acked ${lsnToString(consumer.ackedLsn)}${behind}`;
+  }
+  const snapshot = consumer.snapshot === null ? "none" : clip(consumer.snapshot, 32);
+  const window = consumer.window ? `, window at ${consumer.window.transactionId}/${consumer.window.jobId}` : "";
+  return `snapshot ${snapshot}${window}`;
+}
+
+function consumersSection(status: OutboxStatus): string {
+  if (status.consumers.length === 0) return `${bold("Consumers")}\n${dim("none has started on this schema yet")}`;
+  const view = table(
+    ["consumer", "mode", "leader", "pending", "lag", "retrying", "dead", "last progress", "position"],
+    ["pending", "lag", "retrying", "dead"],
+  );
+  for (const consumer of status.consumers) {
+    const lag = lagMs(consumer, status.at);
+    view.push([
+      consumer.name,
+      consumer.mode,
+      leader(consumer),
+      consumer.pendingJobs === null ? "-" : count(consumer.pendingJobs),
+      lag === null ? "-" : duration(lag),
+      count(consumer.retrying),
+      consumer.deadLetters > 0 ? warn(count(consumer.deadLetters)) : "0",
+      consumer.heartbeatAt ? `${duration(status.at.getTime() - consumer.heartbeatAt.getTime())} ago` : "-",
+      position(consumer),
+    ]);
+  }
+  return `${bold("Consumers")}\n${view.toString()}`;
+}
+
+function slotsSection(status: OutboxStatus): string {
+  const withSlots = status.consumers.filter((each) => each.slot !== null);
+  if (withSlots.length === 0) return "";
+  const view = table(["consumer", "slot", "active", "wal status", "retained WAL", "confirmed flush"], ["retained WAL"]);
+  for (const { name, slot } of withSlots) {
+    if (!slot) continue;
+    view.push([
+      name,
+      slot.slot,
+      slot.active ? good(`pid ${slot.activePid}`) : warn("no"),
+      slot.walStatus === "lost" ? bad("lost") : (slot.walStatus ?? "-"),
+      bytes(slot.retainedBytes),
+      slot.confirmedFlush === null ? "-" : lsnToString(slot.confirmedFlush),
+    ]);
+  }
+  return `${bold("Replication slots")}\n${view.toString()}`;
+}
+
+function partitionsSection(status: OutboxStatus): string {
+  const view = table(["partition", "from (UTC)", "to (UTC)", "rows (estimate)", "size"], ["rows (estimate)", "size"]);
+  for (const partition of status.partitions) {
+    view.push([
+      partition.name,
+      partition.isDefault ? dim("default") : time(partition.from),
+      partition.isDefault ? "" : time(partition.to),
+      partition.estimatedRows < 0 ? dim("not analysed") : count(partition.estimatedRows),
+      bytes(partition.bytes),
+    ]);
+  }
+  return `${bold("Partitions of immediate")}\n${view.toString()}`;
+}

@@ -1,0 +1,60 @@
+/**
+ * The SQL of `status()`, for one schema (validated and quoted by the caller). Entity first,
+ * verb second. Each reads committed rows only: they run in one read-only REPEATABLE READ
+ * transaction, so the figures agree with each other.
+ */
+
+/** The schema's migration version. */
+export function schemaVersionRead(schema: string): string {
+  return `SELECT coalesce(max(version), 0)::int AS version FROM ${schema}.schema_migrations`;
+}
+
+/**
+ * $1: where to stop counting `immediate` (it keeps history until partitions are dropped, so a
+ * full count could read millions of rows). Rows waiting in the other tables, and how many of
+ * them are due now.
+ */
+export function tablesCount(schema: string): string {
+  return `
+    SELECT (SELECT count(*) FROM (SELECT FROM ${schema}.immediate LIMIT $1) i)::float8 AS immediate,
+           (SELECT count(*) FROM ${schema}.scheduled)::float8 AS scheduled,
+           (SELECT count(*) FROM ${schema}.scheduled WHERE run_at <= now())::float8 AS scheduled_due,
+           (SELECT count(*) FROM ${schema}.failed)::float8 AS failed,
+           (SELECT count(*) FROM ${schema}.failed WHERE next_retry_at <= now())::float8 AS failed_due,
+           (SELECT count(*) FROM ${schema}.dead_letter)::float8 AS dead_letter,
+           now() AS now`;
+}
+
+/**
+ * One row per consumer with its stored progress and what is still pending for it.
+ *
+ * Pending: jobs for this consumer (for all, or a retry of its own) whose transaction is not
+ * visible in its progress snapshot, less those of the window in hand it has passed, i.e. those
+ * visible in the window snapshot up to (position_xid, position_id). Rows below the snapshot's
+ * xmin are always visible in it, so the (transaction_id, id) index skips history. The count
+ * costs in proportion to the backlog, not to the table.
+ */
+export function consumersRead(schema: string): string {
+  return `
+    SELECT c.name, c.mode, c.leader_id, c.leader_epoch::text AS leader_epoch, c.heartbeat_at, c.updated_at,
+           c.created_at, c.snapshot::text AS snapshot, c.window_snapshot::text AS window_snapshot,
+           c.position_xid::text AS position_xid, c.position_id::text AS position_id,
+           c.acked_lsn::text AS acked_lsn,
+           CASE WHEN c.acked_lsn IS NOT NULL AND NOT pg_is_in_recovery()
+                THEN greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), c.acked_lsn), 0)::text END AS ack_lag_bytes,
+           CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs::float8 END AS pending_jobs, pending.oldest AS oldest_pending_at,
+           (SELECT count(*) FROM ${schema}.failed f WHERE f.consumer = c.name)::float8 AS retrying,
+           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name)::float8 AS dead_letters
+    FROM ${schema}.consumers c
+    LEFT JOIN LATERAL (
+      SELECT count(*) AS jobs, min(i.created_at) AS oldest
+      FROM ${schema}.immediate i
+      WHERE i.transaction_id >= pg_snapshot_xmin(c.snapshot)
+        AND NOT pg_visible_in_snapshot(i.transaction_id, c.snapshot)
+        AND (i.consumer IS NULL OR i.consumer = c.name)
+        AND NOT (c.window_snapshot IS NOT NULL AND c.position_xid IS NOT NULL
+                 AND pg_visible_in_snapshot(i.transaction_id, c.window_snapshot)
+                 AND (i.transaction_id, i.id) <= (c.position_xid, c.position_id))
+    ) pending ON true
+    ORDER BY c.name`;
+}

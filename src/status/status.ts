@@ -1,0 +1,223 @@
+import { leaderLockHolder } from "../consumer/leader-key.js";
+import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
+import { type Partition, readPartitions } from "../maintenance/partitions.js";
+import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
+import { parseLsn } from "../replication/lsn.js";
+import { slotName } from "../replication/names.js";
+import { slotState } from "../replication/slot-admin.js";
+import { checkSchema } from "../schema/check-schema.js";
+import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { consumersRead, schemaVersionRead, tablesCount } from "./status-queries.js";
+
+export interface StatusOptions {
+  /** Schema that holds the outbox tables. Default `"poutbox"`. */
+  readonly schema?: string;
+}
+
+/** Rows in a table of jobs waiting for a time, and how many of them are due now. */
+export interface WaitingTable {
+  readonly rows: number;
+  /** Due now: the promoter moves these into `immediate` on its next run (every consumer leader runs it). */
+  readonly due: number;
+}
+
+/** The process leading a consumer name right now. */
+export interface ConsumerLeader {
+  /** Backend pid of the leader's lock session. */
+  readonly pid: number;
+  /** The identity (`host:pid:random`) the latest leader recorded when it claimed the name. */
+  readonly id: string | null;
+  /** Bumped by every new leader; progress writes are fenced by it. */
+  readonly epoch: bigint;
+}
+
+/** One consumer name: where it is, who leads it, what it still has to do. */
+export interface ConsumerStatus {
+  readonly name: string;
+  readonly mode: "polling" | "replication";
+  /** The process holding its leader lock, or null when none runs. */
+  readonly leader: ConsumerLeader | null;
+  /** The identity of the latest leader, running or not. */
+  readonly lastLeaderId: string | null;
+  /** The last time a leader claimed the name or wrote its progress. */
+  readonly heartbeatAt: Date | null;
+  /** Progress snapshot: every job whose transaction is visible in it is done. */
+  readonly snapshot: string | null;
+  /** The window being worked through (polling), with the (transaction id, job id) reached in it. */
+  readonly window: { readonly snapshot: string; readonly transactionId: bigint; readonly jobId: bigint } | null;
+  /** Replication: the end of the last transaction acknowledged to the server. */
+  readonly ackedLsn: bigint | null;
+  /** Replication: WAL written since `ackedLsn`, in bytes. Null on a server in recovery. */
+  readonly ackLagBytes: bigint | null;
+  /**
+   * Committed jobs in `immediate` for this consumer that its recorded progress does not show as
+   * done. A replication consumer records its progress snapshot about once a second, so its count
+   * can include jobs handled since. Null when nothing is recorded yet.
+   */
+  readonly pendingJobs: number | null;
+  /** When the oldest pending job was created: `now - oldestPendingAt` is how far behind the consumer is. */
+  readonly oldestPendingAt: Date | null;
+  /** Failed jobs of this consumer waiting in `failed` for their retry. */
+  readonly retrying: number;
+  /** Jobs that used up their attempts in this consumer. */
+  readonly deadLetters: number;
+  /** Its replication slot, when it has one. */
+  readonly slot: ReplicationSlotStatus | null;
+}
+
+/** A picture of one schema's outbox, for operators and monitoring. */
+export interface OutboxStatus {
+  readonly schema: string;
+  /** Migration version of the schema. */
+  readonly version: number;
+  /** The server's clock when the figures were read. */
+  readonly at: Date;
+  readonly tables: {
+    /**
+     * Rows in every partition: delivered or not, the table keeps them until their partition is
+     * dropped. Counted exactly up to 100,000; above that, the planner's estimate.
+     */
+    readonly immediate: { readonly rows: number; readonly estimated: boolean };
+    readonly scheduled: WaitingTable;
+    readonly failed: WaitingTable;
+    readonly deadLetter: { readonly rows: number };
+  };
+  readonly consumers: readonly ConsumerStatus[];
+  /** Partitions of `immediate`, oldest first, the default partition last. */
+  readonly partitions: readonly Partition[];
+}
+
+interface ConsumerRow {
+  name: string;
+  mode: "polling" | "replication";
+  leader_id: string | null;
+  leader_epoch: string;
+  heartbeat_at: Date | string | null;
+  snapshot: string | null;
+  window_snapshot: string | null;
+  position_xid: string | null;
+  position_id: string | null;
+  acked_lsn: string | null;
+  ack_lag_bytes: string | null;
+  pending_jobs: number | null;
+  oldest_pending_at: Date | string | null;
+  retrying: number;
+  dead_letters: number;
+}
+
+interface TablesRow {
+  immediate: number;
+  scheduled: number;
+  scheduled_due: number;
+  failed: number;
+  failed_due: number;
+  dead_letter: number;
+  now: Date | string;
+}
+
+/**
+ * Reads the state of an outbox: jobs waiting per table, each consumer's progress, leader,
+ * backlog and replication slot, and the partitions. Read-only; the counts come from one
+ * snapshot. The per-consumer backlog is counted row by row, so it costs in proportion to the
+ * backlog.
+ *
+ * @throws {SchemaMissingError} when the schema was never migrated (or is behind this library).
+ * @example
+ * ```ts
+ * const { consumers } = await status(pool);
+ * for (const c of consumers) console.log(c.name, c.pendingJobs, c.leader?.pid ?? "no leader");
+ * ```
+ */
+export async function status(pool: ConnectionSource, options: StatusOptions = {}): Promise<OutboxStatus> {
+  const schema = options.schema ?? defaultSchemaName;
+  const quoted = quoteSchemaName(schema);
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await checkSchema(client, schema, quoted);
+    const { partitions } = await readPartitions(client, quoted);
+    const read = await readStatus(client, schema, quoted);
+    const estimate = partitions.reduce((sum, each) => sum + Math.max(0, each.estimatedRows), 0);
+    const immediate =
+      read.immediateRows > immediateCountLimit
+        ? { rows: Math.max(estimate, read.immediateRows), estimated: true }
+        : { rows: read.immediateRows, estimated: false };
+    return { ...read.status, tables: { ...read.status.tables, immediate }, partitions };
+  } catch (error) {
+    // A connection left inside a transaction must not go back to the pool.
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** `immediate` holds history; counting it all could take long, so the count stops past this. */
+const immediateCountLimit = 100_000;
+
+interface ReadStatus {
+  readonly status: Omit<OutboxStatus, "partitions">;
+  /** Exact up to immediateCountLimit, then immediateCountLimit + 1. */
+  readonly immediateRows: number;
+}
+
+async function readStatus(client: PooledConnection, schema: string, quoted: string): Promise<ReadStatus> {
+  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  const { rows: versionRows } = await client.query(schemaVersionRead(quoted));
+  const { rows: tableRows } = await client.query(tablesCount(quoted), [immediateCountLimit + 1]);
+  const { rows: consumerRows } = await client.query(consumersRead(quoted));
+  const consumers: ConsumerStatus[] = [];
+  for (const row of consumerRows as ConsumerRow[]) {
+    const slot = slotName(schema, row.name);
+    const state = await slotState(client, slot);
+    const leaderPid = await leaderLockHolder(client, schema, row.name);
+    consumers.push(consumerStatus(row, leaderPid, state ? { slot, ...state } : null));
+  }
+  await client.query("COMMIT");
+  const tables = tableRows[0] as TablesRow;
+  return {
+    immediateRows: tables.immediate,
+    status: {
+      schema,
+      version: (versionRows[0] as { version: number }).version,
+      at: new Date(tables.now),
+      tables: {
+        immediate: { rows: tables.immediate, estimated: false },
+        scheduled: { rows: tables.scheduled, due: tables.scheduled_due },
+        failed: { rows: tables.failed, due: tables.failed_due },
+        deadLetter: { rows: tables.dead_letter },
+      },
+      consumers,
+    },
+  };
+}
+
+function consumerStatus(
+  row: ConsumerRow,
+  leaderPid: number | null,
+  slot: ReplicationSlotStatus | null,
+): ConsumerStatus {
+  return {
+    name: row.name,
+    mode: row.mode,
+    leader: leaderPid === null ? null : { pid: leaderPid, id: row.leader_id, epoch: BigInt(row.leader_epoch) },
+    lastLeaderId: row.leader_id,
+    heartbeatAt: dateOrNull(row.heartbeat_at),
+    snapshot: row.snapshot,
+    window:
+      row.window_snapshot !== null && row.position_xid !== null && row.position_id !== null
+        ? { snapshot: row.window_snapshot, transactionId: BigInt(row.position_xid), jobId: BigInt(row.position_id) }
+        : null,
+    ackedLsn: row.acked_lsn === null ? null : parseLsn(row.acked_lsn),
+    ackLagBytes: row.ack_lag_bytes === null ? null : BigInt(row.ack_lag_bytes.split(".")[0] ?? "0"),
+    pendingJobs: row.pending_jobs,
+    oldestPendingAt: dateOrNull(row.oldest_pending_at),
+    retrying: row.retrying,
+    deadLetters: row.dead_letters,
+    slot,
+  };
+}
+
+function dateOrNull(value: Date | string | null): Date | null {
+  return value === null ? null : new Date(value);
+}

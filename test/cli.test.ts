@@ -1,0 +1,377 @@
+// The built `poutbox` command (dist/cli/main.js, built by `npm test` first), run as a child
+// process against this file's database, the way an operator runs it.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type Server } from "node:net";
+import { describe, it } from "node:test";
+import { Consumer, listDeadLetters } from "../src/index.js";
+import { recorder } from "./support/recorder.js";
+import { useTestDatabase } from "./support/test-database.js";
+import { waitFor } from "./support/wait-for.js";
+
+const db = useTestDatabase();
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface RunOptions {
+  /** Environment on top of the test's, DATABASE_URL being this file's database unless given. */
+  readonly env?: Record<string, string | undefined>;
+  /** Written to stdin, which is then closed (closed at once when absent). */
+  readonly input?: string;
+}
+
+async function poutbox(args: readonly string[], options: RunOptions = {}): Promise<Run> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    NO_COLOR: "1",
+    ...options.env,
+  };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  child.stdin.end(options.input ?? "");
+  const [code] = await once(child, "exit");
+  return { code: code as number | null, stdout, stderr };
+}
+
+/** A failure as the brief promises it: the given status, one line on stderr, no stack trace. */
+function assertOneLineError(run: Run, code: number, pattern: RegExp): void {
+  assert.equal(run.code, code, `exit status (stderr: ${run.stderr})`);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got: ${run.stderr}`);
+  assert.match(lines[0] ?? "", /^poutbox: /);
+  assert.match(lines[0] ?? "", pattern);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+}
+
+async function migrated(prefix: string): Promise<string> {
+  return (await db.freshSchema(prefix)).schema;
+}
+
+/** Dead letters of consumer "mailer": every job enqueued fails its one attempt. */
+async function withDeadLetters(schema: string, payloads: readonly unknown[]): Promise<bigint[]> {
+  const { Client } = await import("../src/index.js");
+  const ids = await new Client(db.pool, { schema }).enqueueMany(payloads);
+  const record = recorder(async (jobs) => jobs.map((job) => ({ job, error: new Error(`refused ${job.payload}`) })));
+  const consumer = new Consumer(db.pool, record.handler, { schema, name: "mailer", maxAttempts: 1, pollInterval: 5 });
+  await consumer.start();
+  try {
+    await waitFor(async () => (await listDeadLetters(db.pool, { schema })).length === payloads.length, {
+      what: "dead letters",
+    });
+  } finally {
+    await consumer.stop();
+  }
+  return ids;
+}
+
+describe("poutbox command line", () => {
+  it("prints help for the command and for each subcommand, exit status 0", async () => {
+    const top = await poutbox(["--help"]);
+    assert.equal(top.code, 0);
+    for (const name of ["migrate", "status", "dead-letter", "consumer", "maintenance"])
+      assert.match(top.stdout, new RegExp(name));
+    const subcommands = [["status"], ["dead-letter", "purge"], ["consumer", "remove"], ["maintenance", "run"]];
+    const helps = await Promise.all(subcommands.map((args) => poutbox([...args, "--help"])));
+    for (const [n, help] of helps.entries()) {
+      assert.equal(help.code, 0, subcommands[n]?.join(" "));
+      assert.match(help.stdout, /--database-url/);
+      assert.match(help.stdout, /--schema/);
+    }
+    const version = await poutbox(["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  it("refuses bad arguments with status 2 and one line, before touching the database", async () => {
+    const unreachable = { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" };
+    const cases: [string[], RegExp][] = [
+      [["status", "--bogus"], /unknown option '--bogus'/],
+      [["statuz"], /unknown command 'statuz'.*status/],
+      [["status", "--schema", "no-dashes"], /not a plain identifier/],
+      [["status", "--connect-timeout", "soon"], /positive integer/],
+      [["dead-letter", "purge"], /--id, --older-than, --consumer, or --all/],
+      [["dead-letter", "requeue", "--all", "--id", "3"], /cannot be combined/],
+      [["dead-letter", "purge", "--older-than", "7"], /duration such as/],
+      [["dead-letter", "purge", "--id", "12,x"], /job ids/],
+      [["dead-letter", "list", "--limit", "0"], /positive integer/],
+      [["consumer", "remove"], /missing required argument 'name'/],
+      [["maintenance", "run", "--partition-interval", "10s"], /partitionInterval/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => poutbox(args, { env: unreachable })));
+    for (const [n, run] of runs.entries()) assertOneLineError(run, 2, cases[n]?.[1] ?? /./);
+    assertOneLineError(
+      await poutbox(["status"], { env: { DATABASE_URL: undefined } }),
+      2,
+      /--database-url or set DATABASE_URL/,
+    );
+  });
+
+  it("says the database cannot be reached, naming it without its password: a closed port, a server that never answers", async () => {
+    const closed = await freePort();
+    const refused = await poutbox(["status", "--database-url", `postgres://ada:s3cret@127.0.0.1:${closed}/shop`]);
+    assertOneLineError(
+      refused,
+      1,
+      new RegExp(`cannot connect to the database at 127\\.0\\.0\\.1:${closed}/shop: .*ECONNREFUSED`),
+    );
+    assert.doesNotMatch(refused.stderr, /s3cret/);
+
+    const silent = await silentServer();
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const run = await poutbox(["migrate", "--connect-timeout", "1"], {
+        env: { DATABASE_URL: `postgres://ada@127.0.0.1:${port}/shop` },
+      });
+      assertOneLineError(run, 1, /cannot connect to the database at .*: no answer before the connection timeout/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("says a schema is missing, for every subcommand that needs one", async () => {
+    const commands = [
+      ["status"],
+      ["dead-letter", "list"],
+      ["dead-letter", "purge", "--all", "--yes"],
+      ["consumer", "remove", "mailer", "--yes"],
+      ["maintenance", "run"],
+    ];
+    const runs = await Promise.all(commands.map((args) => poutbox([...args, "--schema", "never_migrated"])));
+    for (const run of runs) {
+      assertOneLineError(run, 1, /schema "never_migrated" is missing.*poutbox migrate.*SCHEMA_MISSING/);
+    }
+  });
+
+  it("migrates, then finds the schema up to date; --json gives the result", async () => {
+    const first = await poutbox(["migrate", "--schema", "cli_migrate"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^schema "cli_migrate": applied migrations 1, 2, 3.*; now at migration \d+\n$/);
+    const again = await poutbox(["migrate", "--schema", "cli_migrate", "--json"]);
+    assert.equal(again.code, 0);
+    const result = JSON.parse(again.stdout);
+    assert.deepEqual(Object.keys(result).sort(), ["applied", "schema", "version"]);
+    assert.deepEqual(result.applied, []);
+    assert.equal(result.schema, "cli_migrate");
+    const text = await poutbox(["migrate", "--schema", "cli_migrate"]);
+    assert.match(text.stdout, /is up to date/);
+  });
+
+  it("shows status as tables, and as JSON with every section", async () => {
+    const schema = await migrated("cli_status");
+    await withDeadLetters(schema, ["x"]);
+    const text = await poutbox(["status", "--schema", schema]);
+    assert.equal(text.code, 0, text.stderr);
+    for (const heading of ["Tables", "Consumers", "Partitions of immediate", "dead_letter", "mailer", "none running"]) {
+      assert.ok(text.stdout.includes(heading), `${heading} in:\n${text.stdout}`);
+    }
+    assert.ok(!text.stdout.includes("\u001b["), "no colour codes when NO_COLOR is set");
+
+    const json = await poutbox(["status", "--schema", schema, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const found = JSON.parse(json.stdout);
+    assert.deepEqual(Object.keys(found).sort(), ["at", "consumers", "partitions", "schema", "tables", "version"]);
+    assert.equal(found.tables.deadLetter.rows, 1);
+    assert.deepEqual(found.tables.scheduled, { rows: 0, due: 0 });
+    const [mailer] = found.consumers;
+    assert.deepEqual(Object.keys(mailer).sort(), [
+      "ackLagBytes",
+      "ackedLsn",
+      "deadLetters",
+      "heartbeatAt",
+      "lagMs",
+      "lastLeaderId",
+      "leader",
+      "mode",
+      "name",
+      "oldestPendingAt",
+      "pendingJobs",
+      "retrying",
+      "slot",
+      "snapshot",
+      "window",
+    ]);
+    assert.equal(mailer.name, "mailer");
+    assert.equal(mailer.leader, null);
+    assert.equal(mailer.pendingJobs, 0);
+    assert.equal(mailer.lagMs, 0);
+    assert.equal(mailer.deadLetters, 1);
+    const partition = found.partitions.find((each: { default: boolean }) => !each.default);
+    assert.match(partition.from, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(typeof partition.bytes, "number");
+  });
+
+  it("lists dead letters, as a table and as JSON, narrowed by consumer, id and limit", async () => {
+    const schema = await migrated("cli_list");
+    const [first, second] = await withDeadLetters(schema, ["one", "two"]);
+    const text = await poutbox(["dead-letter", "list", "--schema", schema]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /refused one/);
+    assert.match(text.stdout, /"two"/);
+
+    const limited = await poutbox(["dead-letter", "list", "--schema", schema, "--limit", "1"]);
+    assert.match(limited.stdout, /1 of 2 shown/);
+
+    const json = await poutbox(["dead-letter", "list", "--schema", schema, "--id", String(first), "--json"]);
+    const listed = JSON.parse(json.stdout);
+    assert.equal(listed.matched, 1);
+    assert.equal(listed.deadLetters[0].id, String(first));
+    assert.equal(listed.deadLetters[0].consumer, "mailer");
+    assert.equal(listed.deadLetters[0].payload, "one");
+    assert.match(listed.deadLetters[0].lastError, /refused one/);
+
+    const other = await poutbox(["dead-letter", "list", "--schema", schema, "--consumer", "audit", "--json"]);
+    assert.deepEqual(JSON.parse(other.stdout), { matched: 0, deadLetters: [] });
+    const none = await poutbox(["dead-letter", "list", "--schema", schema, "--older-than", "1h"]);
+    assert.match(none.stdout, /^no dead letters dead for more than 1h/);
+    assert.ok(second);
+  });
+
+  it("asks before requeueing or purging: no answer or 'n' changes nothing, 'y' or --yes goes ahead", async () => {
+    const schema = await migrated("cli_requeue");
+    const [first, second, third] = await withDeadLetters(schema, [1, 2, 3]);
+    const count = async () => (await listDeadLetters(db.pool, { schema })).length;
+
+    const unanswered = await poutbox(["dead-letter", "requeue", "--schema", schema, "--id", String(first)]);
+    assertOneLineError(
+      { ...unanswered, stderr: unanswered.stderr.replace(/^Requeue .*\n?/, "") },
+      1,
+      /not confirmed: nothing was changed/,
+    );
+    assert.match(unanswered.stderr, /^Requeue 1 dead letter with id \d+\? \[y\/N\]/);
+    const declined = await poutbox(["dead-letter", "purge", "--schema", schema, "--all"], { input: "n\n" });
+    assert.equal(declined.code, 1);
+    assert.match(declined.stderr, /Purge 3 dead letters\? They cannot be recovered\. \[y\/N\]/);
+    assert.equal(await count(), 3);
+
+    const confirmed = await poutbox(["dead-letter", "requeue", "--schema", schema, "--id", String(first)], {
+      input: "y\n",
+    });
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    assert.match(confirmed.stdout, /^requeued 1 dead letter\n$/);
+    const { rows } = await db.pool.query(
+      `SELECT consumer, attempt FROM ${schema}.immediate WHERE id = $1 AND attempt = 0 AND consumer IS NOT NULL`,
+      [String(first)],
+    );
+    assert.deepEqual(rows, [{ consumer: "mailer", attempt: 0 }]);
+
+    const nothing = await poutbox(["dead-letter", "purge", "--schema", schema, "--older-than", "1d", "--yes"]);
+    assert.equal(nothing.code, 0);
+    assert.match(nothing.stdout, /nothing to purge/);
+
+    const purged = await poutbox([
+      "dead-letter",
+      "purge",
+      "--schema",
+      schema,
+      "--id",
+      `${second},${third}`,
+      "--yes",
+      "--json",
+    ]);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.deepEqual(JSON.parse(purged.stdout), { action: "purge", matched: 2, purged: 2 });
+    assert.equal(await count(), 0);
+  });
+
+  it("removes a consumer that is stopped, after confirmation; refuses one that runs or does not exist", async () => {
+    const schema = await migrated("cli_remove");
+    const record = recorder();
+    const consumer = new Consumer(db.pool, record.handler, { schema, name: "audit", pollInterval: 5 });
+    await consumer.start();
+    try {
+      await waitFor(() => consumer.isLeader, { what: "leadership" });
+      assertOneLineError(
+        await poutbox(["consumer", "remove", "audit", "--schema", schema, "--yes"]),
+        1,
+        /running.*CONSUMER_ACTIVE/,
+      );
+    } finally {
+      await consumer.stop();
+    }
+    assertOneLineError(
+      await poutbox(["consumer", "remove", "nobody", "--schema", schema, "--yes"]),
+      1,
+      /no consumer named "nobody"/,
+    );
+
+    const declined = await poutbox(["consumer", "remove", "audit", "--schema", schema]);
+    assert.equal(declined.code, 1);
+    assert.match(declined.stderr, /Remove consumer "audit"/);
+    const removed = await poutbox(["consumer", "remove", "audit", "--schema", schema], { input: "yes\n" });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /^removed consumer "audit": progress deleted/);
+    const { rows } = await db.pool.query(`SELECT name FROM ${schema}.consumers`);
+    assert.deepEqual(rows, []);
+
+    const again = new Consumer(db.pool, record.handler, { schema, name: "audit", pollInterval: 5 });
+    await again.start();
+    await waitFor(() => again.isLeader, { what: "leadership again" });
+    await again.stop();
+    const json = await poutbox(["consumer", "remove", "audit", "--schema", schema, "--yes", "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      consumer: "audit",
+      row: true,
+      slot: false,
+      publication: false,
+      failed: 0,
+    });
+  });
+
+  it("runs partition maintenance once and reports what it did", async () => {
+    const schema = await migrated("cli_maintenance");
+    const json = await poutbox(["maintenance", "run", "--schema", schema, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.ran, true);
+    assert.ok(report.created.length >= 1);
+    assert.match(report.created[0].name, /^immediate_\d{8}_\d{6}$/);
+    assert.deepEqual(report.dropped, []);
+    const text = await poutbox(["maintenance", "run", "--schema", schema, "--look-ahead", "2h"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /nothing to do|created|kept/);
+
+    // Another runner holds the schema's maintenance lock: nothing is done, and it says so.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [`poutbox.maintenance.${schema}`]);
+      const busy = await poutbox(["maintenance", "run", "--schema", schema]);
+      assert.equal(busy.code, 0, busy.stderr);
+      assert.match(busy.stdout, /another process is running maintenance on this schema: nothing done/);
+    } finally {
+      holder.release(true);
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Accepts connections and never answers: a server that hangs. */
+async function silentServer(): Promise<Server> {
+  const server = createServer((socket) => socket.on("error", () => {}));
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return server;
+}
