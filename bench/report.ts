@@ -52,6 +52,32 @@ export function peerRow(
   };
 }
 
+/**
+ * A drain of ours: its rate against a baseline (jobs/s), the consumer's peak RSS, and, when
+ * the issue sets one, the least ratio to reach.
+ */
+export function drainRow(
+  scenario: ScenarioName,
+  line: { readonly variant?: string; readonly batchSize: number; readonly n: number; readonly baseline: number },
+  drained: { readonly seconds: number; readonly peakRssMb: number },
+  minRatio?: number,
+): Row {
+  const jobs = rate(line.n, drained.seconds);
+  return {
+    scenario,
+    subject: "poutbox",
+    ...(line.variant === undefined ? {} : { variant: line.variant }),
+    batch_size: line.batchSize,
+    n: line.n,
+    seconds: roundSeconds(drained.seconds),
+    jobs_per_s: jobs,
+    baseline_jobs_per_s: line.baseline,
+    ratio: ratio(jobs, line.baseline),
+    peak_rss_mb: drained.peakRssMb,
+    ...(minRatio === undefined ? {} : { target: `>= ${minRatio.toFixed(2)}`, met: jobs / line.baseline >= minRatio }),
+  };
+}
+
 export function roundSeconds(seconds: number): number {
   return Math.round(seconds * 1000) / 1000;
 }

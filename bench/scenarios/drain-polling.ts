@@ -2,7 +2,7 @@ import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { dropSchema, fillInTransactions, freshSchema } from "../database.js";
 import { peerQueue } from "../peers/peer.js";
-import { peerRow, type Row, rate, ratio, roundSeconds } from "../report.js";
+import { drainRow, peerRow, type Row, rate } from "../report.js";
 import { fastestOf } from "../stats.js";
 import type { Drained } from "../tasks/task.js";
 import { inBatches } from "./enqueue.js";
@@ -41,22 +41,9 @@ export const drainPolling: Scenario = {
       });
       const drained = best.ours;
       const baseline = best.keyset;
-      const jobs = rate(n, drained.seconds);
       const base = rate(n, baseline.seconds);
       if (batchSize === 1000) baselineAt1000 = base;
-      rows.push({
-        scenario: "drain_polling",
-        subject: "poutbox",
-        batch_size: batchSize,
-        n,
-        seconds: roundSeconds(drained.seconds),
-        jobs_per_s: jobs,
-        baseline_jobs_per_s: base,
-        ratio: ratio(jobs, base),
-        peak_rss_mb: drained.peakRssMb,
-        target: ">= 0.60",
-        met: jobs / base >= 0.6,
-      });
+      rows.push(drainRow("drain_polling", { batchSize, n, baseline: base }, drained, 0.6));
     }
     await dropSchema(pool, schema);
     for (const peer of context.peers) {

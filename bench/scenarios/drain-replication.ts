@@ -2,7 +2,7 @@ import { publicationName } from "../../src/replication/names.js";
 import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { createConsumerSlot, dropSchema, fillInTransactions, freshSchema, waitForIdleSlots } from "../database.js";
-import { type Row, rate, ratio, roundSeconds } from "../report.js";
+import { drainRow, type Row, rate } from "../report.js";
 import { fastestOf, rounds } from "../stats.js";
 import type { Drained } from "../tasks/task.js";
 
@@ -73,21 +73,7 @@ export const drainReplication: Scenario = {
       const drained = best.ours;
       const [plain, coalesced] = [best.plain, best.coalesced];
       const baseline = Math.max(rate(n, plain.seconds), rate(n, coalesced.seconds));
-      const jobs = rate(n, drained.seconds);
-      rows.push({
-        scenario: "drain_replication",
-        subject: "poutbox",
-        variant: shape.variant,
-        batch_size: batchSize,
-        n,
-        seconds: roundSeconds(drained.seconds),
-        jobs_per_s: jobs,
-        baseline_jobs_per_s: baseline,
-        ratio: ratio(jobs, baseline),
-        peak_rss_mb: drained.peakRssMb,
-        target: ">= 0.70",
-        met: jobs / baseline >= 0.7,
-      });
+      rows.push(drainRow("drain_replication", { variant: shape.variant, batchSize, n, baseline }, drained, 0.7));
       await dropSchema(pool, schema, { consumers: names, raw: rawSlots });
     }
     return rows;

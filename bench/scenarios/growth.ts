@@ -2,7 +2,7 @@ import pg from "pg";
 import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { dropSchema, fillInOneTransaction, fillInTransactions, freshSchema } from "../database.js";
-import { type Row, rate, ratio, roundSeconds } from "../report.js";
+import { drainRow, type Row, rate } from "../report.js";
 import { fastestOf, rounds } from "../stats.js";
 import type { Drained } from "../tasks/task.js";
 
@@ -57,20 +57,7 @@ export const growthPolling: Scenario = {
       present += n;
       const jobs = rate(n, drained.seconds);
       if (baseline === 0) baseline = jobs;
-      rows.push({
-        scenario: "growth_polling",
-        subject: "poutbox",
-        variant,
-        batch_size: batchSize,
-        n,
-        seconds: roundSeconds(drained.seconds),
-        jobs_per_s: jobs,
-        baseline_jobs_per_s: baseline,
-        ratio: ratio(jobs, baseline),
-        peak_rss_mb: drained.peakRssMb,
-        target: ">= 0.80",
-        met: jobs / baseline >= 0.8,
-      });
+      rows.push(drainRow("growth_polling", { variant, batchSize, n, baseline }, drained, 0.8));
     };
     for (const [index, history] of historySizes(n).entries()) {
       progress.step(`growth_polling: ${label(history)}`);

@@ -2,7 +2,7 @@ import { Client } from "../../src/index.js";
 import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { dropSchema, fillInTransactions, freshSchema, sleep } from "../database.js";
-import { type Row, rate, ratio, roundSeconds } from "../report.js";
+import { drainRow, type Row, rate } from "../report.js";
 import type { Drained } from "../tasks/task.js";
 import { inBatches } from "./enqueue.js";
 
@@ -60,21 +60,8 @@ export const retryPath: Scenario = {
       child,
     );
     const baseline = rate(n, straight.seconds);
-    const row = (variant: string, drained: Drained): Row => {
-      const jobs = rate(n, drained.seconds);
-      return {
-        scenario: "retry_path",
-        subject: "poutbox",
-        variant,
-        batch_size: batchSize,
-        n,
-        seconds: roundSeconds(drained.seconds),
-        jobs_per_s: jobs,
-        baseline_jobs_per_s: baseline,
-        ratio: ratio(jobs, baseline),
-        peak_rss_mb: drained.peakRssMb,
-      };
-    };
+    const row = (variant: string, drained: Drained): Row =>
+      drainRow("retry_path", { variant, batchSize, n, baseline }, drained);
     await dropSchema(pool, schema);
     await dropSchema(pool, scheduledSchema);
     return [row("failed, promoted, delivered again", retried), row("scheduled, promoted, delivered", scheduled)];
