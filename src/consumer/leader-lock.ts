@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
+import { connectListening } from "../database/connect.js";
 
 /**
  * Leadership of one consumer name: a session-level advisory lock held on a dedicated
@@ -52,8 +53,12 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
 
   async #connection(): Promise<pg.PoolClient> {
     if (this.#client) return this.#client;
-    const client = await this.#pool.connect();
-    client.on("error", (error) => this.#drop(client, error));
+    // An error before the connection is handed over fails the queries below instead.
+    let connected: pg.PoolClient | undefined;
+    const client = await connectListening(this.#pool, (error) => {
+      if (connected) this.#drop(connected, error);
+    });
+    connected = client;
     try {
       const { rows } = await client.query("SELECT current_setting('server_version_num')::int AS version");
       if (rows[0].version >= 140000) {

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { connectListening } from "../database/connect.js";
 import { ReplicationSetupError, SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { publicationName, slotName } from "../replication/names.js";
@@ -253,7 +254,9 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
     const created = await connection.createSlot(slot).catch((error: Error) => {
       throw replicationError(error, slot);
     });
-    const client = await pool.connect();
+    // Errors reach this start through its queries; the listener only keeps an error event
+    // (a walsender or backend cut meanwhile) from ending the process.
+    const client = await connectListening(pool, () => {});
     let snapshot: string;
     let broken: Error | undefined;
     try {

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { connectListening } from "../database/connect.js";
 import { sleep } from "./sleep.js";
 
 /** How an idle leader waits before its next poll. */
@@ -65,23 +66,30 @@ export class NotificationWakeup implements Wakeup {
 
   async #connect(): Promise<void> {
     let client: pg.PoolClient | undefined;
+    // A connection can report more than one error as it goes down: give it back once.
+    let released = false;
+    const release = (error: Error | true) => {
+      if (released || !client) return;
+      released = true;
+      client.release(error);
+    };
     try {
-      client = await this.#pool.connect();
-      const connected = client;
-      connected.on("error", (error) => {
-        if (this.#client === connected) this.#client = undefined;
-        connected.release(error);
+      client = await connectListening(this.#pool, (error) => {
+        if (client && this.#client === client) this.#client = undefined;
+        release(error);
         this.#onError(error);
       });
+      const connected = client;
       connected.on("notification", () => {
         this.#announced = true;
         for (const wake of this.#waiters) wake();
       });
       await connected.query(`LISTEN "${this.#channel}"`);
-      if (this.#closed) connected.release(true);
+      if (released) return;
+      if (this.#closed) release(true);
       else this.#client = connected;
     } catch (error) {
-      client?.release(error as Error);
+      release(error as Error);
       this.#onError(error as Error);
     }
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { sleep } from "../consumer/sleep.js";
+import { connectListening } from "../database/connect.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -147,14 +148,11 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
 
   /** One run: clear the default partition if it can, create what is missing, drop what is done. */
   async runOnce(): Promise<MaintenanceReport> {
-    const client = await this.#pool.connect();
     let broken = false;
-    // A connection cut between two statements is reported as an event, not by a query; with
-    // no listener it would crash the process.
-    const cut = () => {
+    // Kept after the release: a connection that broke can still report its end as an error.
+    const client = await connectListening(this.#pool, () => {
       broken = true;
-    };
-    client.on("error", cut);
+    });
     try {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
       const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [
@@ -181,9 +179,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       throw error;
     } finally {
       // After an error the session may still hold the advisory lock or an open transaction:
-      // closing it is the sure way to free both. A closing connection can still report its
-      // end as an error, so it keeps the listener.
-      if (!broken) client.off("error", cut);
+      // closing it is the sure way to free both.
       client.release(broken);
     }
   }
