@@ -256,7 +256,8 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
     });
     // Errors reach this start through its queries; the listener only keeps an error event
     // (a walsender or backend cut meanwhile) from ending the process.
-    const client = await connectListening(pool, () => {});
+    const ignore = () => {};
+    const client = await connectListening(pool, ignore);
     let snapshot: string;
     let broken: Error | undefined;
     try {
@@ -271,6 +272,7 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
       broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
+      if (!broken) client.off("error", ignore);
       client.release(broken);
     }
     const { rows } = await pool.query(queries.consumerStartSlot, [

@@ -149,10 +149,10 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   /** One run: clear the default partition if it can, create what is missing, drop what is done. */
   async runOnce(): Promise<MaintenanceReport> {
     let broken = false;
-    // Kept after the release: a connection that broke can still report its end as an error.
-    const client = await connectListening(this.#pool, () => {
+    const onError = () => {
       broken = true;
-    });
+    };
+    const client = await connectListening(this.#pool, onError);
     try {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
       const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [
@@ -179,7 +179,9 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       throw error;
     } finally {
       // After an error the session may still hold the advisory lock or an open transaction:
-      // closing it is the sure way to free both.
+      // closing it is the sure way to free both. A connection that broke keeps the listener,
+      // as it can still report its end; a healthy one goes back to the pool without it.
+      if (!broken) client.off("error", onError);
       client.release(broken);
     }
   }
