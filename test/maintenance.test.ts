@@ -498,6 +498,22 @@ describe("Maintenance", () => {
     assert.deepEqual(await partitionNames(off), ["immediate_default"]);
   });
 
+  it("gives its connection back to the pool as it found it, run after run", async () => {
+    const { schema } = await db.freshSchema("reuse");
+    const pool = db.newPool({ max: 1 });
+    const maintenance = new Maintenance(pool, { schema, partitionInterval: hour });
+    for (let run = 0; run < 15; run++) await maintenance.runOnce();
+    const client = await pool.connect();
+    try {
+      // The pool's own idle listener is removed while a connection is checked out, so any
+      // listener left here would be one that maintenance forgot.
+      assert.equal(client.listenerCount("error"), 0);
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  });
+
   it("rejects bad options and a missing schema with typed errors", async () => {
     const option = (name: string) => (error: unknown) => error instanceof InvalidOptionError && error.option === name;
     assert.throws(() => new Maintenance(db.pool, { partitionInterval: 59_000 }), option("partitionInterval"));
