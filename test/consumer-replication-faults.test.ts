@@ -216,7 +216,9 @@ describe("replication consumer: crashes and takeovers", () => {
         schema,
         name: "split",
         sink: join(dir, `${label}.ids`),
-        sleep: 200,
+        // Slow enough that several batches of the transaction remain when its walsender is
+        // cut, even on a loaded machine.
+        sleep: 400,
         batchSize,
       });
       children.push(child);
@@ -237,9 +239,9 @@ describe("replication consumer: crashes and takeovers", () => {
       const firstIds = first.delivered();
 
       const second = start("second");
-      // Once it has delivered a few batches of the rest, cut its walsender.
+      // Once it has delivered a batch of the rest, cut its walsender.
       const firstSet = new Set(firstIds);
-      await waitFor(() => second.delivered().filter((id) => !firstSet.has(id)).length >= 200, {
+      await waitFor(() => second.delivered().filter((id) => !firstSet.has(id)).length >= batchSize, {
         what: `the second process to be mid-stream (${second.describe()})`,
       });
       const pid = await waitFor(() => streamingPid(db.pool, schema, "split"), { what: "the second walsender" });
