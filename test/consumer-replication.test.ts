@@ -87,7 +87,10 @@ describe("Consumer (replication)", () => {
           const letters = await listDeadLetters(db.pool, { schema });
           return letters.length > 0 ? letters : undefined;
         },
-        { what: "dead letter" },
+        // Creating the slot waits for every transaction open in the cluster, and other test
+        // files hold some open for seconds (prepared, idle in transaction): under load the
+        // first delivery alone can take longer than the default 15 s.
+        { what: "dead letter", timeout: 60_000 },
       );
       assert.equal(dead[0]?.id, poison);
       assert.match(dead[0]?.lastError ?? "", /bad 3/);
