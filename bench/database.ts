@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { Consumer, migrate } from "../src/index.js";
-import { publicationName, slotName } from "../src/replication/names.js";
+import { publicationName } from "../src/replication/names.js";
+import { consumerSlot } from "../src/replication/slot-admin.js";
 
 let schemas = 0;
 
@@ -18,7 +19,8 @@ export async function dropSchema(
   slots: { consumers?: string[]; raw?: string[] } = {},
 ): Promise<void> {
   await waitForIdleSlots(pool);
-  const names = [...(slots.consumers ?? []).map((name) => slotName(schema, name)), ...(slots.raw ?? [])];
+  const consumers = await Promise.all((slots.consumers ?? []).map((name) => consumerSlot(pool, schema, name)));
+  const names = [...consumers, ...(slots.raw ?? [])];
   await pool.query(
     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1::text[])",
     [names],
@@ -81,7 +83,7 @@ export async function createConsumerSlot(pool: pg.Pool, schema: string, name: st
     for (;;) {
       if (consumer.failure) throw consumer.failure;
       const { rows } = await pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [
-        slotName(schema, name),
+        await consumerSlot(pool, schema, name),
       ]);
       if (consumer.isLeader && rows[0]?.active === true) break;
       if (Date.now() > deadline) throw new Error(`slot of ${name} did not start streaming`);

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { migrate, removeConsumer } from "../src/index.js";
-import { publicationName, slotName } from "../src/replication/names.js";
+import { publicationName } from "../src/replication/names.js";
+import { consumerSlot } from "../src/replication/slot-admin.js";
 import type { DemoMode } from "./options.js";
 
 /** The outbox schema of the demo. Fixed, so that the demo can never drop someone's real outbox. */
@@ -19,7 +20,7 @@ export function consumerName(mode: DemoMode): string {
  */
 export async function resetDemoSchemas(pool: pg.Pool): Promise<void> {
   for (const mode of ["polling", "replication"] as const) {
-    const slot = slotName(demoSchema, consumerName(mode));
+    const slot = await consumerSlot(pool, demoSchema, consumerName(mode));
     const { rows } = await pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot]);
     if (rows[0]?.active) throw new Error(`another demo is running on this database (slot ${slot} is in use)`);
     if (rows.length > 0) await pool.query("SELECT pg_drop_replication_slot($1)", [slot]);

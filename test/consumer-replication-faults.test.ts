@@ -10,7 +10,8 @@ import { describe, it } from "node:test";
 import pg from "pg";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import { Client, Consumer, migrate, ReplicationSetupError, SlotLostError } from "../src/index.js";
-import { publicationName, slotName } from "../src/replication/names.js";
+import { publicationName } from "../src/replication/names.js";
+import { consumerSlot } from "../src/replication/slot-admin.js";
 import { ConsumerProcess } from "./support/consumer-child.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
@@ -22,7 +23,7 @@ const db = useTestDatabase();
 /** The pid of the walsender streaming the consumer's slot, or undefined while none does. */
 async function activePid(pool: pg.Pool, schema: string, consumer = "default"): Promise<number | undefined> {
   const { rows } = await pool.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", [
-    slotName(schema, consumer),
+    await consumerSlot(pool, schema, consumer),
   ]);
   return (rows[0]?.active_pid as number | null | undefined) ?? undefined;
 }
@@ -35,7 +36,7 @@ async function streamingPid(pool: pg.Pool, schema: string, consumer = "default")
   const { rows } = await pool.query(
     `SELECT r.pid FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
       WHERE s.slot_name = $1 AND r.state = 'streaming'`,
-    [slotName(schema, consumer)],
+    [await consumerSlot(pool, schema, consumer)],
   );
   return (rows[0]?.pid as number | undefined) ?? undefined;
 }
@@ -416,7 +417,7 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
     });
     const pool = new pg.Pool({ connectionString: cluster.url });
     const schema = "poutbox";
-    const slot = slotName(schema, "default");
+    const slot = await consumerSlot(pool, schema, "default");
     const record = recorder();
     const consumers: Consumer[] = [];
     const consumer = () => {

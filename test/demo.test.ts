@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
-import { slotName } from "../src/replication/names.js";
+import { consumerSlot } from "../src/replication/slot-admin.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -107,7 +107,7 @@ describe("the demo", () => {
     const { rows } = await db.pool.query("SELECT id::text AS id FROM poutbox_demo_shop.orders");
     assert.deepEqual(new Set(rows.map((row) => row.id)), orders);
     const slots = await db.pool.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [
-      slotName("poutbox_demo", "demo-replication"),
+      await consumerSlot(db.pool, "poutbox_demo", "demo-replication"),
     ]);
     assert.equal(slots.rows.length, 0);
   });

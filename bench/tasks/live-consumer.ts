@@ -1,6 +1,6 @@
 import pg from "pg";
 import { Consumer } from "../../src/index.js";
-import { slotName } from "../../src/replication/names.js";
+import { consumerSlot } from "../../src/replication/slot-admin.js";
 import type { ChildMessage, LiveConsumerTask, ParentMessage, StartTimes } from "./task.js";
 import { wallClockMs } from "./task.js";
 
@@ -52,7 +52,7 @@ async function waitUntilStreaming(pool: pg.Pool, task: LiveConsumerTask, consume
     if (consumer.isLeader) {
       if (task.mode === "polling") return;
       const { rows } = await pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [
-        slotName(task.schema, task.name),
+        await consumerSlot(pool, task.schema, task.name),
       ]);
       if (rows[0]?.active === true) return;
     }

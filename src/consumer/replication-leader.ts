@@ -2,11 +2,12 @@ import type pg from "pg";
 import { connectListening } from "../database/connect.js";
 import { ReplicationSetupError, SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
-import { publicationName, slotName } from "../replication/names.js";
+import { publicationName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
 import { ReplicationConnection } from "../replication/replication-connection.js";
 import {
   checkLogicalReplication,
+  consumerSlot,
   dropSlot,
   ensurePublication,
   releaseSlot,
@@ -40,7 +41,7 @@ const idleTimeout = 200;
  */
 export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim): Promise<void> {
   const { pool, options, queries } = term;
-  const slot = slotName(options.schema, options.name);
+  const slot = await consumerSlot(pool, options.schema, options.name);
   const publication = publicationName(options.schema);
   await checkLogicalReplication(pool);
   await ensurePublication(pool, options.quotedSchema, publication);

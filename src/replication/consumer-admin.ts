@@ -2,8 +2,8 @@ import { leaderLockHolder } from "../consumer/leader-key.js";
 import type { Queryable } from "../database/queryable.js";
 import { PoutboxError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
-import { publicationName, slotName } from "./names.js";
-import { dropSlot, type SlotState, slotState } from "./slot-admin.js";
+import { publicationName } from "./names.js";
+import { consumerSlot, dropSlot, type SlotState, slotState } from "./slot-admin.js";
 
 export interface ConsumerSelection {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -28,7 +28,7 @@ export async function replicationSlotStatus(
 ): Promise<ReplicationSlotStatus | undefined> {
   const schema = selection.schema ?? defaultSchemaName;
   quoteSchemaName(schema);
-  const slot = slotName(schema, selection.consumer ?? "default");
+  const slot = await consumerSlot(db, schema, selection.consumer ?? "default");
   const state = await slotState(db, slot);
   return state && { slot, ...state };
 }
@@ -64,7 +64,7 @@ export async function removeConsumer(db: Queryable, selection: ConsumerSelection
       `consumer "${consumer}" is running (process ${leaderPid} holds its leader lock); stop it first`,
     );
   }
-  const slot = slotName(schema, consumer);
+  const slot = await consumerSlot(db, schema, consumer);
   const state = await slotState(db, slot);
   if (state?.active) {
     throw new PoutboxError(

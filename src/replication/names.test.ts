@@ -9,15 +9,22 @@ describe("replication names", () => {
       ["Outbox_Case", "Mailer Service / EU-west"],
       ["s".repeat(63), "c".repeat(200)],
     ] as const) {
-      assert.match(slotName(schema, consumer), /^[a-z0-9_]{1,63}$/);
+      assert.match(slotName("app", schema, consumer), /^[a-z0-9_]{1,63}$/);
       assert.match(publicationName(schema), /^[a-z0-9_]{1,63}$/);
     }
   });
 
   it("differ for inputs that sanitise alike or share a long prefix", () => {
-    assert.notEqual(slotName("poutbox", "a-b"), slotName("poutbox", "a_b"));
-    assert.notEqual(slotName("Poutbox", "x"), slotName("poutbox", "x"));
-    assert.notEqual(slotName("poutbox", `${"c".repeat(100)}1`), slotName("poutbox", `${"c".repeat(100)}2`));
-    assert.equal(slotName("poutbox", "x"), slotName("poutbox", "x"));
+    assert.notEqual(slotName("app", "poutbox", "a-b"), slotName("app", "poutbox", "a_b"));
+    assert.notEqual(slotName("app", "Poutbox", "x"), slotName("app", "poutbox", "x"));
+    assert.notEqual(
+      slotName("app", "poutbox", `${"c".repeat(100)}1`),
+      slotName("app", "poutbox", `${"c".repeat(100)}2`),
+    );
+    assert.equal(slotName("app", "poutbox", "x"), slotName("app", "poutbox", "x"));
+  });
+
+  it("differ between databases: slots belong to the whole server", () => {
+    assert.notEqual(slotName("shop", "poutbox", "default"), slotName("billing", "poutbox", "default"));
   });
 });

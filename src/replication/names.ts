@@ -17,9 +17,13 @@ function compose(prefix: string, hash: string): string {
   return `${prefix.slice(0, maxLength - hash.length - 1)}_${hash}`;
 }
 
-/** The replication slot of one consumer name in one schema. */
-export function slotName(schema: string, consumer: string): string {
-  return compose(`poutbox_${readable(schema)}_${readable(consumer)}`, digest("slot", schema, consumer));
+/**
+ * The replication slot of one consumer name in one schema of one database. Slots belong to
+ * the whole server, unlike publications and advisory locks, so the database takes part in
+ * the hash: two databases with the same schema and consumer names must not share a slot.
+ */
+export function slotName(database: string, schema: string, consumer: string): string {
+  return compose(`poutbox_${readable(schema)}_${readable(consumer)}`, digest("slot", database, schema, consumer));
 }
 
 /** The publication of a schema's `immediate` table, shared by its replication consumers. */

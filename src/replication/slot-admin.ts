@@ -1,6 +1,7 @@
 import type { Queryable } from "../database/queryable.js";
 import { ReplicationSetupError } from "../errors.js";
 import { parseLsn } from "./lsn.js";
+import { slotName } from "./names.js";
 
 /** What the server says about a replication slot. */
 export interface SlotState {
@@ -50,6 +51,12 @@ export async function ensurePublication(db: Queryable, quotedSchema: string, pub
     }
     throw error;
   }
+}
+
+/** The name of a consumer's replication slot, for the database `db` is connected to. */
+export async function consumerSlot(db: Queryable, schema: string, consumer: string): Promise<string> {
+  const { rows } = await db.query("SELECT current_database() AS database");
+  return slotName((rows[0] as { database: string }).database, schema, consumer);
 }
 
 /** The slot's state, or undefined when it does not exist. */

@@ -3,8 +3,7 @@ import type { ConnectionSource, PooledConnection } from "../database/queryable.j
 import { type Partition, readPartitions } from "../maintenance/partitions.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { parseLsn } from "../replication/lsn.js";
-import { slotName } from "../replication/names.js";
-import { slotState } from "../replication/slot-admin.js";
+import { consumerSlot, slotState } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { consumersRead, schemaVersionRead, tablesCount } from "./status-queries.js";
@@ -168,7 +167,7 @@ async function readStatus(client: PooledConnection, schema: string, quoted: stri
   const { rows: consumerRows } = await client.query(consumersRead(quoted));
   const consumers: ConsumerStatus[] = [];
   for (const row of consumerRows as ConsumerRow[]) {
-    const slot = slotName(schema, row.name);
+    const slot = await consumerSlot(client, schema, row.name);
     const state = await slotState(client, slot);
     const leaderPid = await leaderLockHolder(client, schema, row.name);
     consumers.push(consumerStatus(row, leaderPid, state ? { slot, ...state } : null));

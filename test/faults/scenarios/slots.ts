@@ -1,6 +1,6 @@
 import { startEmbeddedCluster } from "../../../dev/embedded-cluster.js";
 import { migrate } from "../../../src/index.js";
-import { slotName } from "../../../src/replication/names.js";
+import { consumerSlot } from "../../../src/replication/slot-admin.js";
 import type { ConsumerProcess } from "../../support/consumer-child.js";
 import { waitFor } from "../../support/wait-for.js";
 import type { Run, Scenario } from "../run.js";
@@ -48,7 +48,7 @@ export const slotDropped: Scenario = {
   async run(run) {
     const again = await consumeThenStop(run, "a");
     await run.produce({ transactions: 100 });
-    await run.pool.query("SELECT pg_drop_replication_slot($1)", [slotName(run.schema, "default")]);
+    await run.pool.query("SELECT pg_drop_replication_slot($1)", [await consumerSlot(run.pool, run.schema, "default")]);
     const failing = run.consumer("b");
     const error = await givesUp(failing, /slot .* (was dropped|is missing|does not exist|was invalidated)/i);
     failing.signal("SIGTERM");
@@ -78,7 +78,7 @@ export const slotInvalidated: Scenario = {
           await run.pool.query("SELECT pg_switch_wal()");
           await run.pool.query("CHECKPOINT");
           const { rows } = await run.pool.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [
-            slotName(run.schema, "default"),
+            await consumerSlot(run.pool, run.schema, "default"),
           ]);
           return rows[0]?.wal_status === "lost";
         },
