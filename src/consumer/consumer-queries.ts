@@ -2,11 +2,15 @@
 export interface ConsumerQueries {
   /** $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it and the stored progress. */
   readonly consumerClaim: string;
-  /** $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `fenced` = 0 if the epoch moved. */
+  /**
+   * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `fenced` = 0 if nothing
+   * was written: the epoch moved, or `missing` > 0 failed jobs' rows were not found.
+   */
   readonly consumerCommit: string;
   /**
    * Replication: $1 name, $2 epoch, $3 acked LSN, $4 partial LSN, $5 partial count, $6 a
-   * progress snapshot now known to be passed (or null), $7 failures as JSON.
+   * progress snapshot now known to be passed (or null), $7 failures as JSON. Returns `fenced`
+   * and `missing` as consumerCommit does.
    */
   readonly consumerCommitReplication: string;
   /**
@@ -19,30 +23,49 @@ export interface ConsumerQueries {
 }
 
 /**
- * The CTEs that copy a batch's failed jobs from their immediate row into `failed` or
- * `dead_letter`, only if the `fence` CTE before them matched. `$1` is the consumer name and
- * `$parameter` the failures as a JSON array (see failureRows).
+ * The first CTE of a commit: a batch's failed jobs, each joined to its immediate row, from
+ * which `failed` or `dead_letter` rows are copied (so payloads do not travel back to the
+ * server). `$parameter` is the failures as a JSON array (see failureRows).
+ *
+ * A replication consumer can receive a transaction before its rows are visible to new
+ * snapshots: the walsender sends it once its commit record is flushed, and the committing
+ * backend leaves the list of running transactions only after that. A failed job found by
+ * nobody would be silently dropped, so the progress update below requires every failure to
+ * be found (see `missing`), and the caller tries again until they are.
  */
-function recordFailures(schema: string, parameter: number): string {
-  return `      ), failure AS (
+function failedJobs(schema: string, parameter: number): string {
+  return `
+      WITH failure AS (
         SELECT i.id, i.topic, i.payload, i.headers, i.created_at, f.attempt, f.error, f.delay_ms, f.dead
         FROM json_to_recordset($${parameter}::json) AS f(id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean)
         JOIN ${schema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
-        WHERE EXISTS (SELECT 1 FROM fence)
-      ), retry AS (
+      ), complete AS (
+        SELECT (SELECT count(*) FROM failure) = json_array_length($${parameter}::json) AS ok
+      )`;
+}
+
+/**
+ * After the `fence` CTE (the progress update, made only if `complete`): the CTEs that record
+ * the failures, if the fence matched. `$1` is the consumer name. Returns `fenced` (0 when the
+ * epoch moved or failures were missing) and `missing` (failed jobs whose row was not found).
+ */
+function recordFailures(schema: string, parameter: number): string {
+  return `      , retry AS (
         INSERT INTO ${schema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at, next_retry_at)
         SELECT id, $1, topic, payload, headers, attempt, error, created_at, now() + delay_ms * interval '1 millisecond'
-        FROM failure WHERE NOT dead
+        FROM failure WHERE NOT dead AND EXISTS (SELECT 1 FROM fence)
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error,
               failed_at = now(), next_retry_at = excluded.next_retry_at
       ), dead AS (
         INSERT INTO ${schema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at, failed_at)
         SELECT id, $1, topic, payload, headers, attempt, error, created_at, now()
-        FROM failure WHERE dead
+        FROM failure WHERE dead AND EXISTS (SELECT 1 FROM fence)
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
-      )`;
+      )
+      SELECT (SELECT count(*) FROM fence)::int AS fenced,
+             json_array_length($${parameter}::json) - (SELECT count(*) FROM failure)::int AS missing`;
 }
 
 export function consumerQueries(schema: string): ConsumerQueries {
@@ -61,25 +84,23 @@ export function consumerQueries(schema: string): ConsumerQueries {
     // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
     // immediate row itself, found by the index on (transaction_id, id), so payloads do not
     // travel back to the server.
-    consumerCommit: `
-      WITH fence AS (
+    consumerCommit: `${failedJobs(schema, 7)}, fence AS (
         UPDATE ${schema}.consumers
         SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
             position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now()
-        WHERE name = $1 AND leader_epoch = $2::bigint
+        WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
-${recordFailures(schema, 7)}
-      SELECT count(*)::int AS fenced FROM fence`,
+      )
+${recordFailures(schema, 7)}`,
 
-    consumerCommitReplication: `
-      WITH fence AS (
+    consumerCommitReplication: `${failedJobs(schema, 7)}, fence AS (
         UPDATE ${schema}.consumers
         SET acked_lsn = $3::pg_lsn, partial_lsn = $4::pg_lsn, partial_count = $5::int,
             snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now()
-        WHERE name = $1 AND leader_epoch = $2::bigint
+        WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
-${recordFailures(schema, 7)}
-      SELECT count(*)::int AS fenced FROM fence`,
+      )
+${recordFailures(schema, 7)}`,
 
     consumerStartSlot: `
       UPDATE ${schema}.consumers

@@ -4,6 +4,7 @@ import { wakeChannel } from "../schema/wake-channel.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
 import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
+import { commitOutcome } from "./commit-outcome.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./job.js";
@@ -65,16 +66,18 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
   let lastCommit = Date.now();
   let committedSnapshot = term.progress.snapshot;
   const commit = async (progress: PollingProgress, failures: string) => {
-    const { rows } = await pool.query(queries.consumerCommit, [
-      options.name,
-      term.epoch,
-      progress.snapshot,
-      progress.window,
-      progress.afterXid,
-      progress.afterId,
-      failures,
-    ]);
-    if (rows[0].fenced === 0) throw new FencedError(options.name);
+    await commitOutcome(options.name, async () => {
+      const { rows } = await pool.query(queries.consumerCommit, [
+        options.name,
+        term.epoch,
+        progress.snapshot,
+        progress.window,
+        progress.afterXid,
+        progress.afterId,
+        failures,
+      ]);
+      return rows[0];
+    });
     lastCommit = Date.now();
     committedSnapshot = progress.snapshot;
   };

@@ -15,6 +15,7 @@ import {
 } from "../replication/slot-admin.js";
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
 import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
+import { commitOutcome } from "./commit-outcome.js";
 import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
 
 /** The stored state of a replication consumer, as claimed. */
@@ -142,16 +143,18 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const snapshots = new SnapshotPairs(pool);
   const commit = async (progress: ReplicationProgress, failures: string) => {
     const passed = snapshots.passedBy(progress.ackedLsn);
-    const { rows } = await pool.query(queries.consumerCommitReplication, [
-      options.name,
-      term.epoch,
-      lsnToString(progress.ackedLsn),
-      progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
-      progress.partialCount,
-      passed ?? null,
-      failures,
-    ]);
-    if (rows[0].fenced === 0) throw new FencedError(options.name);
+    await commitOutcome(options.name, async () => {
+      const { rows } = await pool.query(queries.consumerCommitReplication, [
+        options.name,
+        term.epoch,
+        lsnToString(progress.ackedLsn),
+        progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
+        progress.partialCount,
+        passed ?? null,
+        failures,
+      ]);
+      return rows[0];
+    });
     committed = progress;
     lastCommit = Date.now();
     connection.confirm(progress.ackedLsn);

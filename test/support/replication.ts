@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import { Consumer, type ConsumerOptions, type Handler } from "../../src/index.js";
 import { consumerSlot } from "../../src/replication/slot-admin.js";
 import { waitFor } from "./wait-for.js";
@@ -42,12 +42,24 @@ export async function dropSlots(pool: pg.Pool, schema: string, ...consumers: str
  * now, as text: for a test's failure message when a delivery does not come.
  */
 export async function replicationState(pool: pg.Pool, schema: string, consumer = "default"): Promise<string> {
+  // On a connection of its own: the pool may be what is stuck.
+  const usage = `pool: ${pool.totalCount} connections, ${pool.idleCount} idle, ${pool.waitingCount} waiting`;
+  const client = new pg.Client(pool.options);
+  await client.connect();
+  try {
+    return `${usage}\n${await describeState(client, schema, consumer)}`;
+  } finally {
+    await client.end();
+  }
+}
+
+async function describeState(client: pg.Client, schema: string, consumer: string): Promise<string> {
   const queries: Record<string, string> = {
     consumers: `SELECT name, mode, leader_epoch, acked_lsn, partial_lsn, partial_count, snapshot, window_snapshot, heartbeat_at FROM ${schema}.consumers`,
     immediate: `SELECT tableoid::regclass AS part, id, transaction_id, consumer, attempt, created_at FROM ${schema}.immediate ORDER BY id`,
     failed: `SELECT id, consumer, attempt, last_error, next_retry_at FROM ${schema}.failed`,
     dead_letter: `SELECT id, consumer, attempts, last_error FROM ${schema}.dead_letter`,
-    slot: `SELECT slot_name, active, active_pid, restart_lsn, confirmed_flush_lsn, pg_current_wal_lsn() AS wal FROM pg_replication_slots WHERE slot_name = '${await consumerSlot(pool, schema, consumer)}'`,
+    slot: `SELECT slot_name, active, active_pid, restart_lsn, confirmed_flush_lsn, pg_current_wal_lsn() AS wal FROM pg_replication_slots WHERE slot_name = '${await consumerSlot(client, schema, consumer)}'`,
     open_transactions: `SELECT pid, datname, application_name, backend_type, state, backend_xid, backend_xmin,
         round(extract(epoch FROM clock_timestamp() - xact_start)::numeric, 1) AS open_s, left(query, 80) AS query
       FROM pg_stat_activity WHERE xact_start < clock_timestamp() - interval '1 second' OR backend_type = 'walsender'`,
@@ -56,7 +68,7 @@ export async function replicationState(pool: pg.Pool, schema: string, consumer =
   const parts: string[] = [];
   for (const [name, sql] of Object.entries(queries)) {
     try {
-      const { rows } = await pool.query(sql);
+      const { rows } = await client.query(sql);
       parts.push(`${name}: ${JSON.stringify(rows)}`);
     } catch (error) {
       parts.push(`${name}: (${(error as Error).message})`);
