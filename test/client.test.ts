@@ -290,3 +290,82 @@ describe("Client input checks", () => {
     assert.deepEqual(rows[0].payload, { tenant: "a" });
   });
 });
+
+describe("Client prepared statements", () => {
+  async function preparedOn(tx: pg.PoolClient): Promise<string[]> {
+    const { rows } = await tx.query("SELECT name FROM pg_prepared_statements ORDER BY name");
+    return rows.map((row) => row.name as string).filter((name) => name.startsWith("poutbox_"));
+  }
+
+  it("prepares each enqueue statement once per pg connection, and re-runs it", async () => {
+    const client = new Client(db.pool);
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("DEALLOCATE ALL");
+      await tx.query("BEGIN");
+      const first = await client.enqueue({ n: 1 }, { tx });
+      const second = await client.enqueue({ n: 2 }, { tx });
+      const many = await client.enqueueMany([3, 4], { tx });
+      await tx.query("COMMIT");
+      assert.equal(second, first + 1n);
+      assert.deepEqual(many, [first + 2n, first + 3n]);
+      assert.equal((await preparedOn(tx)).length, 2, "one for enqueue, one for enqueueMany");
+      assert.deepEqual(
+        (await stored("immediate", [first, second, ...many])).map((job) => job.payload),
+        [{ n: 1 }, { n: 2 }, 3, 4],
+      );
+    } finally {
+      tx.release();
+    }
+  });
+
+  it("runs plain statements with preparedStatements: false, and checks the option", async () => {
+    const client = new Client(db.pool, { preparedStatements: false });
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("DEALLOCATE ALL");
+      await tx.query("BEGIN");
+      await client.enqueue({ n: 1 }, { tx });
+      await tx.query("COMMIT");
+      assert.deepEqual(await preparedOn(tx), []);
+    } finally {
+      tx.release();
+    }
+    assert.throws(
+      () => new Client(db.pool, { preparedStatements: "yes" as never }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === "preparedStatements",
+    );
+  });
+
+  it("keeps working after its schema is dropped and migrated again under a prepared statement", async () => {
+    await migrate(db.pool, { schema: "remade" });
+    const client = new Client(db.pool, { schema: "remade" });
+    const tx = await db.pool.connect();
+    try {
+      await client.enqueue({ before: true }, { tx: undefined });
+      await tx.query("BEGIN");
+      await client.enqueue({ before: true }, { tx });
+      await tx.query("COMMIT");
+      await db.pool.query("DROP SCHEMA remade CASCADE");
+      await assert.rejects(
+        (async () => {
+          await tx.query("BEGIN");
+          try {
+            await client.enqueue({ gone: true }, { tx });
+          } finally {
+            await tx.query("ROLLBACK");
+          }
+        })(),
+        SchemaMissingError,
+      );
+      await migrate(db.pool, { schema: "remade" });
+      await tx.query("BEGIN");
+      const id = await client.enqueue({ after: true }, { tx });
+      await tx.query("COMMIT");
+      const { rows } = await db.pool.query("SELECT payload FROM remade.immediate WHERE id = $1", [String(id)]);
+      assert.deepEqual(rows[0]?.payload, { after: true });
+    } finally {
+      tx.release();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { wakeChannel } from "../schema/wake-channel.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
-import { type EnqueueQueries, enqueueQueries } from "./enqueue-queries.js";
+import { type EnqueueQueries, enqueueQueries, type Statement } from "./enqueue-queries.js";
 import type { JobId } from "./job-id.js";
 import { toJson } from "./to-json.js";
 
@@ -26,6 +26,15 @@ export interface ClientOptions {
    * run time when the map has schemas. Default: none (any topic, one payload type).
    */
   readonly topics?: AnyTopics;
+  /**
+   * On a `pg` Pool, Client or PoolClient, run the enqueue statements as named prepared
+   * statements: each connection parses and plans them once instead of at every call (a single
+   * enqueue then costs what a bare INSERT does; see docs/benchmarks.md). Default true. Set
+   * false behind a connection pooler in transaction mode that does not keep prepared
+   * statements (PgBouncer before 1.21, or with max_prepared_statements = 0). Other drivers go
+   * through their adapters, which run plain statements whatever this says.
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /** Options of an enqueue on a client with a topic map: the topic is required and picks the payload type. */
@@ -59,6 +68,7 @@ export class Client<Payload = unknown> {
   readonly #schema: string;
   readonly #queries: EnqueueQueries;
   readonly #topics: AnyTopics | undefined;
+  readonly #prepare: boolean;
 
   /**
    * @param db where jobs go when no `tx` is given: a `pg` Pool, or another driver's database
@@ -73,6 +83,10 @@ export class Client<Payload = unknown> {
     if (options.notify !== undefined && typeof options.notify !== "boolean") {
       throw new InvalidOptionError("notify", "expected a boolean");
     }
+    if (options.preparedStatements !== undefined && typeof options.preparedStatements !== "boolean") {
+      throw new InvalidOptionError("preparedStatements", "expected a boolean");
+    }
+    this.#prepare = options.preparedStatements ?? true;
     this.#topics = checkTopics(options.topics);
     this.#queries = enqueueQueries(quoted, options.notify ? wakeChannel(this.#schema) : undefined);
   }
@@ -140,10 +154,13 @@ export class Client<Payload = unknown> {
     }
   }
 
-  async #run(tx: Queryable | undefined, text: string, values: unknown[]): Promise<JobId[]> {
+  async #run(tx: Queryable | undefined, statement: Statement, values: unknown[]): Promise<JobId[]> {
     const db = tx ?? this.#db;
     try {
-      const { rows } = await db.query(text, values);
+      const { rows } =
+        this.#prepare && isNodePostgres(db)
+          ? await db.query({ name: statement.name, text: statement.text, values })
+          : await db.query(statement.text, values);
       return (rows as { id: string }[]).map((row) => BigInt(row.id));
     } catch (error) {
       const state = sqlStateOf(db, error);
@@ -156,6 +173,22 @@ export class Client<Payload = unknown> {
       throw error;
     }
   }
+}
+
+/**
+ * A `pg` Client or PoolClient (it has connection parameters) or Pool (it makes Clients), the
+ * connections that take a named statement as `query({ name, text, values })`.
+ */
+function isNodePostgres(db: Queryable): db is Queryable & NamedQueryable {
+  const candidate = db as { connectionParameters?: unknown; Client?: unknown; connect?: unknown };
+  return (
+    (typeof candidate.connectionParameters === "object" && candidate.connectionParameters !== null) ||
+    (typeof candidate.Client === "function" && typeof candidate.connect === "function")
+  );
+}
+
+interface NamedQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 // undefined_table, invalid_schema_name, undefined_object (the sequence).

@@ -1,13 +1,30 @@
+import { createHash } from "node:crypto";
+
+/** A statement and the name it is prepared under where the driver can prepare it. */
+export interface Statement {
+  readonly text: string;
+  /**
+   * `poutbox_` and a hash of the text: the same text always gets the same name, so clients
+   * sharing a connection never prepare one name for two statements (which `pg` refuses),
+   * and the name stays within PostgreSQL's 63 bytes whatever the schema name.
+   */
+  readonly name: string;
+}
+
 /** The statements behind enqueue and enqueueMany, built once per client for its schema. */
 export interface EnqueueQueries {
   /** $1 topic, $2 payload json, $3 headers json. */
-  readonly immediateOne: string;
+  readonly immediateOne: Statement;
   /** $1 topic, $2 payload json, $3 headers json, $4 run_at. */
-  readonly scheduledOne: string;
+  readonly scheduledOne: Statement;
   /** $1 topic, $2 JSON array of payloads, $3 headers json. */
-  readonly immediateMany: string;
+  readonly immediateMany: Statement;
   /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 run_at. */
-  readonly scheduledMany: string;
+  readonly scheduledMany: Statement;
+}
+
+function statement(text: string): Statement {
+  return { text, name: `poutbox_${createHash("sha256").update(text).digest("hex").slice(0, 24)}` };
 }
 
 /**
@@ -35,13 +52,16 @@ export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQ
     )${notify ? wake : ""}
     SELECT id::text AS id FROM input${notify ? fromWake : ""} ORDER BY position`;
   return {
-    immediateOne:
+    immediateOne: statement(
       notifyChannel === undefined
         ? `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id::text AS id`
         : `WITH job AS (INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id)${wake}
            SELECT job.id::text AS id FROM job${fromWake}`,
-    scheduledOne: `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text::timestamptz) RETURNING id::text AS id`,
-    immediateMany: many("immediate", "", "", true),
-    scheduledMany: many("scheduled", ", run_at", ", $4::text::timestamptz", false),
+    ),
+    scheduledOne: statement(
+      `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text::timestamptz) RETURNING id::text AS id`,
+    ),
+    immediateMany: statement(many("immediate", "", "", true)),
+    scheduledMany: statement(many("scheduled", ", run_at", ", $4::text::timestamptz", false)),
   };
 }
