@@ -6,36 +6,12 @@ import { describe, it } from "node:test";
 import type pg from "pg";
 import { Client, Consumer, migrate } from "../src/index.js";
 import { ConsumerProcess, type Line } from "./support/consumer-child.js";
+import { coversAll, enqueueTransaction } from "./support/jobs.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase((created) => migrate(created.pool));
-
-/** Enqueues `count` jobs in one transaction, committed or rolled back, and returns their ids. */
-async function enqueueTransaction(client: Client, count: number, commit = true): Promise<bigint[]> {
-  const tx = await db.pool.connect();
-  try {
-    await tx.query("BEGIN");
-    const ids = await client.enqueueMany(
-      Array.from({ length: count }, (_, i) => ({ i })),
-      { tx },
-    );
-    await tx.query(commit ? "COMMIT" : "ROLLBACK");
-    return ids;
-  } catch (error) {
-    await tx.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    tx.release();
-  }
-}
-
-/** Every id of `expected` is in `seen`. */
-function coversAll(seen: Iterable<bigint>, expected: readonly bigint[]): boolean {
-  const set = new Set(seen);
-  return expected.every((id) => set.has(id));
-}
 
 // --- Progress of a consumer, as stored in <schema>.consumers ------------------------------
 
@@ -185,8 +161,8 @@ describe("consumer leadership", () => {
 
       const client = new Client(db.pool, { schema });
       const committed: bigint[] = [];
-      const rolledBack = await enqueueTransaction(client, 10, false);
-      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(client, 30)));
+      const rolledBack = await enqueueTransaction(db.pool, client, 10, false);
+      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(db.pool, client, 30)));
 
       // Kill the leader in the middle of the run, with a batch in its handler.
       await waitFor(() => leader.delivered().length >= 60 && leader.inBatch, {
@@ -200,7 +176,7 @@ describe("consumer leadership", () => {
       // More jobs while the standby takes over.
       const more = (async () => {
         const ids: bigint[] = [];
-        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(client, 30)));
+        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(db.pool, client, 30)));
         return ids;
       })();
       const took = await standby.waitForLine("LEADER", { timeout: 10_000 });
@@ -287,7 +263,7 @@ describe("consumer leadership", () => {
 
       const client = new Client(db.pool, { schema });
       const committed: bigint[] = [];
-      for (let i = 0; i < 4; i++) committed.push(...(await enqueueTransaction(client, 50)));
+      for (let i = 0; i < 4; i++) committed.push(...(await enqueueTransaction(db.pool, client, 50)));
 
       // Pause A while its handler holds a batch, after it has committed a few.
       await waitFor(() => a.linesFrom("BATCH_DONE").length >= 3 && a.inBatch, {
@@ -406,7 +382,7 @@ describe("consumer leadership", () => {
 
       const ids: bigint[] = [];
       for (let i = 0; i < 3; i++) {
-        const batch = await enqueueTransaction(client, 10);
+        const batch = await enqueueTransaction(db.pool, client, 10);
         if (i === 1) target = batch[4];
         ids.push(...batch);
       }
@@ -416,7 +392,7 @@ describe("consumer leadership", () => {
 
       // A job committed after the retry was moved into immediate: once b has it, b has also
       // passed the retry row, so it would have had it by now if it were to get it at all.
-      const [sentinel] = await enqueueTransaction(client, 1);
+      const [sentinel] = await enqueueTransaction(db.pool, client, 1);
       await waitFor(() => a.ids().includes(sentinel as bigint) && b.ids().includes(sentinel as bigint), {
         what: "the sentinel for both",
       });
@@ -483,7 +459,7 @@ describe("consumer leadership", () => {
       const committed: bigint[] = [];
       const killed: number[] = [];
       for (let round = 1; round <= 2; round++) {
-        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(client, 20)));
+        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(db.pool, client, 20)));
         await waitFor(() => record.deliveries.length >= committed.length - 30, { what: `deliveries, round ${round}` });
         const pid = await waitFor(lockHolder, { what: "the lock session" });
         const { rows } = await db.pool.query("SELECT query FROM pg_stat_activity WHERE pid = $1", [pid]);
@@ -492,7 +468,7 @@ describe("consumer leadership", () => {
         assert.equal(terminated[0].ok, true);
         killed.push(pid);
         // Jobs committed while it has no lock.
-        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(client, 20)));
+        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(db.pool, client, 20)));
         await waitFor(() => epochs.length === round + 1, { what: `leadership again, round ${round}` });
         assert.ok((epochs[round] as bigint) > (epochs[round - 1] as bigint), `epochs ${epochs.join(", ")}`);
         const holder = await waitFor(lockHolder, { what: "the new lock session" });

@@ -13,6 +13,7 @@ import { Client, Consumer, migrate, ReplicationSetupError, SlotLostError } from 
 import { publicationName } from "../src/replication/names.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
 import { ConsumerProcess } from "./support/consumer-child.js";
+import { enqueueTransaction, missing } from "./support/jobs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -39,30 +40,6 @@ async function streamingPid(pool: pg.Pool, schema: string, consumer = "default")
     [await consumerSlot(pool, schema, consumer)],
   );
   return (rows[0]?.pid as number | undefined) ?? undefined;
-}
-
-/** Enqueues `count` small jobs in one transaction and returns their ids. */
-async function enqueueTransaction(client: Client, count: number): Promise<bigint[]> {
-  const tx = await db.pool.connect();
-  try {
-    await tx.query("BEGIN");
-    const ids = await client.enqueueMany(
-      Array.from({ length: count }, (_, i) => ({ i })),
-      { tx },
-    );
-    await tx.query("COMMIT");
-    return ids;
-  } catch (error) {
-    await tx.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    tx.release();
-  }
-}
-
-function missing(seen: Iterable<bigint>, expected: readonly bigint[]): number {
-  const set = new Set(seen);
-  return expected.filter((id) => !set.has(id)).length;
 }
 
 function duplicates(ids: readonly bigint[]): number {
@@ -117,7 +94,7 @@ describe("replication consumer: keepalives and large payloads", () => {
           () => undefined,
         );
       }, 100);
-      const ids = await enqueueTransaction(client, 4 * batchSize);
+      const ids = await enqueueTransaction(db.pool, client, 4 * batchSize);
       await waitFor(() => missing(record.ids(), ids) === 0, { timeout: 30_000, what: "every job" });
       clearInterval(sampling);
       const distinct = [...new Set(pids)];
@@ -229,7 +206,7 @@ describe("replication consumer: crashes and takeovers", () => {
       const first = start("first");
       await first.waitForLine("LEADER");
       await waitFor(() => streamingPid(db.pool, schema, "split"), { what: `the slot to stream (${first.describe()})` });
-      const ids = await enqueueTransaction(client, 1000);
+      const ids = await enqueueTransaction(db.pool, client, 1000);
       await waitFor(() => first.delivered().length >= 300, { what: `300 deliveries (${first.describe()})` });
       first.signal("SIGKILL");
       await first.closed;
@@ -329,7 +306,7 @@ describe("replication consumer: crashes and takeovers", () => {
       });
 
       const committed: bigint[] = [];
-      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(client, 30)));
+      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(db.pool, client, 30)));
       await waitFor(() => leader.delivered().length >= 60 && leader.inBatch, {
         what: `the leader to be busy (${leader.describe()})`,
       });
@@ -338,7 +315,7 @@ describe("replication consumer: crashes and takeovers", () => {
       leader.signal("SIGKILL");
       const more = (async () => {
         const ids: bigint[] = [];
-        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(client, 30)));
+        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(db.pool, client, 30)));
         return ids;
       })();
       const took = await standby.waitForLine("LEADER", { timeout: 10_000 });

@@ -130,7 +130,10 @@ export class Client<Payload = unknown> {
     if (!Array.isArray(payloads)) throw new TypeError("enqueueMany expects an array of payloads");
     await this.#validate(checked.topic, payloads, "payloads");
     if (payloads.length === 0) return [];
-    const array = `[${payloads.map((payload, index) => toJson(payload, `payloads[${index}]`)).join(",")}]`;
+    // One stringify of the whole array: a call per payload cost twice as much client time,
+    // which a 1,000-job enqueueMany spends on the caller's event loop. Errors still name the
+    // element (`payloads[3].total`).
+    const array = toJson(payloads, "payloads");
     const immediate = checked.target === "immediate";
     return this.#run(
       options.tx,
@@ -161,7 +164,10 @@ export class Client<Payload = unknown> {
         this.#prepare && isNodePostgres(db)
           ? await db.query({ name: statement.name, text: statement.text, values })
           : await db.query(statement.text, values);
-      return (rows as { id: string }[]).map((row) => BigInt(row.id));
+      // One row: an id, or enqueueMany's ids in input order, comma-separated.
+      const ids = (rows[0] as { id: string } | undefined)?.id;
+      if (typeof ids !== "string") throw new Error("the enqueue statement returned no ids");
+      return ids.split(",").map((id) => BigInt(id));
     } catch (error) {
       const state = sqlStateOf(db, error);
       if (state !== undefined && missingRelationCodes.has(state)) {
