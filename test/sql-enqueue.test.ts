@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type pg from "pg";
-import { Client, Consumer } from "../src/index.js";
+import { Client, Consumer, migrate } from "../src/index.js";
 import { wakeChannel } from "../src/schema/wake-channel.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -141,6 +141,25 @@ describe("the SQL function enqueue()", () => {
       await db.pool.query(`NOTIFY sentinel_${schema}`);
       await waitFor(() => heard.includes(`sentinel_${schema}`), { what: "the sentinel notification" });
       assert.deepEqual(heard, [wakeChannel(schema), `sentinel_${schema}`]);
+    } finally {
+      listener.release();
+    }
+  });
+
+  it("wakes listeners on a 63-character schema too, from SQL and from a notify client", async () => {
+    // poutbox.<schema> would pass NOTIFY's 63-byte limit: the channel is cut and hashed.
+    const schema = `long_${"n".repeat(58)}`;
+    await migrate(db.pool, { schema });
+    const listener = await db.pool.connect();
+    const heard: string[] = [];
+    listener.on("notification", (message) => heard.push(message.channel));
+    try {
+      await listener.query(`LISTEN "${wakeChannel(schema)}"; LISTEN sentinel_long`);
+      await enqueueSql(db.pool, schema, "'1', notify => true");
+      await new Client(db.pool, { schema, notify: true }).enqueue(2);
+      await db.pool.query("NOTIFY sentinel_long");
+      await waitFor(() => heard.includes("sentinel_long"), { what: "the sentinel notification" });
+      assert.deepEqual(heard, [wakeChannel(schema), wakeChannel(schema), "sentinel_long"]);
     } finally {
       listener.release();
     }
