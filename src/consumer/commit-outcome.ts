@@ -7,6 +7,8 @@ export interface CommitResult {
   readonly fenced: number;
   /** Failed jobs whose immediate row the statement did not see. */
   readonly missing: number;
+  /** The stored epoch is still the one this process claimed. */
+  readonly leading: boolean;
 }
 
 /** How long a commit waits for the rows of its failed jobs to become visible, by default. */
@@ -17,7 +19,7 @@ const defaultVisibilityTimeout = 10_000;
  * job's row wrote nothing: a replication consumer can get a transaction a moment before its
  * rows are visible to other sessions, so it is run again shortly. Past visibilityTimeout this
  * fails, and the term ends without progress (the batch is delivered again, nothing is lost).
- * Otherwise nothing written means the epoch moved: FencedError.
+ * Nothing written because the epoch moved is a FencedError, at once.
  */
 export async function commitOutcome(
   name: string,
@@ -26,9 +28,9 @@ export async function commitOutcome(
 ): Promise<void> {
   const started = Date.now();
   for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
-    const { fenced, missing } = await run();
+    const { fenced, missing, leading } = await run();
     if (fenced > 0) return;
-    if (missing === 0) throw new FencedError(name);
+    if (!leading || missing === 0) throw new FencedError(name);
     if (Date.now() - started > visibilityTimeout) {
       throw new Error(
         `consumer "${name}": ${missing} failed job(s) of the batch are still not visible in immediate after ` +

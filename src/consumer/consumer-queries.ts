@@ -46,8 +46,9 @@ function failedJobs(schema: string, parameter: number): string {
 
 /**
  * After the `fence` CTE (the progress update, made only if `complete`): the CTEs that record
- * the failures, if the fence matched. `$1` is the consumer name. Returns `fenced` (0 when the
- * epoch moved or failures were missing) and `missing` (failed jobs whose row was not found).
+ * the failures, if the fence matched. `$1` is the consumer name, `$2` the epoch. Returns
+ * `fenced` (0 when nothing was written), `missing` (failed jobs whose row was not found) and
+ * `leading` (the epoch is still this process's).
  */
 function recordFailures(schema: string, parameter: number): string {
   return `      , retry AS (
@@ -65,7 +66,8 @@ function recordFailures(schema: string, parameter: number): string {
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
       )
       SELECT (SELECT count(*) FROM fence)::int AS fenced,
-             json_array_length($${parameter}::json) - (SELECT count(*) FROM failure)::int AS missing`;
+             json_array_length($${parameter}::json) - (SELECT count(*) FROM failure)::int AS missing,
+             EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`;
 }
 
 export function consumerQueries(schema: string): ConsumerQueries {
