@@ -17,33 +17,33 @@ function scripted(results: CommitResult[]): { run: () => Promise<CommitResult>; 
 
 describe("commitOutcome", () => {
   it("returns once the statement wrote", async () => {
-    const statement = scripted([{ fenced: 1, missing: 0, leading: true }]);
+    const statement = scripted([{ written: 1, missing: 0, leading: true }]);
     await commitOutcome("c", statement.run);
     assert.equal(statement.calls(), 1);
   });
 
   it("runs the statement again while failed jobs' rows are missing, until it writes", async () => {
     const statement = scripted([
-      { fenced: 0, missing: 1, leading: true },
-      { fenced: 0, missing: 1, leading: true },
-      { fenced: 1, missing: 0, leading: true },
+      { written: 0, missing: 1, leading: true },
+      { written: 0, missing: 1, leading: true },
+      { written: 1, missing: 0, leading: true },
     ]);
     await commitOutcome("c", statement.run);
     assert.equal(statement.calls(), 3);
   });
 
   it("fails with FencedError when nothing was written and nothing was missing", async () => {
-    await assert.rejects(commitOutcome("c", scripted([{ fenced: 0, missing: 0, leading: false }]).run), FencedError);
+    await assert.rejects(commitOutcome("c", scripted([{ written: 0, missing: 0, leading: false }]).run), FencedError);
   });
 
   it("fails with FencedError at once when the epoch moved, even with rows missing", async () => {
-    const statement = scripted([{ fenced: 0, missing: 1, leading: false }]);
+    const statement = scripted([{ written: 0, missing: 1, leading: false }]);
     await assert.rejects(commitOutcome("c", statement.run), FencedError);
     assert.equal(statement.calls(), 1);
   });
 
   it("gives up with an error that says the batch comes again when rows stay missing", async () => {
-    const statement = scripted([{ fenced: 0, missing: 2, leading: true }]);
+    const statement = scripted([{ written: 0, missing: 2, leading: true }]);
     await assert.rejects(commitOutcome("c", statement.run, 30), /2 failed job\(s\).*delivered again/);
     assert.ok(statement.calls() > 1);
   });

@@ -4,7 +4,7 @@ import { sleep } from "./sleep.js";
 /** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
 export interface CommitResult {
   /** 1 when progress and failures were written, 0 when nothing was. */
-  readonly fenced: number;
+  readonly written: number;
   /** Failed jobs whose immediate row the statement did not see. */
   readonly missing: number;
   /** The stored epoch is still the one this process claimed. */
@@ -28,8 +28,8 @@ export async function commitOutcome(
 ): Promise<void> {
   const started = Date.now();
   for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
-    const { fenced, missing, leading } = await run();
-    if (fenced > 0) return;
+    const { written, missing, leading } = await run();
+    if (written > 0) return;
     if (!leading || missing === 0) throw new FencedError(name);
     if (Date.now() - started > visibilityTimeout) {
       throw new Error(

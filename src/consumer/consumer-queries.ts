@@ -3,14 +3,15 @@ export interface ConsumerQueries {
   /** $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it and the stored progress. */
   readonly consumerClaim: string;
   /**
-   * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `fenced` = 0 if nothing
-   * was written: the epoch moved, or `missing` > 0 failed jobs' rows were not found.
+   * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `written` (1, or 0 when
+   * nothing was), `missing` (failed jobs whose row was not found) and `leading` (the epoch is
+   * still the caller's); see recordFailures.
    */
   readonly consumerCommit: string;
   /**
    * Replication: $1 name, $2 epoch, $3 acked LSN, $4 partial LSN, $5 partial count, $6 a
-   * progress snapshot now known to be passed (or null), $7 failures as JSON. Returns `fenced`
-   * and `missing` as consumerCommit does.
+   * progress snapshot now known to be passed (or null), $7 failures as JSON. Returns `written`,
+   * `missing` and `leading` as consumerCommit does.
    */
   readonly consumerCommitReplication: string;
   /**
@@ -47,7 +48,7 @@ function failedJobs(schema: string, parameter: number): string {
 /**
  * After the `fence` CTE (the progress update, made only if `complete`): the CTEs that record
  * the failures, if the fence matched. `$1` is the consumer name, `$2` the epoch. Returns
- * `fenced` (0 when nothing was written), `missing` (failed jobs whose row was not found) and
+ * `written` (0 when nothing was), `missing` (failed jobs whose row was not found) and
  * `leading` (the epoch is still this process's).
  */
 function recordFailures(schema: string, parameter: number): string {
@@ -65,7 +66,7 @@ function recordFailures(schema: string, parameter: number): string {
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
       )
-      SELECT (SELECT count(*) FROM fence)::int AS fenced,
+      SELECT (SELECT count(*) FROM fence)::int AS written,
              json_array_length($${parameter}::json) - (SELECT count(*) FROM failure)::int AS missing,
              EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`;
 }
