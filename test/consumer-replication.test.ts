@@ -336,15 +336,57 @@ describe("replication progress, recovery and removal", () => {
     assert.equal(typeof running?.retainedBytes, "bigint");
     await assert.rejects(removeConsumer(db.pool, { schema, consumer: "mailer" }), { code: "CONSUMER_ACTIVE" });
     await consumer.stop();
-    await waitFor(
-      async () => (await replicationSlotStatus(db.pool, { schema, consumer: "mailer" }))?.active === false,
-      {
-        what: "the slot to be released",
-      },
-    );
     const removed = await removeConsumer(db.pool, { schema, consumer: "mailer" });
     assert.deepEqual(removed, { row: true, slot: true, publication: true, failed: 0 });
     assert.equal(await replicationSlotStatus(db.pool, { schema, consumer: "mailer" }), undefined);
+  });
+});
+
+describe("Consumer (replication) stopping", () => {
+  it("resolves stop() only once its walsender has let go of the slot, so it can be removed at once", async (t) => {
+    // The server process behind a closed replication connection exits a moment later, and
+    // holds the slot until it has. Pausing that process makes the moment as long as we like.
+    const { schema, client } = await db.freshSchema("replication");
+    const record = recorder();
+    const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
+    await consumer.start();
+    await client.enqueue("x");
+    await waitFor(() => record.deliveries.length === 1, { what: "a delivery" });
+    const walsender = await waitFor(
+      async () => (await replicationSlotStatus(db.pool, { schema, consumer: "mailer" }))?.activePid ?? undefined,
+      { what: "the slot to stream" },
+    );
+    try {
+      process.kill(walsender, "SIGSTOP");
+    } catch {
+      await consumer.stop();
+      t.skip("the server's processes cannot be signalled from here (not a local server)");
+      return;
+    }
+    const paused = 300;
+    // Once resumed, it sees its connection closed and exits: SIGCONT to a process gone is fine.
+    const resumeWalsender = () => {
+      try {
+        process.kill(walsender, "SIGCONT");
+      } catch {}
+    };
+    const resume = setTimeout(resumeWalsender, paused);
+    const started = Date.now();
+    try {
+      await consumer.stop();
+    } finally {
+      clearTimeout(resume);
+      resumeWalsender();
+    }
+    const status = await replicationSlotStatus(db.pool, { schema, consumer: "mailer" });
+    assert.equal(status?.active, false, `slot still held by process ${status?.activePid} after stop()`);
+    assert.ok(Date.now() - started >= paused - 20, "stop() waited for the walsender");
+    assert.deepEqual(await removeConsumer(db.pool, { schema, consumer: "mailer" }), {
+      row: true,
+      slot: true,
+      publication: true,
+      failed: 0,
+    });
   });
 });
 

@@ -6,6 +6,7 @@ import { publicationName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
 import { ReplicationConnection } from "../replication/replication-connection.js";
 import {
+  awaitSlotRelease,
   checkLogicalReplication,
   consumerSlot,
   dropSlot,
@@ -33,6 +34,8 @@ const snapshotPairInterval = 1000;
 const slotReportInterval = 10_000;
 // With nothing to deliver, the loop wakes this often to record idle progress.
 const idleTimeout = 200;
+// How long a term's end waits for its walsender to exit and free the slot.
+const slotReleaseTimeout = 5000;
 
 /**
  * One term as leader of a replication consumer: make sure the publication and slot exist,
@@ -198,7 +201,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
     if (failed.signal.aborted && !term.stopping.aborted) throw failed.signal.reason;
   } finally {
     clearInterval(reportSlot);
-    await connection.close();
+    await closeReplication(term, connection, slot);
     await streaming;
   }
 }
@@ -288,7 +291,23 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
     if (rows.length === 0) throw new FencedError(options.name);
     return { consistentPoint: created.consistentPoint, snapshot };
   } finally {
-    await connection.close();
+    await closeReplication(term, connection, slot);
+  }
+}
+
+/**
+ * Closes a walsender connection and waits until the server has released the slot, so that
+ * once a term is over (and stop() has resolved) the slot is free: for removeConsumer, for the
+ * next term's stream, for another process taking over. Best effort when the term ends because
+ * the server is gone.
+ */
+async function closeReplication(term: LeaderTerm, connection: ReplicationConnection, slot: string): Promise<void> {
+  const pid = connection.pid;
+  await connection.close();
+  if (pid === null) return;
+  const released = await awaitSlotRelease(term.pool, slot, pid, slotReleaseTimeout).catch(() => true);
+  if (!released) {
+    term.options.logger.warn?.("the walsender still holds the slot after its connection closed", { slot, pid });
   }
 }
 

@@ -39,6 +39,11 @@ export class ReplicationConnection {
     return new ReplicationConnection(client);
   }
 
+  /** The walsender's process id, as the server announced it at connect. */
+  get pid(): number | null {
+    return (this.#client as unknown as { processID: number | null }).processID;
+  }
+
   /** The server's WAL position as its last keepalive or message said. */
   get serverEnd(): bigint {
     return this.#serverEnd;
@@ -121,6 +126,7 @@ export class ReplicationConnection {
     this.#stopTimer();
     // Ending a connection in copy-both mode politely would need a CopyDone exchange; the
     // server handles a plain disconnect the same way, keeping the slot's confirmed position.
+    // Either way this returns before the walsender has exited and released its slot.
     const socket = this.#socket();
     await Promise.race([
       this.#client.end().catch(() => undefined),

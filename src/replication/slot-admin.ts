@@ -1,3 +1,4 @@
+import { sleep } from "../consumer/sleep.js";
 import type { Queryable } from "../database/queryable.js";
 import { ReplicationSetupError } from "../errors.js";
 import { parseLsn } from "./lsn.js";
@@ -106,12 +107,27 @@ export async function releaseSlot(db: Queryable, slot: string, timeout = 10_000)
   const state = await slotState(db, slot);
   if (!state?.active || state.activePid === null) return null;
   await db.query("SELECT pg_terminate_backend($1)", [state.activePid]);
-  const deadline = Date.now() + timeout;
-  while ((await slotState(db, slot))?.active === true) {
-    if (Date.now() > deadline) {
-      throw new Error(`replication slot "${slot}" is still in use by process ${state.activePid} after ending it`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  if (!(await awaitSlotRelease(db, slot, state.activePid, timeout))) {
+    throw new Error(`replication slot "${slot}" is still in use by process ${state.activePid} after ending it`);
   }
   return state.activePid;
+}
+
+/**
+ * Waits until the server process `pid` no longer holds `slot`; false when it still does after
+ * `timeout` ms. A walsender lets go of its slot only as it exits, which comes a moment after
+ * its connection closed (longer on a busy server): until then the slot is "in use", and
+ * removing the consumer or streaming from the slot again is refused.
+ */
+export async function awaitSlotRelease(db: Queryable, slot: string, pid: number, timeout: number): Promise<boolean> {
+  const deadline = Date.now() + timeout;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    const { rows } = await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = $2", [
+      slot,
+      pid,
+    ]);
+    if (rows.length === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(pause);
+  }
 }

@@ -20,7 +20,7 @@ export function replicationConsumer(
   });
 }
 
-/** Drops the consumers' slots once their walsenders have gone (a stopped consumer's ends shortly after). */
+/** Drops the consumers' slots once their walsenders have gone (a killed process's walsender lingers a moment). */
 export async function dropSlots(pool: pg.Pool, schema: string, ...consumers: string[]): Promise<void> {
   for (const consumer of consumers) {
     await waitFor(
