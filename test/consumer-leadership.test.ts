@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type pg from "pg";
-import { Client, Consumer, migrate } from "../src/index.js";
+import { leaderLockHolder } from "../src/consumer/leader-key.js";
+import { Client, Consumer, migrate, removeConsumer } from "../src/index.js";
 import { ConsumerProcess, type Line } from "./support/consumer-child.js";
 import { coversAll, enqueueTransaction } from "./support/jobs.js";
 import { recorder } from "./support/recorder.js";
@@ -486,5 +487,27 @@ describe("consumer leadership", () => {
       await consumer.stop();
       await pool.end();
     }
+  });
+
+  it("frees the leader lock before stop() resolves, so the consumer can be removed at once", async () => {
+    // Closing the lock's session frees the lock only once its server process has exited, a
+    // moment later: the race shows in a few rounds of 50 when stop() does not unlock first.
+    const schema = "lead_stop";
+    await migrate(db.pool, { schema });
+    const record = recorder();
+    for (let round = 1; round <= 40; round++) {
+      const consumer = new Consumer(db.pool, record.handler, { schema, name: "quitter", pollInterval: 5 });
+      await consumer.start();
+      await waitFor(() => consumer.isLeader, { what: `leadership, round ${round}` });
+      await consumer.stop();
+      const holder = await leaderLockHolder(db.pool, schema, "quitter");
+      assert.equal(holder, null, `round ${round}: lock still held by process ${holder} after stop()`);
+    }
+    assert.deepEqual(await removeConsumer(db.pool, { schema, consumer: "quitter" }), {
+      row: true,
+      slot: false,
+      publication: false,
+      failed: 0,
+    });
   });
 });

@@ -2,6 +2,9 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
 
+// How long release() waits for the unlock before it just closes the session.
+const unlockTimeout = 1000;
+
 /**
  * Leadership of one consumer name: a session-level advisory lock held on a dedicated
  * connection. The server frees it when that session ends, so a leader that dies, or whose
@@ -43,11 +46,24 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
   async release(): Promise<void> {
     this.#stopHeartbeat();
     const client = this.#client;
+    const held = this.#held;
     this.#client = undefined;
     this.#held = false;
     if (!client) return;
-    // Closing the session frees the lock; no unlock round trip is needed. The connection is
-    // destroyed rather than returned to the pool because it carries a session timeout.
+    // Closing the session frees the lock too, but only once the server process has exited, a
+    // moment after this returns: a removeConsumer or a takeover right after stop() would find
+    // the lock still held. So unlock first, unless the connection does not answer in time.
+    if (held) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#key]).catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, unlockTimeout);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Destroyed rather than returned to the pool: it carries a session timeout.
     client.release(true);
   }
 
