@@ -69,15 +69,25 @@ describe("Consumer (polling)", () => {
     await consumer.start();
     try {
       await waitFor(() => consumer.isLeader, { what: "leadership" });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The LISTEN connection opens with the first idle wait; a NOTIFY before it is lost.
+      await waitFor(
+        async () => {
+          const { rows } = await db.pool.query(
+            `SELECT 1 FROM pg_stat_activity
+              WHERE datname = current_database() AND state = 'idle' AND query = 'LISTEN "poutbox.listening"'`,
+          );
+          return rows.length > 0;
+        },
+        { what: "the LISTEN session" },
+      );
       const tx = await db.pool.connect();
       await tx.query("BEGIN");
       const [id] = await client.enqueueMany([{ woke: true }], { tx });
       await tx.query("COMMIT");
       tx.release();
-      await waitFor(() => record.deliveries.some((job) => job.id === id), { timeout: 5000, what: "notified job" });
+      await waitFor(() => record.deliveries.some((job) => job.id === id), { timeout: 15_000, what: "notified job" });
       const single = await client.enqueue({ woke: "again" });
-      await waitFor(() => record.deliveries.some((job) => job.id === single), { timeout: 5000, what: "second job" });
+      await waitFor(() => record.deliveries.some((job) => job.id === single), { timeout: 15_000, what: "second job" });
     } finally {
       await consumer.stop();
     }

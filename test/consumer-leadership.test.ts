@@ -180,7 +180,7 @@ describe("consumer leadership", () => {
         for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(db.pool, client, 30)));
         return ids;
       })();
-      const took = await standby.waitForLine("LEADER", { timeout: 10_000 });
+      const took = await standby.waitForLine("LEADER", { timeout: 30_000 });
       const takeoverMs = took.at - killedAt;
       committed.push(...(await more));
       const secondEpoch = BigInt(took.text.split(" ")[1] as string);
@@ -241,7 +241,9 @@ describe("consumer leadership", () => {
         CREATE TRIGGER record_consumer_write AFTER INSERT OR UPDATE ON ${schema}.consumers
           FOR EACH ROW EXECUTE FUNCTION public.record_consumer_write();`);
     try {
-      const start = (label: string) => {
+      // A short leaderTimeout for A, the one paused; B, which must keep the lead it takes, gets
+      // a longer one so that a stall of its own on a loaded machine cannot cost it the lock.
+      const start = (label: string, leaderTimeout: number) => {
         const child = new ConsumerProcess(label, {
           url: db.url,
           schema,
@@ -249,16 +251,16 @@ describe("consumer leadership", () => {
           sink: join(dir, `${label}.ids`),
           sleep: 150,
           batchSize: 10,
-          leaderTimeout: 1000,
+          leaderTimeout,
           takeoverInterval: 100,
           applicationName: `fencing-${label}`,
         });
         children.push(child);
         return child;
       };
-      const a = start("a");
+      const a = start("a", 1000);
       await a.waitForLine("LEADER");
-      const b = start("b");
+      const b = start("b", 5000);
       await b.waitForLine("STANDBY");
       sampler = sampleProgress(db.pool, schema, name);
 
@@ -277,7 +279,7 @@ describe("consumer leadership", () => {
       assert.ok(before?.leaderId?.startsWith(a.leaderIdPrefix), `A leads before: ${before?.leaderId}`);
 
       // The server ends A's idle lock session after leaderTimeout; B takes the lock and claims.
-      const took = await b.waitForLine("LEADER", { timeout: 10_000 });
+      const took = await b.waitForLine("LEADER", { timeout: 30_000 });
       const takeoverMs = took.at - stoppedAt;
       const epochB = BigInt(took.text.split(" ")[1] as string);
       const after = await readProgress(db.pool, schema, name);
@@ -289,7 +291,7 @@ describe("consumer leadership", () => {
       await waitFor(() => b.linesFrom("BATCH_DONE", bFrom).length >= 2, { what: `B to work (${b.describe()})` });
       const resumedFrom = a.lines.length;
       a.signal("SIGCONT");
-      await a.waitForLine("STANDBY", { from: resumedFrom, timeout: 10_000 });
+      await a.waitForLine("STANDBY", { from: resumedFrom, timeout: 30_000 });
 
       await waitFor(() => coversAll([...a.delivered(), ...b.delivered()], committed), {
         timeout: 30_000,

@@ -168,10 +168,14 @@ describe("scheduled jobs", () => {
     const record = recorder(async (jobs) => {
       for (const job of jobs) seen.set(job.id, Date.now());
     });
-    await withConsumer(schema, record.handler, { promoteInterval: 50 }, async () => {
+    await withConsumer(schema, record.handler, { promoteInterval: 50 }, async (consumer) => {
+      await waitFor(() => consumer.isLeader, { what: "leadership" });
+      // Lateness counts from when a leader was there to deliver it (a loaded machine may take
+      // longer than 700 ms to start one).
+      const due = Math.max(runAt.getTime(), Date.now());
       const at = await waitFor(() => seen.get(id), { what: "scheduled job" });
       assert.ok(at >= runAt.getTime(), `delivered ${runAt.getTime() - at} ms early`);
-      assert.ok(at - runAt.getTime() < 1000, `delivered ${at - runAt.getTime()} ms late`);
+      assert.ok(at - due < 1000, `delivered ${at - due} ms after it was due and a leader ran`);
     });
   });
 });
@@ -223,7 +227,8 @@ describe("stop and faults", () => {
     await waitFor(() => stuck.deliveries.length === 1, { what: "stuck batch" });
     const started = Date.now();
     await consumer.stop();
-    assert.ok(Date.now() - started < 2000);
+    // shutdownTimeout is 100 ms; a stop() that waited for the handler would never return.
+    assert.ok(Date.now() - started < 10_000);
     const again = recorder();
     const restarted = new Consumer(db.pool, again.handler, { schema, name: "stop-stuck", pollInterval: 5 });
     await restarted.start();

@@ -80,6 +80,27 @@ function dropped(report: MaintenanceReport, names: string[]): string[] {
 
 const past = { partitionInterval: minute, lookAhead: 0 };
 
+/**
+ * Runs maintenance again while a run skips something as "locked" (or finds another run under
+ * way): a running consumer's poll that holds the table longer than lockTimeout, as happens on a
+ * loaded machine, makes a run skip what the next one does. The report is the last run's, with
+ * what every run dropped and removed.
+ */
+async function settled(maintenance: Maintenance): Promise<MaintenanceReport> {
+  const drops: MaintenanceReport["dropped"][number][] = [];
+  let defaultRows = 0;
+  let defaultRowsRemoved = 0;
+  for (let run = 1; ; run++) {
+    const report = await maintenance.runOnce();
+    drops.push(...report.dropped);
+    defaultRows = Math.max(defaultRows, report.defaultRows);
+    defaultRowsRemoved += report.defaultRowsRemoved;
+    const again = !report.ran || report.skipped.some((each) => each.reason === "locked");
+    if (!again || run === 50) return { ...report, dropped: drops, defaultRows, defaultRowsRemoved };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe("Maintenance", () => {
   it("creates partitions ahead for intervals of 1 minute, 1 hour and 1 day, aligned in UTC whatever the session time zone", async () => {
     // +05:45 and +13:45: a boundary computed in local time would be off the UTC grid.
@@ -110,8 +131,13 @@ describe("Maintenance", () => {
         );
         // A new job lands in the current partition, not in the default one.
         await new Client(pool, { schema }).enqueue({ now: true });
-        const { rows } = await pool.query(`SELECT tableoid::regclass::text AS part FROM "${schema}".immediate`);
-        assert.equal(rows[0].part, `${schema}.${report.created[0]?.name}`);
+        const { rows } = await pool.query(
+          `SELECT tableoid::regclass::text AS part, created_at FROM "${schema}".immediate`,
+        );
+        // Its own range's: a minute may have ended since the run.
+        const at = (rows[0].created_at as Date).getTime();
+        const home = report.created.find((range) => range.from.getTime() <= at && at < range.to.getTime());
+        assert.equal(rows[0].part, `${schema}.${home?.name}`);
         // Nothing to do again, but for a minute boundary passed meanwhile.
         const again = await maintenance.runOnce();
         assert.ok(again.created.length <= 1 && again.dropped.length === 0);
@@ -189,7 +215,7 @@ describe("Maintenance", () => {
       await writer.query("COMMIT");
       await waitFor(() => delivered.ids().includes(open as bigint), { what: "the open transaction's job" });
       await waitFor(() => caughtUp(schema, "default"), { what: "the consumer to pass it" });
-      assert.deepEqual(dropped(await maintenance.runOnce(), [held, other]), [held, other]);
+      assert.deepEqual(dropped(await settled(maintenance), [held, other]), [held, other]);
 
       // The late writer writes into a range whose partition is gone: the default partition
       // takes the row, the insert does not fail, the job is delivered.
@@ -197,7 +223,7 @@ describe("Maintenance", () => {
       await lateWriter.query("COMMIT");
       await waitFor(() => delivered.ids().includes(late as bigint), { what: "the late writer's job" });
       await waitFor(() => caughtUp(schema, "default"), { what: "the consumer to pass it" });
-      const cleared = await maintenance.runOnce();
+      const cleared = await settled(maintenance);
       assert.equal(cleared.defaultRows, 1);
       assert.equal(cleared.defaultRowsRemoved, 1);
     } finally {
@@ -444,7 +470,7 @@ describe("Maintenance", () => {
       const second = await pastPartition(schema, ago(7));
       ids.push(...(await jobsAt(schema, ago(7), 30)));
       await waitFor(() => caughtUp(schema, "poller"), { what: "the poller" });
-      const report = await maintenance.runOnce();
+      const report = await settled(maintenance);
       assert.deepEqual(dropped(report, [first, second]), [first]);
       assert.equal(reasons(report)[second], "not-consumed streamer");
 
@@ -455,14 +481,14 @@ describe("Maintenance", () => {
       const third = await pastPartition(schema, ago(6));
       ids.push(...(await jobsAt(schema, ago(6), 30)));
       await waitFor(() => caughtUp(schema, "streamer"), { what: "the streamer to catch up" });
-      const next = await maintenance.runOnce();
+      const next = await settled(maintenance);
       assert.deepEqual(dropped(next, [second, third]), [second]);
       assert.equal(reasons(next)[third], "not-consumed poller");
 
       polling = poller();
       await polling.start();
       await waitFor(() => caughtUp(schema, "poller"), { what: "the poller to catch up" });
-      assert.deepEqual(dropped(await maintenance.runOnce(), [third]), [third]);
+      assert.deepEqual(dropped(await settled(maintenance), [third]), [third]);
       assert.deepEqual(new Set(polled.ids()), new Set(ids));
       assert.deepEqual(new Set(streamed.ids()), new Set(ids));
     } finally {

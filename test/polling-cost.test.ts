@@ -197,9 +197,9 @@ describe("polling cost", () => {
 
       // The same through a running consumer: only the new jobs, then the open hole once it commits.
       await consumer.start();
-      await waitFor(() => record.deliveries.length >= newIds.length, { timeout: 5000, what: "the new jobs" });
+      await waitFor(() => record.deliveries.length >= newIds.length, { timeout: 30_000, what: "the new jobs" });
       await openHole.query("COMMIT");
-      await waitFor(() => record.counts().has(openHoleId), { timeout: 5000, what: "the job of the open hole" });
+      await waitFor(() => record.counts().has(openHoleId), { timeout: 30_000, what: "the job of the open hole" });
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.deepEqual(record.ids(), [...newIds, openHoleId]);
       t.diagnostic(`whole test ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -52,10 +52,13 @@ export const networkPartition: Scenario = {
     const proxy = await run.proxy();
     // A short wal_sender_timeout, so the partitioned leader's walsender lets the slot go.
     const options = run.mode === "replication" ? "?options=-c%20wal_sender_timeout%3D2s" : "";
+    // The partitioned leader must lose its lock soon; a standby that takes over must keep it,
+    // even through a stall of its own on a loaded machine.
     const settings = { sleep: 30, leaderTimeout: 1000, takeoverInterval: 100 };
+    const standbySettings = { ...settings, leaderTimeout: 5000 };
     const a = run.consumer("a", { ...settings, url: proxy.url(run.suite.url) + options });
     await leading(a);
-    let standby = run.consumer("b", { ...settings, url: run.suite.url + options });
+    let standby = run.consumer("b", { ...standbySettings, url: run.suite.url + options });
     await standby.waitForLine("READY");
     const producing = run.produce({ transactions: 1200, pause: 3 });
     await progress(run, 60);
@@ -68,7 +71,7 @@ export const networkPartition: Scenario = {
     if ((await recordedLeader(run, [a, standby])) !== a) {
       standby.signal("SIGKILL");
       faults++;
-      standby = run.consumer("c", { ...settings, url: run.suite.url + options });
+      standby = run.consumer("c", { ...standbySettings, url: run.suite.url + options });
       await recordedLeader(run, [a]);
     }
     await progress(run, 40);
