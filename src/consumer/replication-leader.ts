@@ -15,6 +15,7 @@ import {
   slotState,
 } from "../replication/slot-admin.js";
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
+import { validSnapshot } from "../sources/snapshot.js";
 import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
 import { commitOutcome } from "./commit-outcome.js";
 import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
@@ -272,7 +273,7 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
       await client.query(`SET TRANSACTION SNAPSHOT '${created.snapshotName.replace(/'/g, "")}'`);
       const { rows } = await client.query("SELECT pg_current_snapshot()::text AS snapshot");
       await client.query("COMMIT");
-      snapshot = rows[0].snapshot;
+      snapshot = validSnapshot(rows[0].snapshot);
     } catch (error) {
       // The import fails when the walsender exporting the snapshot is gone; the connection is
       // then inside an aborted transaction and must not go back to the caller's pool.
