@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
+import { settleWithin } from "./sleep.js";
 
 // How long release() waits for the unlock before it just closes the session.
 const unlockTimeout = 1000;
@@ -54,14 +55,10 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
     // moment after this returns: a removeConsumer or a takeover right after stop() would find
     // the lock still held. So unlock first, unless the connection does not answer in time.
     if (held) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#key]).catch(() => undefined),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, unlockTimeout);
-        }),
-      ]);
-      clearTimeout(timer);
+      await settleWithin(
+        client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#key]),
+        unlockTimeout,
+      );
     }
     // Destroyed rather than returned to the pool: it carries a session timeout.
     client.release(true);

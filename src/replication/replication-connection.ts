@@ -1,4 +1,5 @@
 import pg from "pg";
+import { settleWithin } from "../consumer/sleep.js";
 import { lsnToString, parseLsn } from "./lsn.js";
 import { dateToPgMicros } from "./pg-time.js";
 import { decodeReplicationMessage, encodeStandbyStatusUpdate } from "./replication-messages.js";
@@ -128,10 +129,7 @@ export class ReplicationConnection {
     // server handles a plain disconnect the same way, keeping the slot's confirmed position.
     // Either way this returns before the walsender has exited and released its slot.
     const socket = this.#socket();
-    await Promise.race([
-      this.#client.end().catch(() => undefined),
-      new Promise((resolve) => setTimeout(resolve, 1000)),
-    ]);
+    await settleWithin(this.#client.end(), 1000);
     socket?.destroy();
   }
 
