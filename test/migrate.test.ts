@@ -20,6 +20,7 @@ describe("migrate", () => {
     const first = await migrate(db.pool);
     assert.deepEqual(first, { schema: "poutbox", applied: migrations().map((m) => m.version), version: latest });
     assert.deepEqual(await tables("poutbox"), [
+      "consumer_moves",
       "consumers",
       "dead_letter",
       "failed",

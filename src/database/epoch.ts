@@ -1,0 +1,15 @@
+/**
+ * SQL that reads a timestamptz as whole milliseconds since 1970 (an int8, cut towards the
+ * past, as a JavaScript Date holds it). Unlike the timestamptz's own text, the number does not
+ * depend on the session's DateStyle, TimeZone or extra_float_digits, which a role or database
+ * may set to anything.
+ */
+export function epochMs(expression: string): string {
+  return `floor(extract(epoch FROM ${expression}) * 1000)::int8`;
+}
+
+/** The Date of an `epochMs` value as a driver returns it (text, number or bigint), or null. */
+export function dateFromEpochMs(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  return new Date(Number(value));
+}
