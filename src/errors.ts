@@ -12,6 +12,7 @@ export const errorCodes = [
   "REPLICATION_PROTOCOL",
   "REPLICATION_SETUP",
   "SLOT_LOST",
+  "PROGRESS_MISMATCH",
   "CONSUMER_ACTIVE",
 ] as const;
 
@@ -145,5 +146,52 @@ export class SlotLostError extends PoutboxError {
   constructor(slot: string, reason: string) {
     super("SLOT_LOST", `replication slot "${slot}" ${reason}; its consumer cannot resume from it without losing jobs`);
     this.slot = slot;
+  }
+}
+
+/** Why a consumer's stored progress cannot be used on the server it found. */
+export type ProgressMismatchReason =
+  /** Recorded on another cluster: a dump loaded elsewhere, a copied database, a new cluster. */
+  | "other-cluster"
+  /** Recorded on a timeline this server's history does not go through at that position. */
+  | "other-timeline"
+  /** A transaction id or WAL position this server has not reached: a restore, or a copy. */
+  | "ahead";
+
+/**
+ * A consumer's stored progress does not describe the server it runs on: it was recorded on
+ * another cluster or timeline, or is ahead of what the server has reached (as after restoring a
+ * backup, or loading a dump into another cluster). Resuming would skip every job committed
+ * until the server caught up, so the consumer refuses to run until an operator chooses, with
+ * `moveConsumer` or `poutbox consumer move`, to deliver again every job still in the outbox
+ * (`oldest`) or to start from the server's present position (`now`).
+ */
+export class ProgressMismatchError extends PoutboxError {
+  readonly consumer: string;
+  readonly reason: ProgressMismatchReason;
+  /** The stored progress, as text (transaction ids, snapshots, LSNs, cluster and timeline). */
+  readonly stored: Readonly<Record<string, string | null>>;
+  /** The server's own position, as text. */
+  readonly server: Readonly<Record<string, string | null>>;
+
+  constructor(
+    consumer: string,
+    reason: ProgressMismatchReason,
+    detail: string,
+    stored: Readonly<Record<string, string | null>>,
+    server: Readonly<Record<string, string | null>>,
+  ) {
+    super(
+      "PROGRESS_MISMATCH",
+      `consumer "${consumer}": its stored progress does not belong to this server: ${detail}. ` +
+        "Resuming would skip jobs, so it will not run until you choose: " +
+        `\`poutbox consumer move ${consumer} --to oldest\` delivers every job still in the outbox again, ` +
+        `\`--to now\` skips them and starts from the server's present position ` +
+        '(moveConsumer() in the API; see docs/operations.md, "After a restore")',
+    );
+    this.consumer = consumer;
+    this.reason = reason;
+    this.stored = stored;
+    this.server = server;
   }
 }

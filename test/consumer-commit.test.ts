@@ -47,11 +47,11 @@ describe("consumer commit statements", () => {
     const before = await stored(schema);
     const progress = ["c", epoch, "5:5:", null, "0", "0"];
     const wrongXid = { id: job.id, xid: String(BigInt(job.xid) + 1000n) };
-    const { rows: refused } = await db.pool.query(queries.consumerCommit, [...progress, failures(wrongXid)]);
+    const { rows: refused } = await db.pool.query(queries.consumerCommit, [...progress, failures(wrongXid), "[]"]);
     assert.deepEqual(refused[0], { written: 0, missing: 1, leading: true });
     assert.deepEqual(await stored(schema), before, "neither progress nor failures written");
 
-    const { rows: written } = await db.pool.query(queries.consumerCommit, [...progress, failures(job)]);
+    const { rows: written } = await db.pool.query(queries.consumerCommit, [...progress, failures(job), "[]"]);
     assert.deepEqual(written[0], { written: 1, missing: 0, leading: true });
     assert.deepEqual(await stored(schema), { ...before, snapshot: "5:5:", failed: 1 });
   });
@@ -64,6 +64,7 @@ describe("consumer commit statements", () => {
     const { rows: refused } = await db.pool.query(queries.consumerCommitReplication, [
       ...progress,
       failures(unknownId, true),
+      "[]",
     ]);
     assert.deepEqual(refused[0], { written: 0, missing: 1, leading: true });
     assert.deepEqual(await stored(schema), before);
@@ -71,6 +72,7 @@ describe("consumer commit statements", () => {
     const { rows: written } = await db.pool.query(queries.consumerCommitReplication, [
       ...progress,
       failures(job, true),
+      "[]",
     ]);
     assert.deepEqual(written[0], { written: 1, missing: 0, leading: true });
     assert.deepEqual(await stored(schema), { ...before, acked: "0/1000", dead: 1 });
@@ -80,7 +82,16 @@ describe("consumer commit statements", () => {
     const { schema, queries, epoch, job } = await setUp();
     const before = await stored(schema);
     const stale = String(BigInt(epoch) - 1n);
-    const { rows } = await db.pool.query(queries.consumerCommit, ["c", stale, "5:5:", null, "0", "0", failures(job)]);
+    const { rows } = await db.pool.query(queries.consumerCommit, [
+      "c",
+      stale,
+      "5:5:",
+      null,
+      "0",
+      "0",
+      failures(job),
+      "[]",
+    ]);
     assert.deepEqual(rows[0], { written: 0, missing: 0, leading: false });
     const wrongXid = { id: job.id, xid: String(BigInt(job.xid) + 1000n) };
     const { rows: both } = await db.pool.query(queries.consumerCommit, [
@@ -91,6 +102,7 @@ describe("consumer commit statements", () => {
       "0",
       "0",
       failures(wrongXid),
+      "[]",
     ]);
     assert.deepEqual(both[0], { written: 0, missing: 1, leading: false });
     assert.deepEqual(await stored(schema), before);

@@ -82,25 +82,46 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
   }
 }
 
-/** The failed jobs of a batch as the commit statements take them (JSON for json_to_recordset). */
+/** A failed job as the outcome statements take it (json_to_recordset in consumer-queries.ts). */
+export interface FailureRow {
+  readonly id: string;
+  readonly xid: string;
+  readonly attempt: number;
+  readonly error: string;
+  readonly delay_ms: number;
+  readonly dead: boolean;
+}
+
+/** The failed jobs of a batch as the commit statements take them. */
 export function failureRows(
   jobs: readonly Job<unknown>[],
   failures: ReadonlyMap<JobId, FailedJob>,
   options: ResolvedConsumerOptions,
-): string {
-  if (failures.size === 0) return "[]";
+): FailureRow[] {
+  if (failures.size === 0) return [];
   const byId = new Map(jobs.map((job) => [job.id, job]));
-  const rows = [...failures].map(([id, { error, dead }]) => {
+  return [...failures].map(([id, { error, dead }]) => {
     const job = byId.get(id);
     const attempt = job?.attempt ?? 1;
     return {
       id: String(id),
       xid: String(job?.transactionId),
       attempt,
-      error,
+      error: storableText(error),
       delay_ms: retryDelay(options.backoff, attempt),
       dead: dead || attempt >= options.maxAttempts,
     };
   });
-  return JSON.stringify(rows);
 }
+
+/**
+ * Error text as a text column can hold it. PostgreSQL text cannot contain NUL, and JSON's
+ * `\u0000` or a lone surrogate's escape make the whole statement fail ("unsupported Unicode
+ * escape sequence"): one error message from a handler would then stop every commit.
+ */
+export function storableText(text: string): string {
+  return text.replace(unstorable, "\uFFFD");
+}
+
+// NUL, a high surrogate not followed by a low one, a low surrogate not preceded by a high one.
+const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -1,4 +1,11 @@
+import type pg from "pg";
+import { connectListening } from "../database/connect.js";
+import type { Queryable } from "../database/queryable.js";
+import { sqlStateOf } from "../database/sql-state.js";
+import { type FailureRow, storableText } from "./batch-loop.js";
+import { type HeldOutcome, heldOutcome } from "./held-outcomes.js";
 import { FencedError } from "./polling-leader.js";
+import { describeError } from "./run-handler.js";
 import { sleep } from "./sleep.js";
 
 /** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
@@ -11,32 +18,110 @@ export interface CommitResult {
   readonly leading: boolean;
 }
 
+/** One batch's outcome, and how to write it. */
+export interface OutcomeCommit {
+  readonly name: string;
+  readonly pool: pg.Pool;
+  /** The batch's failed jobs. */
+  readonly failures: readonly FailureRow[];
+  /** Runs the batch's commit statement on `db` with failures and outcomes to hold, as JSON arrays. */
+  readonly progress: (db: Queryable, failures: string, held: string) => Promise<CommitResult>;
+  /** Writes the `failed` or `dead_letter` rows of failures (a JSON array) on `db`; returns how many. */
+  readonly writeOutcomes: (db: Queryable, failures: string) => Promise<number>;
+  /** Called once outcomes were held (their write failed) and the commit holding them is durable. */
+  readonly held: (outcomes: readonly HeldOutcome[]) => void;
+  /** How long to wait for failed jobs' rows to become visible before holding their outcomes. Default 10 s. */
+  readonly visibilityTimeout?: number;
+}
+
 /** How long a commit waits for the rows of its failed jobs to become visible, by default. */
 const defaultVisibilityTimeout = 10_000;
 
 /**
- * Runs a batch's commit statement until it writes. A statement that did not find every failed
- * job's row wrote nothing: a replication consumer can get a transaction a moment before its
- * rows are visible to other sessions, so it is run again shortly. Past visibilityTimeout this
- * fails, and the term ends without progress (the batch is delivered again, nothing is lost).
- * Nothing written because the epoch moved is a FencedError, at once.
+ * Commits a batch: its progress and its failed jobs' outcomes in one statement, run until it
+ * writes. A statement that did not find every failed job's row wrote nothing: a replication
+ * consumer can get a transaction a moment before its rows are visible to other sessions, so
+ * it is run again shortly. Nothing written because the epoch moved is a FencedError, at once.
+ *
+ * When the outcomes cannot be written (the statement fails: a trigger or a permission refuses
+ * `dead_letter`, a lock on it times out, ...), or rows stay invisible past visibilityTimeout,
+ * the batch is committed outcome by outcome instead: each one that fails is held in the
+ * consumer's row with the progress, for HeldOutcomes to retry alone. One job whose outcome
+ * cannot be written then neither holds the other jobs back nor is lost.
  */
-export async function commitOutcome(
-  name: string,
-  run: () => Promise<CommitResult>,
-  visibilityTimeout = defaultVisibilityTimeout,
-): Promise<void> {
+export async function commitOutcome(commit: OutcomeCommit): Promise<void> {
+  const visibilityTimeout = commit.visibilityTimeout ?? defaultVisibilityTimeout;
+  const failures = JSON.stringify(commit.failures);
   const started = Date.now();
   for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
-    const { written, missing, leading } = await run();
-    if (written > 0) return;
-    if (!leading || missing === 0) throw new FencedError(name);
-    if (Date.now() - started > visibilityTimeout) {
-      throw new Error(
-        `consumer "${name}": ${missing} failed job(s) of the batch are still not visible in immediate after ` +
-          `${visibilityTimeout} ms; nothing was recorded and the batch will be delivered again`,
-      );
+    let result: CommitResult;
+    try {
+      result = await commit.progress(commit.pool, failures, "[]");
+    } catch (error) {
+      if (commit.failures.length > 0 && outcomeMayBeAtFault(commit.pool, error)) {
+        return commitHolding(commit);
+      }
+      throw error;
     }
+    const { written, missing, leading } = result;
+    if (written > 0) return;
+    if (!leading || missing === 0) throw new FencedError(commit.name);
+    if (Date.now() - started > visibilityTimeout) return commitHolding(commit);
     await sleep(pause);
   }
+}
+
+/**
+ * Errors a statement raised about what it wrote (a refused insert, a lock or statement
+ * timeout, a conflict), as opposed to errors of the connection or the server itself, after
+ * which nothing else would get through either.
+ */
+function outcomeMayBeAtFault(db: Queryable, error: unknown): boolean {
+  const state = sqlStateOf(db, error);
+  if (state === undefined) return false;
+  const errorClass = state.slice(0, 2);
+  // Connection exceptions, insufficient resources, system and internal errors, and operator
+  // intervention other than a cancelled statement (shutdown, crash, database dropped...).
+  if (["08", "53", "58", "XX"].includes(errorClass)) return false;
+  return errorClass !== "57" || state === "57014";
+}
+
+/** The batch's commit, outcome by outcome, each one that fails held (see commitOutcome). */
+async function commitHolding(commit: OutcomeCommit): Promise<void> {
+  let broken: Error | undefined;
+  // Errors reach this function through its queries; the listener keeps an error event on the
+  // idle connection from ending the process.
+  const ignore = () => {};
+  const client = await connectListening(commit.pool, ignore);
+  const held: HeldOutcome[] = [];
+  try {
+    await client.query("BEGIN");
+    for (const failure of commit.failures) {
+      await client.query("SAVEPOINT poutbox_outcome");
+      try {
+        const written = await commit.writeOutcomes(client, JSON.stringify([failure]));
+        await client.query("RELEASE SAVEPOINT poutbox_outcome");
+        if (written === 0) held.push(heldOutcome(failure, "its row in immediate is not visible yet"));
+      } catch (error) {
+        await client.query("ROLLBACK TO SAVEPOINT poutbox_outcome");
+        held.push(heldOutcome(failure, storableText(describeError(error))));
+      }
+    }
+    const result = await commit.progress(client, "[]", JSON.stringify(held));
+    if (result.written === 0) {
+      await client.query("ROLLBACK");
+      throw new FencedError(commit.name);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    if (!(error instanceof FencedError)) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      await client.query("ROLLBACK").catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    if (!broken) client.off("error", ignore);
+    client.release(broken);
+  }
+  if (held.length > 0) commit.held(held);
 }

@@ -1,17 +1,22 @@
 /** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
 export interface ConsumerQueries {
-  /** $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it and the stored progress. */
-  readonly consumerClaim: string;
   /**
-   * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON. Returns `written` (1, or 0 when
-   * nothing was), `missing` (failed jobs whose row was not found) and `leading` (the epoch is
-   * still the caller's); see recordFailures.
+   * $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it, the stored progress,
+   * the cluster and timeline it was recorded on, and the held outcomes.
+   */
+  readonly consumerClaim: string;
+  /** $1 name, $2 epoch, $3 system identifier, $4 timeline: where this term's progress is recorded. */
+  readonly consumerIdentify: string;
+  /**
+   * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON, $8 outcomes to hold as JSON.
+   * Returns `written` (1, or 0 when nothing was), `missing` (failed jobs whose row was not
+   * found) and `leading` (the epoch is still the caller's); see recordFailures.
    */
   readonly consumerCommit: string;
   /**
    * Replication: $1 name, $2 epoch, $3 acked LSN, $4 partial LSN, $5 partial count, $6 a
-   * progress snapshot now known to be passed (or null), $7 failures as JSON. Returns `written`,
-   * `missing` and `leading` as consumerCommit does.
+   * progress snapshot now known to be passed (or null), $7 failures as JSON, $8 outcomes to
+   * hold as JSON. Returns `written`, `missing` and `leading` as consumerCommit does.
    */
   readonly consumerCommitReplication: string;
   /**
@@ -19,14 +24,27 @@ export interface ConsumerQueries {
    * starting point, and the snapshot up to which polling must catch up first.
    */
   readonly consumerStartSlot: string;
+  /**
+   * $1 name, $2 failures as JSON (one, in practice). Writes their `failed` or `dead_letter`
+   * rows without touching progress, inside the caller's transaction; returns `written`.
+   */
+  readonly outcomesWrite: string;
+  /**
+   * $1 name, $2 epoch, $3 one held outcome as a JSON array. Writes it and removes it from the
+   * consumer's held outcomes, if its job's row is found and the epoch is still the caller's.
+   * Returns `written` and `leading`.
+   */
+  readonly heldOutcomeWrite: string;
   /** $1 how many rows at most. Returns how many jobs moved into immediate. */
   readonly jobsPromote: string;
 }
 
+const failureColumns = "id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean";
+
 /**
- * The first CTE of a commit: a batch's failed jobs, each joined to its immediate row, from
- * which `failed` or `dead_letter` rows are copied (so payloads do not travel back to the
- * server). `$parameter` is the failures as a JSON array (see failureRows).
+ * The first CTE of an outcome write: failed jobs, each joined to its immediate row, from which
+ * `failed` or `dead_letter` rows are copied (so payloads do not travel back to the server).
+ * `failures` is a SQL expression of type json: a JSON array as failureRows makes it.
  *
  * A replication consumer can receive a transaction before its rows are visible to new
  * snapshots: the walsender sends it once its commit record is flushed, and the committing
@@ -34,14 +52,41 @@ export interface ConsumerQueries {
  * nobody would be silently dropped, so the progress update below requires every failure to
  * be found (see `missing`), and the caller tries again until they are.
  */
-function failedJobs(schema: string, parameter: number): string {
+function failedJobs(schema: string, failures: string): string {
   return `
       WITH failure AS (
-        SELECT i.id, i.topic, i.payload, i.headers, i.created_at, f.attempt, f.error, f.delay_ms, f.dead
-        FROM json_to_recordset($${parameter}::json) AS f(id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean)
+        SELECT i.id, i.topic, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
+               f.attempt, f.error, f.delay_ms, f.dead
+        FROM json_to_recordset(${failures}) AS f(${failureColumns})
         JOIN ${schema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
       ), complete AS (
-        SELECT (SELECT count(*) FROM failure) = json_array_length($${parameter}::json) AS ok
+        SELECT (SELECT count(*) FROM failure) = json_array_length(${failures}) AS ok
+      )`;
+}
+
+/**
+ * CTEs `retry` and `dead` that copy the `failure` rows into `failed` (retried after their
+ * delay) or `dead_letter`, when `condition` holds. `$1` is the consumer name.
+ */
+function failureInserts(schema: string, condition: string): string {
+  return `      , retry AS (
+        INSERT INTO ${schema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at,
+                                           enqueued_at, next_retry_at)
+        SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at,
+               now() + delay_ms * interval '1 millisecond'
+        FROM failure WHERE NOT dead AND ${condition}
+        ON CONFLICT (consumer, id) DO UPDATE
+          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error,
+              failed_at = now(), next_retry_at = excluded.next_retry_at
+        RETURNING 1
+      ), dead AS (
+        INSERT INTO ${schema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at,
+                                                enqueued_at, failed_at)
+        SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at, now()
+        FROM failure WHERE dead AND ${condition}
+        ON CONFLICT (consumer, id) DO UPDATE
+          SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
+        RETURNING 1
       )`;
 }
 
@@ -51,25 +96,16 @@ function failedJobs(schema: string, parameter: number): string {
  * `written` (0 when nothing was), `missing` (failed jobs whose row was not found) and
  * `leading` (the epoch is still this process's).
  */
-function recordFailures(schema: string, parameter: number): string {
-  return `      , retry AS (
-        INSERT INTO ${schema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at, next_retry_at)
-        SELECT id, $1, topic, payload, headers, attempt, error, created_at, now() + delay_ms * interval '1 millisecond'
-        FROM failure WHERE NOT dead AND EXISTS (SELECT 1 FROM fence)
-        ON CONFLICT (consumer, id) DO UPDATE
-          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error,
-              failed_at = now(), next_retry_at = excluded.next_retry_at
-      ), dead AS (
-        INSERT INTO ${schema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at, failed_at)
-        SELECT id, $1, topic, payload, headers, attempt, error, created_at, now()
-        FROM failure WHERE dead AND EXISTS (SELECT 1 FROM fence)
-        ON CONFLICT (consumer, id) DO UPDATE
-          SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
-      )
+function recordFailures(schema: string, failures: string): string {
+  return `${failureInserts(schema, "EXISTS (SELECT 1 FROM fence)")}
       SELECT (SELECT count(*) FROM fence)::int AS written,
-             json_array_length($${parameter}::json) - (SELECT count(*) FROM failure)::int AS missing,
+             json_array_length(${failures}) - (SELECT count(*) FROM failure)::int AS missing,
              EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`;
 }
+
+/** The update of held_outcomes that appends `$8` (usually an empty array: nothing to hold). */
+const holdMore = `held_outcomes = CASE WHEN jsonb_array_length($8::jsonb) = 0 THEN held_outcomes
+                                        ELSE coalesce(held_outcomes, '[]'::jsonb) || $8::jsonb END`;
 
 export function consumerQueries(schema: string): ConsumerQueries {
   return {
@@ -80,30 +116,36 @@ export function consumerQueries(schema: string): ConsumerQueries {
         SET leader_epoch = c.leader_epoch + 1, leader_id = $2, mode = $3, heartbeat_at = now(), updated_at = now()
       RETURNING leader_epoch::text AS epoch, mode, snapshot::text AS snapshot, window_snapshot::text AS window,
                 position_xid::text AS after_xid, position_id::text AS after_id, acked_lsn::text AS acked_lsn,
-                partial_lsn::text AS partial_lsn, partial_count`,
+                partial_lsn::text AS partial_lsn, partial_count, system_identifier, timeline,
+                held_outcomes::text AS held_outcomes`,
+
+    consumerIdentify: `
+      UPDATE ${schema}.consumers SET system_identifier = $3, timeline = $4::int
+      WHERE name = $1 AND leader_epoch = $2::bigint
+        AND (system_identifier IS DISTINCT FROM $3 OR timeline IS DISTINCT FROM $4::int)`,
 
     // One statement, so one round trip and one atomic step: progress moves if and only if
     // the failures are recorded, and neither happens unless this process is still the
     // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
     // immediate row itself, found by the index on (transaction_id, id), so payloads do not
     // travel back to the server.
-    consumerCommit: `${failedJobs(schema, 7)}, fence AS (
+    consumerCommit: `${failedJobs(schema, "$7::json")}, fence AS (
         UPDATE ${schema}.consumers
         SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
-            position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now()
+            position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(schema, 7)}`,
+${recordFailures(schema, "$7::json")}`,
 
-    consumerCommitReplication: `${failedJobs(schema, 7)}, fence AS (
+    consumerCommitReplication: `${failedJobs(schema, "$7::json")}, fence AS (
         UPDATE ${schema}.consumers
         SET acked_lsn = $3::pg_lsn, partial_lsn = $4::pg_lsn, partial_count = $5::int,
-            snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now()
+            snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(schema, 7)}`,
+${recordFailures(schema, "$7::json")}`,
 
     consumerStartSlot: `
       UPDATE ${schema}.consumers
@@ -112,22 +154,40 @@ ${recordFailures(schema, 7)}`,
       WHERE name = $1 AND leader_epoch = $2::bigint
       RETURNING 1`,
 
+    outcomesWrite: `${failedJobs(schema, "$2::json")}
+${failureInserts(schema, "true")}
+      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int AS written`,
+
+    // The held outcome leaves the list in the statement that writes it, so it is written once.
+    heldOutcomeWrite: `${failedJobs(schema, "$3::jsonb::json")}, fence AS (
+        UPDATE ${schema}.consumers c
+        SET held_outcomes = (SELECT jsonb_agg(held.entry) FROM jsonb_array_elements(c.held_outcomes) AS held(entry)
+                             WHERE (held.entry ->> 'id')::bigint NOT IN (SELECT id FROM failure)),
+            updated_at = now()
+        WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
+        RETURNING 1
+      )
+${failureInserts(schema, "EXISTS (SELECT 1 FROM fence)")}
+      SELECT (SELECT count(*) FROM fence)::int AS written,
+             EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`,
+
     // SKIP LOCKED lets every leader run the promoter at once without waiting on, or moving
-    // twice, the rows another one is moving. A job keeps its id; a retry keeps its consumer
-    // (only that consumer sees it again) and its attempt count.
+    // twice, the rows another one is moving. A job keeps its id and the time it was first
+    // enqueued; a retry keeps its consumer (only that consumer sees it again) and its attempt
+    // count.
     jobsPromote: `
       WITH due_scheduled AS (
         DELETE FROM ${schema}.scheduled
         WHERE id IN (SELECT id FROM ${schema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, payload, headers, NULL::text AS consumer, 0 AS attempt
+        RETURNING id, topic, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
       ), due_failed AS (
         DELETE FROM ${schema}.failed
         WHERE (consumer, id) IN (
           SELECT consumer, id FROM ${schema}.failed WHERE next_retry_at <= now()
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, payload, headers, consumer, attempt
+        RETURNING id, topic, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), moved AS (
-        INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt)
+        INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
         SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed
         RETURNING 1
       )

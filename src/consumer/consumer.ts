@@ -2,14 +2,19 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
-import { InvalidOptionError, ReplicationSetupError, SlotLostError } from "../errors.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
+import { InvalidOptionError, ProgressMismatchError, ReplicationSetupError, SlotLostError } from "../errors.js";
 import { Maintenance, type MaintenanceReport } from "../maintenance/maintenance.js";
+import { restampFutureRows } from "../recovery/future-rows.js";
+import { checkProgress } from "../recovery/progress-check.js";
+import { readServerPosition } from "../recovery/server-position.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import type { AnyTopics } from "../topics/topics.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
+import { type HeldOutcome, HeldOutcomes, type OutcomeWriteFailure } from "./held-outcomes.js";
 import type { Handler } from "./job.js";
 import { leaderLockKey } from "./leader-key.js";
 import { LeaderLock } from "./leader-lock.js";
@@ -32,6 +37,12 @@ export interface ConsumerEvents {
   slot: [ReplicationSlotStatus];
   /** The leader ran partition maintenance (see the `maintenance` option). */
   maintenance: [MaintenanceReport];
+  /**
+   * A job's outcome (a retry or a dead letter) could not be written: it is held in the
+   * consumer's row and retried alone with back-off, while other jobs go on. Also emitted for
+   * each failed retry of it; `status()` counts what is held.
+   */
+  outcomeWriteFailed: [OutcomeWriteFailure];
   /** A database or internal error; the consumer retries by itself. */
   error: [Error];
   /** stop() finished: the last outcome is written and connections are released. */
@@ -49,6 +60,9 @@ interface ClaimedRow {
   window: string | null;
   after_xid: string | null;
   after_id: string | null;
+  system_identifier: string | null;
+  timeline: number | null;
+  held_outcomes: string | null;
 }
 
 /**
@@ -208,7 +222,11 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         await sleep(this.#options.takeoverInterval, this.#stopping.signal);
       } catch (error) {
         this.#report(error as Error);
-        if (error instanceof ReplicationSetupError || error instanceof SlotLostError) {
+        if (
+          error instanceof ReplicationSetupError ||
+          error instanceof SlotLostError ||
+          error instanceof ProgressMismatchError
+        ) {
           // Retrying cannot fix these; an operator must act. Stop instead of looping.
           this.#failure = error;
           await this.#lock.release();
@@ -237,12 +255,14 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#abandon.signal.addEventListener("abort", abandon, { once: true });
     let claimed: ClaimedRow;
     try {
-      const { rows } = await this.#pool.query(this.#queries.consumerClaim, [
+      claimed = await queryRow<ClaimedRow>(this.#pool, this.#queries.consumerClaim, [
         this.#options.name,
         this.#id,
         this.#options.mode,
       ]);
-      claimed = rows[0];
+      // Before anything is delivered or acknowledged: progress recorded on another cluster, or
+      // ahead of this server (a restore), must not be resumed.
+      await this.#checkProgress(claimed);
     } catch (error) {
       this.#lock.off("lost", lost);
       this.#abandon.signal.removeEventListener("abort", abandon);
@@ -256,6 +276,17 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#leader = true;
     this.emit("leader", { epoch: BigInt(claimed.epoch) });
     this.#options.logger.info?.("consumer leads", { name: this.name, epoch: claimed.epoch, id: this.#id });
+    const held = new HeldOutcomes(
+      {
+        pool: this.#pool,
+        queries: this.#queries,
+        name: this.name,
+        epoch: claimed.epoch,
+        logger: this.#options.logger,
+        report: (failure) => this.emit("outcomeWriteFailed", failure),
+      },
+      claimed.held_outcomes === null ? [] : (JSON.parse(claimed.held_outcomes) as HeldOutcome[]),
+    );
     try {
       const leaderTerm: LeaderTerm = {
         pool: this.#pool,
@@ -263,6 +294,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         options: this.#options,
         queries: this.#queries,
         epoch: claimed.epoch,
+        held,
         progress: {
           snapshot: claimed.snapshot,
           window: claimed.window,
@@ -281,6 +313,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       // Every leader, of either mode, moves due retries and scheduled jobs into immediate.
       const promoter = startPromoter(leaderTerm);
       const maintenance = this.#startMaintenance();
+      held.start();
       try {
         if (this.#options.mode === "replication") {
           await leadReplication(leaderTerm, {
@@ -292,13 +325,66 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
           await leadPolling(leaderTerm);
         }
       } finally {
-        await Promise.all([promoter.stop(), maintenance?.stop()]);
+        await Promise.all([promoter.stop(), maintenance?.stop(), held.stop()]);
       }
       if (term.signal.aborted && !this.#stopping.signal.aborted) throw term.signal.reason;
     } finally {
       this.#leader = false;
       this.#lock.off("lost", lost);
       this.#abandon.signal.removeEventListener("abort", abandon);
+    }
+  }
+
+  /**
+   * Refuses progress that does not belong to this server (see checkProgress), records the
+   * cluster and timeline this term's progress is written on, and makes rows copied from
+   * another cluster deliverable (see restampFutureRows).
+   */
+  async #checkProgress(claimed: ClaimedRow): Promise<void> {
+    const server = await readServerPosition(this.#pool);
+    const mismatch = checkProgress(
+      this.name,
+      {
+        snapshot: claimed.snapshot,
+        window: claimed.window,
+        afterXid: claimed.after_xid,
+        ackedLsn: claimed.acked_lsn,
+        partialLsn: claimed.partial_lsn,
+        systemIdentifier: claimed.system_identifier,
+        timeline: claimed.timeline === null ? null : Number(claimed.timeline),
+      },
+      server,
+    );
+    if (mismatch) throw mismatch;
+    const { logger } = this.#options;
+    if (claimed.timeline !== null && server.timeline !== null && Number(claimed.timeline) !== server.timeline) {
+      logger.warn?.(
+        "the server is on a new timeline (a promoted standby, or a point-in-time recovery); progress goes on",
+        {
+          name: this.name,
+          recordedOn: Number(claimed.timeline),
+          timeline: server.timeline,
+        },
+      );
+    }
+    await queryRows(this.#pool, this.#queries.consumerIdentify, [
+      this.name,
+      claimed.epoch,
+      server.systemIdentifier,
+      server.timeline,
+    ]);
+    const restamp = await restampFutureRows(this.#pool, this.#options.quotedSchema);
+    if (restamp.rows > 0) {
+      logger.warn?.(
+        "jobs copied from another cluster (transaction ids this server has not reached) were re-inserted to be delivered",
+        { name: this.name, rows: restamp.rows },
+      );
+    }
+    if (restamp.refused) {
+      logger.warn?.(
+        "jobs copied from another cluster wait in immediate: this role may not re-insert them (moveConsumer, run by the table's owner, does)",
+        { name: this.name, error: restamp.refused.message },
+      );
     }
   }
 

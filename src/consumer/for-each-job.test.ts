@@ -9,6 +9,7 @@ const jobs: Job<number>[] = Array.from({ length: 10 }, (_, i) => ({
   topic: null,
   headers: {},
   attempt: 1,
+  enqueuedAt: new Date(),
   createdAt: new Date(),
   transactionId: 1n,
 }));

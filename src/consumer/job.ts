@@ -10,11 +10,22 @@ export interface Job<Payload = unknown, Topic extends string | null = string | n
   readonly payload: Payload;
   /** As given to enqueue, or null. */
   readonly topic: Topic;
-  /** As given to enqueue; an empty object when none were. */
+  /**
+   * As given to enqueue: always an object, empty when none were given (also when a row written
+   * by other means holds SQL NULL or a JSON value that is not an object).
+   */
   readonly headers: Readonly<Record<string, string>>;
   /** Which delivery this is for this consumer: 1 the first time, 2 on the first retry... */
   readonly attempt: number;
-  /** When the job entered `immediate` (for a retry or a scheduled job: when it was moved there). */
+  /**
+   * When the job was first enqueued: the same on every delivery of the job, retries and a
+   * scheduled job's promotion included. (`createdAt` is when this delivery's row was written.)
+   */
+  readonly enqueuedAt: Date;
+  /**
+   * When this delivery's row entered `immediate`: the enqueue itself for a first delivery; for a
+   * retry, or a scheduled job, the moment it was moved there. See `enqueuedAt` for the first.
+   */
   readonly createdAt: Date;
   /** The id of the transaction that wrote the job into `immediate`. */
   readonly transactionId: bigint;

@@ -1,12 +1,15 @@
 import type pg from "pg";
+import { queryRow } from "../database/query-rows.js";
+import type { Queryable } from "../database/queryable.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { wakeChannel } from "../schema/wake-channel.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
-import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
-import { commitOutcome } from "./commit-outcome.js";
+import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
+import { type CommitResult, commitOutcome } from "./commit-outcome.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
+import type { HeldOutcome, HeldOutcomes } from "./held-outcomes.js";
 import type { Handler } from "./job.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
@@ -27,6 +30,8 @@ export interface LeaderTerm {
   readonly queries: ConsumerQueries;
   readonly epoch: string;
   readonly progress: PollingProgress;
+  /** Outcomes whose write failed, retried alone; commits add to them. */
+  readonly held: HeldOutcomes;
   /**
    * Stop once progress reaches this snapshot (whose window must be `progress.window`): the
    * catch-up of a replication consumer, up to the snapshot its slot starts from.
@@ -65,18 +70,21 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
 
   let lastCommit = Date.now();
   let committedSnapshot = term.progress.snapshot;
-  const commit = async (progress: PollingProgress, failures: string) => {
-    await commitOutcome(options.name, async () => {
-      const { rows } = await pool.query(queries.consumerCommit, [
-        options.name,
-        term.epoch,
-        progress.snapshot,
-        progress.window,
-        progress.afterXid,
-        progress.afterId,
-        failures,
-      ]);
-      return rows[0];
+  const commit = async (progress: PollingProgress, failures: readonly FailureRow[]) => {
+    await commitOutcome({
+      ...outcomeWriting(term),
+      failures,
+      progress: (db, failed, held) =>
+        queryRow<CommitResult>(db, queries.consumerCommit, [
+          options.name,
+          term.epoch,
+          progress.snapshot,
+          progress.window,
+          progress.afterXid,
+          progress.afterId,
+          failed,
+          held,
+        ]),
     });
     lastCommit = Date.now();
     committedSnapshot = progress.snapshot;
@@ -91,7 +99,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     commit: (batch, failures) => commit(batch.progress, failureRows(batch.jobs, failures, options)),
     idle: async (batch) => {
       const caughtUp = term.until !== undefined && batch.progress.snapshot === term.until;
-      if (caughtUp || Date.now() - lastCommit > idleProgressInterval) await commit(batch.progress, "[]");
+      if (caughtUp || Date.now() - lastCommit > idleProgressInterval) await commit(batch.progress, []);
       if (!caughtUp) await wakeup.wait(options.pollInterval, term.stopping);
     },
     done: term.until === undefined ? undefined : () => committedSnapshot === term.until,
@@ -104,6 +112,18 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
   } finally {
     await wakeup.close();
   }
+}
+
+/** What every commit of a term shares: where outcomes are written, and where held ones go. */
+export function outcomeWriting(term: LeaderTerm) {
+  const { pool, options, queries } = term;
+  return {
+    name: options.name,
+    pool,
+    writeOutcomes: async (db: Queryable, failures: string) =>
+      (await queryRow<{ written: number }>(db, queries.outcomesWrite, [options.name, failures])).written,
+    held: (outcomes: readonly HeldOutcome[]) => term.held.add(outcomes),
+  };
 }
 
 function reportLongTransactions(term: LeaderTerm, xids: bigint[]): void {

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
+import { queryRow } from "../database/query-rows.js";
 import { ReplicationSetupError, SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { publicationName } from "../replication/names.js";
@@ -16,9 +17,9 @@ import {
 } from "../replication/slot-admin.js";
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
 import { validSnapshot } from "../sources/snapshot.js";
-import { type BatchFlow, failureRows, runBatches } from "./batch-loop.js";
-import { commitOutcome } from "./commit-outcome.js";
-import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
+import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
+import { type CommitResult, commitOutcome } from "./commit-outcome.js";
+import { FencedError, type LeaderTerm, leadPolling, outcomeWriting } from "./polling-leader.js";
 
 /** The stored state of a replication consumer, as claimed. */
 export interface ReplicationClaim {
@@ -145,19 +146,22 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   let handedOut = from;
   let lastCommit = Date.now();
   const snapshots = new SnapshotPairs(pool);
-  const commit = async (progress: ReplicationProgress, failures: string) => {
+  const commit = async (progress: ReplicationProgress, failures: readonly FailureRow[]) => {
     const passed = snapshots.passedBy(progress.ackedLsn);
-    await commitOutcome(options.name, async () => {
-      const { rows } = await pool.query(queries.consumerCommitReplication, [
-        options.name,
-        term.epoch,
-        lsnToString(progress.ackedLsn),
-        progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
-        progress.partialCount,
-        passed ?? null,
-        failures,
-      ]);
-      return rows[0];
+    await commitOutcome({
+      ...outcomeWriting(term),
+      failures,
+      progress: (db, failed, held) =>
+        queryRow<CommitResult>(db, queries.consumerCommitReplication, [
+          options.name,
+          term.epoch,
+          lsnToString(progress.ackedLsn),
+          progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
+          progress.partialCount,
+          passed ?? null,
+          failed,
+          held,
+        ]),
     });
     committed = progress;
     lastCommit = Date.now();
@@ -183,7 +187,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
         handedOut = progress;
       }
       if (progress.ackedLsn !== committed.ackedLsn && Date.now() - lastCommit > idleProgressInterval) {
-        await commit(progress, "[]");
+        await commit(progress, []);
       }
     },
   };

@@ -1,3 +1,5 @@
+import type { CustomTypesConfig } from "pg";
+
 /**
  * pg's type parsers (`getTypeParser(oid, format)`) for the library's own statements.
  *
@@ -9,7 +11,7 @@
  * Times are never read as timestamptz text (its form depends on the session's DateStyle and
  * TimeZone): the SQL selects them as epoch milliseconds (see `epochMs`).
  */
-export const ownTypes = {
+export const ownTypes: CustomTypesConfig = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
     if (format === "binary") return unsupportedBinary;
     switch (oid) {

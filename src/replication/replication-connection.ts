@@ -76,7 +76,10 @@ export class ReplicationConnection {
     handlers: StreamHandlers,
     statusInterval: number,
   ): Promise<void> {
-    this.#confirmed = from;
+    // Nothing is reported as processed until the consumer says so: a stored position that is
+    // wrong (a restored database) must never move the slot past WAL nobody has read. Zero is
+    // "no position" to the server, which then leaves the slot where it is.
+    this.#confirmed = 0n;
     const connection = (this.#client as unknown as { connection: ConnectionEvents }).connection;
     connection.on("copyData", (message: { chunk: Buffer }) => {
       const decoded = decodeReplicationMessage(message.chunk);

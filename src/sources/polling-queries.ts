@@ -1,3 +1,5 @@
+import { epochMs } from "../database/epoch.js";
+
 /**
  * The page query of the polling source, for one schema.
  *
@@ -16,15 +18,18 @@
  * window walked the index from the start of history.
  * Parameters: $1 prev, $2 window or null, $3 after transaction_id, $4 after id, $5 limit,
  * $6 consumer name (a retry carries the name of the one consumer it belongs to).
- * Returns one row even when the window is empty, to carry the window snapshot.
+ * Returns one row even when the window is empty, to carry the window snapshot. Times are read
+ * as epoch milliseconds, which no session setting changes.
  */
 export function pageQuery(schema: string): string {
-  const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.transaction_id";
+  const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
   const mine = "(i.consumer IS NULL OR i.consumer = $6)";
   return `
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.payload, page.headers,
-           page.attempt, page.created_at, page.transaction_id::text AS transaction_id
+           page.attempt, ${epochMs("page.created_at")} AS created_ms,
+           ${epochMs("coalesce(page.enqueued_at, page.created_at)")} AS enqueued_ms,
+           page.transaction_id::text AS transaction_id
     FROM w LEFT JOIN LATERAL (
       SELECT * FROM (
         (SELECT ${columns}

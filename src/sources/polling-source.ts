@@ -1,5 +1,8 @@
 import type pg from "pg";
 import type { Job } from "../consumer/job.js";
+import { requiredDateFromEpochMs } from "../database/epoch.js";
+import { ownTypes } from "../database/own-types.js";
+import { jobHeaders } from "./job-headers.js";
 import { pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
 
@@ -22,14 +25,16 @@ export interface PolledBatch {
   readonly windowSnapshot: SnapshotText;
 }
 
+/** A row of the page query, parsed by ownTypes: json parsed, numbers that may be large as text. */
 interface PageRow {
   window_snapshot: string;
   id: string | null;
   topic: string | null;
   payload: unknown;
-  headers: Record<string, string> | null;
+  headers: unknown;
   attempt: number;
-  created_at: Date;
+  created_ms: string | null;
+  enqueued_ms: string | null;
   transaction_id: string;
 }
 
@@ -59,8 +64,19 @@ export class PollingSource {
     const { rows } = await this.#db.query<PageRow>({
       ...this.#statement,
       values: [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
+      // Whatever parsers the application gave pg, the handler gets the same shapes as in
+      // replication mode.
+      types: ownTypes,
     });
     const windowSnapshot = (rows[0] as PageRow).window_snapshot;
+    if (xmax(windowSnapshot) < xmax(from.snapshot)) {
+      // Snapshots only move forward on one server: this one was restored or replaced under the
+      // running consumer. Moving progress backwards would skip jobs; the next term's check says
+      // what happened and refuses to resume.
+      throw new Error(
+        `the server's snapshot ${windowSnapshot} is behind this consumer's progress ${from.snapshot}; ending the term`,
+      );
+    }
     const jobs = rows.filter((row) => row.id !== null).map(toJob);
     const last = jobs.at(-1);
     const windowDone = jobs.length < this.#batchSize;
@@ -77,14 +93,19 @@ export class PollingSource {
   }
 }
 
+function xmax(snapshot: SnapshotText): bigint {
+  return BigInt(snapshot.split(":")[1] ?? "0");
+}
+
 function toJob(row: PageRow): Job<unknown> {
   return {
     id: BigInt(row.id as string),
     payload: row.payload,
     topic: row.topic,
-    headers: row.headers ?? {},
+    headers: jobHeaders(row.headers),
     attempt: row.attempt + 1,
-    createdAt: row.created_at,
+    enqueuedAt: requiredDateFromEpochMs(row.enqueued_ms),
+    createdAt: requiredDateFromEpochMs(row.created_ms),
     transactionId: BigInt(row.transaction_id),
   };
 }

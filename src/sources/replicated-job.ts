@@ -1,5 +1,6 @@
 import type { Job } from "../consumer/job.js";
 import type { RelationMessage, TupleData } from "../replication/pgoutput-messages.js";
+import { jobHeaders } from "./job-headers.js";
 
 /** Where each column of `immediate` sits in the tuples of one Relation message. */
 export interface ImmediateColumns {
@@ -10,6 +11,8 @@ export interface ImmediateColumns {
   readonly attempt: number;
   readonly consumer: number;
   readonly createdAt: number;
+  /** -1 when the relation has no such column (a stream from before the schema's migration 5). */
+  readonly enqueuedAt: number;
   readonly transactionId: number;
 }
 
@@ -24,6 +27,7 @@ export function immediateColumns(relation: RelationMessage): ImmediateColumns {
   };
   const [id, topic, payload, headers, attempt, consumer, createdAt, transactionId] = required.map(index) as number[];
   return {
+    enqueuedAt: relation.columns.findIndex((column) => column.name === "enqueued_at"),
     id: id as number,
     topic: topic as number,
     payload: payload as number,
@@ -52,14 +56,18 @@ export function rowConsumer(tuple: TupleData, columns: ImmediateColumns): string
 export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job: Job<unknown>; bytes: number } {
   const payload = text(tuple, columns.payload) ?? "null";
   const headers = text(tuple, columns.headers);
+  const createdAt = parseTimestamptz(text(tuple, columns.createdAt) ?? "");
+  const enqueuedAt = columns.enqueuedAt < 0 ? null : text(tuple, columns.enqueuedAt);
   return {
     job: {
       id: BigInt(text(tuple, columns.id) ?? "0"),
       payload: JSON.parse(payload),
       topic: text(tuple, columns.topic),
-      headers: headers === null ? {} : JSON.parse(headers),
+      headers: jobHeaders(headers === null ? null : JSON.parse(headers)),
       attempt: Number(text(tuple, columns.attempt) ?? "0") + 1,
-      createdAt: parseTimestamptz(text(tuple, columns.createdAt) ?? ""),
+      // NULL: the job's first delivery, enqueued when this row was written.
+      enqueuedAt: enqueuedAt === null ? createdAt : parseTimestamptz(enqueuedAt),
+      createdAt,
       transactionId: BigInt(text(tuple, columns.transactionId) ?? "0"),
     },
     bytes: payload.length + (headers?.length ?? 0),

@@ -43,6 +43,8 @@ type Item =
 
 interface OpenTransaction {
   readonly commitLsn: bigint;
+  /** The transaction's id (32 bits, as Begin carries it). */
+  readonly xid: bigint;
   /** Inserts into immediate seen so far, skipped ones included: their position on replay. */
   inserts: number;
   /** Inserts already done in an earlier run (a transaction split across batches). */
@@ -104,7 +106,12 @@ export class ReplicationSource {
         // run (the server may send it again when its confirmed position lags ours).
         const done = message.finalLsn < this.#skipBefore;
         const partial = message.finalLsn === this.#position.partialLsn ? this.#position.partialCount : 0;
-        this.#open = { commitLsn: message.finalLsn, inserts: 0, skip: done ? Number.POSITIVE_INFINITY : partial };
+        this.#open = {
+          commitLsn: message.finalLsn,
+          xid: BigInt(message.xid),
+          inserts: 0,
+          skip: done ? Number.POSITIVE_INFINITY : partial,
+        };
         return;
       }
       case "insert": {
@@ -116,6 +123,12 @@ export class ReplicationSource {
         const consumer = rowConsumer(message.newTuple, columns);
         if (consumer !== null && consumer !== this.#options.consumer) return;
         const { job, bytes } = jobFromTuple(message.newTuple, columns);
+        // A job's row is written by the transaction that enqueued it (or moved it into
+        // immediate: the promoter, a requeue), whose id it carries in transaction_id. A row
+        // whose transaction_id names another transaction was moved, not enqueued: an UPDATE
+        // across partitions, or rows re-inserted by an operator with all their columns. Its job
+        // reached this stream when it was first written, so it is not delivered again.
+        if (BigInt.asUintN(32, job.transactionId) !== open.xid) return;
         this.#queue.push({ kind: "job", job, bytes, commitLsn: open.commitLsn, ordinal: open.inserts });
         this.#queuedJobs++;
         this.#queuedBytes += bytes;
