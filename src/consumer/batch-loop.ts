@@ -124,4 +124,5 @@ export function storableText(text: string): string {
 }
 
 // NUL, a high surrogate not followed by a low one, a low surrogate not preceded by a high one.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this looks for.
 const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
