@@ -14,6 +14,7 @@ export type {
   SlotLostPolicy,
 } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
+export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
 export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
 export type { Logger } from "./consumer/logger.js";
@@ -32,13 +33,14 @@ export {
   purgeDeadLetters,
   requeueDeadLetters,
 } from "./dead-letter/dead-letter.js";
-export type { PoutboxErrorCode, ValidationIssue } from "./errors.js";
+export type { PoutboxErrorCode, ProgressMismatchReason, ValidationIssue } from "./errors.js";
 export {
   errorCodes,
   InvalidOptionError,
   InvalidPayloadError,
   PayloadValidationError,
   PoutboxError,
+  ProgressMismatchError,
   ReplicationProtocolError,
   ReplicationSetupError,
   SchemaMissingError,
@@ -57,6 +59,13 @@ export { Maintenance } from "./maintenance/maintenance.js";
 export type { MaintenanceOptions } from "./maintenance/maintenance-options.js";
 export type { Partition } from "./maintenance/partitions.js";
 export { listPartitions } from "./maintenance/partitions.js";
+export type {
+  ConsumerMove,
+  MoveConsumerOptions,
+  MoveTarget,
+  StoredPosition,
+} from "./recovery/move-consumer.js";
+export { moveConsumer, moveTargets } from "./recovery/move-consumer.js";
 export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "./replication/consumer-admin.js";
 export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
