@@ -8,12 +8,7 @@ import type { Queryable } from "./queryable.js";
  * by their own rules, so callers convert what they read (`Number(...)`, `String(...)`).
  * `name` prepares the statement on `pg` connections (parsed once per connection).
  */
-export async function queryRows<Row>(
-  db: Queryable,
-  text: string,
-  values?: unknown[],
-  name?: string,
-): Promise<Row[]> {
+export async function queryRows<Row>(db: Queryable, text: string, values?: unknown[], name?: string): Promise<Row[]> {
   if (isNodePostgres(db)) {
     const { rows } = await db.query({ text, values, name, types: ownTypes });
     return rows as Row[];
