@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
 import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
+import { withHostileRole } from "./support/hostile-role.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -268,6 +269,27 @@ describe("poutbox command line", () => {
       await stream.stop();
       await dropSlots(db.pool, schema, "stream");
     }
+  });
+
+  it("prints the same for a role with its own DateStyle, TimeZone and extra_float_digits", async () => {
+    const schema = await migrated("cli_settings");
+    // Twelve: a count that extra_float_digits = -15 would print as "1e+01".
+    await withDeadLetters(
+      schema,
+      Array.from({ length: 12 }, (_, n) => n),
+    );
+    const status = ["status", "--schema", schema, "--json"];
+    const list = ["dead-letter", "list", "--schema", schema, "--older-than", "1ms", "--json"];
+    const plainStatus = JSON.parse((await poutbox(status)).stdout);
+    const plainList = JSON.parse((await poutbox(list)).stdout);
+    assert.equal(plainList.matched, 12);
+    await withHostileRole(db, schema, async (url) => {
+      const runs = await Promise.all([status, list].map((args) => poutbox(args, { env: { DATABASE_URL: url } })));
+      for (const run of runs) assert.equal(run.code, 0, run.stderr);
+      const [found, listed] = runs.map((run) => JSON.parse(run.stdout));
+      assert.deepEqual({ ...found, at: undefined }, { ...plainStatus, at: undefined });
+      assert.deepEqual(listed, plainList);
+    });
   });
 
   it("lists dead letters, as a table and as JSON, narrowed by consumer, id and limit", async () => {
