@@ -78,5 +78,13 @@ export type {
   WaitingTable,
 } from "./status/status.js";
 export { status } from "./status/status.js";
+export type {
+  ConsumerLeaderJson,
+  ConsumerStatusJson,
+  OutboxStatusJson,
+  PartitionJson,
+  ReplicationSlotStatusJson,
+} from "./status/status-to-json.js";
+export { statusToJson } from "./status/status-to-json.js";
 export type { AnyTopics, IsTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
 export { defineTopics } from "./topics/topics.js";

@@ -5,8 +5,10 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
-import { Consumer, listDeadLetters } from "../src/index.js";
+import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
+import { withHostileRole } from "./support/hostile-role.js";
 import { recorder } from "./support/recorder.js";
+import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -63,7 +65,6 @@ async function migrated(prefix: string): Promise<string> {
 
 /** Dead letters of consumer "mailer": every job enqueued fails its one attempt. */
 async function withDeadLetters(schema: string, payloads: readonly unknown[]): Promise<bigint[]> {
-  const { Client } = await import("../src/index.js");
   const ids = await new Client(db.pool, { schema }).enqueueMany(payloads);
   const record = recorder(async (jobs) => jobs.map((job) => ({ job, error: new Error(`refused ${job.payload}`) })));
   const consumer = new Consumer(db.pool, record.handler, { schema, name: "mailer", maxAttempts: 1, pollInterval: 5 });
@@ -209,9 +210,86 @@ describe("poutbox command line", () => {
     assert.equal(mailer.pendingJobs, 0);
     assert.equal(mailer.lagMs, 0);
     assert.equal(mailer.deadLetters, 1);
-    const partition = found.partitions.find((each: { default: boolean }) => !each.default);
+    const partition = found.partitions.find((each: { isDefault: boolean }) => !each.isDefault);
+    assert.deepEqual(Object.keys(partition).sort(), ["bytes", "estimatedRows", "from", "isDefault", "name", "to"]);
     assert.match(partition.from, /^\d{4}-\d\d-\d\dT/);
     assert.equal(typeof partition.bytes, "number");
+  });
+
+  it("prints status --json as statusToJson(status()): the same keys and value types at every level", async () => {
+    const schema = await migrated("cli_shape");
+    await withDeadLetters(schema, ["x"]);
+    const stream = replicationConsumer(db.pool, schema, recorder().handler, { name: "stream" });
+    await stream.start();
+    try {
+      await new Client(db.pool, { schema }).enqueueMany([1, 2]);
+      // Settled: the stream has nothing pending (else oldestPendingAt is a time in one read and
+      // null in the next), its slot in use and a position acknowledged. The stopped mailer keeps
+      // the two jobs pending.
+      const settled = await waitFor(
+        async () => {
+          const found = await status(db.pool, { schema });
+          const streaming = found.consumers.find((each) => each.name === "stream");
+          return streaming?.pendingJobs === 0 && streaming.slot?.active && streaming.ackedLsn !== null
+            ? found
+            : undefined;
+        },
+        { what: "the stream caught up" },
+      );
+      const run = await poutbox(["status", "--schema", schema, "--json"]);
+      assert.equal(run.code, 0, run.stderr);
+      const printed = JSON.parse(run.stdout);
+      const api = statusToJson(await status(db.pool, { schema }));
+      assert.deepEqual(JSON.parse(JSON.stringify(api)), api, "plain JSON values only");
+      assert.deepEqual(shape(printed), shape(api));
+      assert.deepEqual(printed.tables, api.tables);
+      assert.deepEqual(
+        printed.partitions.map((each: { name: string }) => each.name),
+        api.partitions.map((each) => each.name),
+      );
+
+      // Every level is there to compare: a consumer with and one without a leader and a slot.
+      const [mailer, streamed] = api.consumers;
+      assert.equal(mailer?.leader, null);
+      assert.equal(mailer.slot, null);
+      assert.equal(mailer.pendingJobs, 2);
+      assert.equal(typeof mailer.oldestPendingAt, "string");
+      assert.equal(typeof mailer.lagMs, "number");
+      assert.ok(streamed?.leader && streamed.slot, "the stream has a leader and a slot");
+      assert.equal(typeof streamed.leader.epoch, "number");
+      assert.match(streamed.ackedLsn ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
+      assert.equal(typeof streamed.slot.retainedBytes, "number");
+      assert.equal(streamed.slot.name, settled.consumers[1]?.slot?.name);
+      assert.match(streamed.slot.confirmedFlush ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
+      assert.deepEqual(
+        api.partitions.filter((each) => each.isDefault).map((each) => [each.from, each.to]),
+        [[null, null]],
+      );
+    } finally {
+      await stream.stop();
+      await dropSlots(db.pool, schema, "stream");
+    }
+  });
+
+  it("prints the same for a role with its own DateStyle, TimeZone and extra_float_digits", async () => {
+    const schema = await migrated("cli_settings");
+    // Twelve: a count that extra_float_digits = -15 would print as "1e+01".
+    await withDeadLetters(
+      schema,
+      Array.from({ length: 12 }, (_, n) => n),
+    );
+    const status = ["status", "--schema", schema, "--json"];
+    const list = ["dead-letter", "list", "--schema", schema, "--older-than", "1ms", "--json"];
+    const plainStatus = JSON.parse((await poutbox(status)).stdout);
+    const plainList = JSON.parse((await poutbox(list)).stdout);
+    assert.equal(plainList.matched, 12);
+    await withHostileRole(db, schema, async (url) => {
+      const runs = await Promise.all([status, list].map((args) => poutbox(args, { env: { DATABASE_URL: url } })));
+      for (const run of runs) assert.equal(run.code, 0, run.stderr);
+      const [found, listed] = runs.map((run) => JSON.parse(run.stdout));
+      assert.deepEqual({ ...found, at: undefined }, { ...plainStatus, at: undefined });
+      assert.deepEqual(listed, plainList);
+    });
   });
 
   it("lists dead letters, as a table and as JSON, narrowed by consumer, id and limit", async () => {
@@ -232,6 +310,22 @@ describe("poutbox command line", () => {
     assert.equal(listed.deadLetters[0].consumer, "mailer");
     assert.equal(listed.deadLetters[0].payload, "one");
     assert.match(listed.deadLetters[0].lastError, /refused one/);
+    assert.deepEqual(Object.keys(listed.deadLetters[0]).sort(), [
+      "attempts",
+      "consumer",
+      "createdAt",
+      "deadAt",
+      "enqueuedAt",
+      "failedAt",
+      "headers",
+      "id",
+      "lastError",
+      "payload",
+      "topic",
+    ]);
+    // Failed on its first delivery: enqueued when its row was created.
+    assert.equal(listed.deadLetters[0].enqueuedAt, listed.deadLetters[0].createdAt);
+    assert.match(listed.deadLetters[0].enqueuedAt, /^\d{4}-\d\d-\d\dT.*Z$/);
 
     const other = await poutbox(["dead-letter", "list", "--schema", schema, "--consumer", "audit", "--json"]);
     assert.deepEqual(JSON.parse(other.stdout), { matched: 0, deadLetters: [] });
@@ -257,6 +351,7 @@ describe("poutbox command line", () => {
     assert.match(declined.stderr, /Purge 3 dead letters\? They cannot be recovered\. \[y\/N\]/);
     assert.equal(await count(), 3);
 
+    const [dead] = await listDeadLetters(db.pool, { schema, ids: [first as bigint] });
     const confirmed = await poutbox(["dead-letter", "requeue", "--schema", schema, "--id", String(first)], {
       input: "y\n",
     });
@@ -267,6 +362,12 @@ describe("poutbox command line", () => {
       [String(first)],
     );
     assert.deepEqual(rows, [{ consumer: "mailer", attempt: 0 }]);
+    // Requeued, it keeps the time it was first enqueued.
+    const { rows: times } = await db.pool.query(
+      `SELECT floor(extract(epoch FROM enqueued_at) * 1000)::int8::text AS ms FROM ${schema}.immediate WHERE id = $1 AND consumer IS NOT NULL`,
+      [String(first)],
+    );
+    assert.deepEqual(times, [{ ms: String(dead?.enqueuedAt.getTime()) }]);
 
     const nothing = await poutbox(["dead-letter", "purge", "--schema", schema, "--older-than", "1d", "--yes"]);
     assert.equal(nothing.code, 0);
@@ -356,6 +457,15 @@ describe("poutbox command line", () => {
     }
   });
 });
+
+/** A JSON value with each leaf replaced by its type ("null" for null): what must match between two reads. */
+function shape(value: unknown): unknown {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return value.map(shape);
+  if (typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, shape(each)]));
+  return typeof value;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

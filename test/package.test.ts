@@ -38,6 +38,7 @@ describe("the built package", () => {
       "replicationSlotStatus",
       "requeueDeadLetters",
       "status",
+      "statusToJson",
     ]);
   });
 

@@ -35,7 +35,17 @@ describe("status()", () => {
       deadLetter: { rows: 0 },
     });
     assert.deepEqual(found.consumers, []);
-    assert.ok(found.partitions.some((each) => each.isDefault));
+    const fallback = found.partitions.find((each) => each.isDefault);
+    assert.ok(fallback, "the default partition");
+    assert.equal(fallback.from, null);
+    assert.equal(fallback.to, null);
+    assert.equal(typeof fallback.bytes, "number");
+    // Never analysed: PostgreSQL 14 and newer say so (reltuples -1); 13 says 0.
+    const { rows } = await db.pool.query("SELECT current_setting('server_version_num')::int >= 140000 AS says");
+    assert.equal(fallback.estimatedRows, rows[0].says ? null : 0);
+    await db.pool.query(`ANALYZE ${schema}.immediate`);
+    const analysed = await status(db.pool, { schema });
+    assert.equal(analysed.partitions.find((each) => each.isDefault)?.estimatedRows, 3);
   });
 
   it("shows a consumer's leader while it runs, and what it has left once it stopped", async () => {
@@ -48,7 +58,13 @@ describe("status()", () => {
     await consumer.start();
     try {
       await waitFor(async () => (await countDeadLetters(db.pool, { schema })) === 1, { what: "a dead letter" });
-      const running = await status(db.pool, { schema });
+      const running = await waitFor(
+        async () => {
+          const found = await status(db.pool, { schema });
+          return found.consumers[0]?.pendingJobs === 0 ? found : undefined;
+        },
+        { what: "nothing pending" },
+      );
       const [mailer] = running.consumers;
       assert.equal(mailer?.name, "mailer");
       assert.equal(mailer?.mode, "polling");
@@ -56,6 +72,8 @@ describe("status()", () => {
       assert.equal(typeof mailer.leader.pid, "number");
       assert.equal(mailer.leader.id, mailer.lastLeaderId);
       assert.equal(mailer.deadLetters, 1);
+      assert.equal(mailer.pendingJobs, 0);
+      assert.equal(mailer.lagMs, 0, "nothing pending, no lag");
       assert.equal(running.tables.deadLetter.rows, 1);
       assert.equal(mailer.slot, null);
       // A running polling consumer is refused too: removing its row would restart it from the first job.
@@ -70,6 +88,8 @@ describe("status()", () => {
     assert.ok(after?.lastLeaderId);
     assert.equal(after.pendingJobs, 3);
     assert.ok(after.oldestPendingAt instanceof Date);
+    assert.equal(after.lagMs, stopped.at.getTime() - after.oldestPendingAt.getTime());
+    assert.ok(after.lagMs >= 0);
     assert.ok(after.heartbeatAt instanceof Date);
     assert.match(after.snapshot ?? "", /^\d+:\d+:/);
     assert.equal(record.deliveries.filter((job) => job.id === doomed).length, 1);
@@ -95,7 +115,7 @@ describe("status()", () => {
       assert.equal(typeof found.ackedLsn, "bigint");
       assert.equal(typeof found.ackLagBytes, "bigint");
       assert.equal(typeof found.slot?.retainedBytes, "bigint");
-      assert.match(found.slot?.slot ?? "", /^poutbox_status_replication/);
+      assert.match(found.slot?.name ?? "", /^poutbox_status_replication/);
     } finally {
       await consumer.stop();
       await dropSlots(db.pool, schema, "stream");

@@ -1,7 +1,6 @@
 import { lsnToString } from "../replication/lsn.js";
 import type { ConsumerStatus, OutboxStatus } from "../status/status.js";
 import { bad, bold, bytes, clip, count, dim, duration, good, table, time, warn } from "./format.js";
-import { lagMs } from "./status-json.js";
 
 /** `poutbox status` for a person: a heading and one table per section. */
 export function statusView(status: OutboxStatus): string {
@@ -51,7 +50,7 @@ function consumersSection(status: OutboxStatus): string {
     ["pending", "lag", "retrying", "dead"],
   );
   for (const consumer of status.consumers) {
-    const lag = lagMs(consumer, status.at);
+    const lag = consumer.lagMs;
     view.push([
       consumer.name,
       consumer.mode,
@@ -75,7 +74,7 @@ function slotsSection(status: OutboxStatus): string {
     if (!slot) continue;
     view.push([
       name,
-      slot.slot,
+      slot.name,
       slot.active ? good(`pid ${slot.activePid}`) : warn("no"),
       slot.walStatus === "lost" ? bad("lost") : (slot.walStatus ?? "-"),
       bytes(slot.retainedBytes),
@@ -90,11 +89,16 @@ function partitionsSection(status: OutboxStatus): string {
   for (const partition of status.partitions) {
     view.push([
       partition.name,
-      partition.isDefault ? dim("default") : time(partition.from),
-      partition.isDefault ? "" : time(partition.to),
-      partition.estimatedRows < 0 ? dim("not analysed") : count(partition.estimatedRows),
+      partition.isDefault ? dim("default") : bound(partition.from),
+      partition.isDefault ? "" : bound(partition.to),
+      partition.estimatedRows === null ? dim("not analysed") : count(partition.estimatedRows),
       bytes(partition.bytes),
     ]);
   }
   return `${bold("Partitions of immediate")}\n${view.toString()}`;
+}
+
+/** A partition's bound; null is MINVALUE or MAXVALUE. */
+function bound(value: Date | null): string {
+  return value === null ? dim("unbounded") : time(value);
 }

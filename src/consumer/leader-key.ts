@@ -1,3 +1,4 @@
+import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 
 /** The advisory-lock key text of one consumer name's leadership; hashed by the server. */
@@ -11,7 +12,8 @@ export function leaderLockKey(schema: string, consumer: string): string {
  * (classid high, objid low, objsubid 1).
  */
 export async function leaderLockHolder(db: Queryable, schema: string, consumer: string): Promise<number | null> {
-  const { rows } = await db.query(
+  const [row] = await queryRows<{ pid: number }>(
+    db,
     `SELECT l.pid FROM hashtextextended($1, 0) AS k(key)
      JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -19,5 +21,5 @@ export async function leaderLockHolder(db: Queryable, schema: string, consumer: 
      LIMIT 1`,
     [leaderLockKey(schema, consumer)],
   );
-  return (rows[0] as { pid: number } | undefined)?.pid ?? null;
+  return row ? Number(row.pid) : null;
 }

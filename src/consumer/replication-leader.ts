@@ -193,7 +193,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   };
   const reportSlot = setInterval(() => {
     slotState(pool, slot).then(
-      (state) => state && term.events.slot({ slot, ...state }),
+      (state) => state && term.events.slot({ name: slot, ...state }),
       (error: Error) => term.events.error(error),
     );
   }, slotReportInterval);

@@ -1,4 +1,6 @@
 import type { JobId } from "../client/job-id.js";
+import { epochMs } from "../database/epoch.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -12,7 +14,11 @@ export interface DeadLetter {
   readonly headers: Readonly<Record<string, string>>;
   readonly attempts: number;
   readonly lastError: string;
+  /** When the job was first enqueued (a requeue keeps it): `enqueued_at`, or `created_at` where that is null. */
+  readonly enqueuedAt: Date;
+  /** When the row it was last delivered from was written to `immediate`. */
   readonly createdAt: Date;
+  /** When its last delivery failed. */
   readonly failedAt: Date;
   readonly deadAt: Date;
 }
@@ -73,37 +79,61 @@ function filter(selection: DeadLetterSelection, requireChoice: boolean): Filter 
   return { schema, where: clauses.length > 0 ? clauses.join(" AND ") : "true", values };
 }
 
+// Read through the library's own types on pg connections, and by whatever the driver gives
+// through an adapter: every value is converted here, never taken as the driver parsed it.
+// Times are epoch milliseconds (see epochMs), counts int8.
+interface DeadLetterRow {
+  id: unknown;
+  consumer: string;
+  topic: string | null;
+  payload: unknown;
+  headers: unknown;
+  attempts: unknown;
+  last_error: string;
+  enqueued_ms: unknown;
+  created_ms: unknown;
+  failed_ms: unknown;
+  dead_ms: unknown;
+}
+
 /** Lists dead letters, newest first. */
 export async function listDeadLetters(db: Queryable, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
   const { schema, where, values } = filter(options, false);
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
-  const { rows } = await db.query(
+  const rows = await queryRows<DeadLetterRow>(
+    db,
     // Payload and headers as text, parsed here: drivers differ in whether they parse json.
     `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
-            created_at, failed_at, dead_at
+            ${epochMs("coalesce(enqueued_at, created_at)")} AS enqueued_ms, ${epochMs("created_at")} AS created_ms,
+            ${epochMs("failed_at")} AS failed_ms, ${epochMs("dead_at")} AS dead_ms
        FROM ${schema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
     values,
   );
-  return (rows as Record<string, unknown>[]).map((row) => ({
-    id: BigInt(row.id as string),
-    consumer: row.consumer as string,
-    topic: row.topic as string | null,
-    payload: JSON.parse(row.payload as string),
-    headers: row.headers === null ? {} : (JSON.parse(row.headers as string) as Record<string, string>),
-    attempts: row.attempts as number,
-    lastError: row.last_error as string,
-    createdAt: new Date(row.created_at as string),
-    failedAt: new Date(row.failed_at as string),
-    deadAt: new Date(row.dead_at as string),
+  return rows.map((row) => ({
+    id: BigInt(String(row.id)),
+    consumer: row.consumer,
+    topic: row.topic,
+    payload: JSON.parse(String(row.payload)),
+    headers: row.headers === null ? {} : (JSON.parse(String(row.headers)) as Record<string, string>),
+    attempts: Number(row.attempts),
+    lastError: row.last_error,
+    enqueuedAt: new Date(Number(row.enqueued_ms)),
+    createdAt: new Date(Number(row.created_ms)),
+    failedAt: new Date(Number(row.failed_ms)),
+    deadAt: new Date(Number(row.dead_ms)),
   }));
 }
 
 /** Counts the dead letters a selection matches (every one when it has no filter). */
 export async function countDeadLetters(db: Queryable, selection: DeadLetterSelection = {}): Promise<number> {
   const { schema, where, values } = filter(selection, false);
-  const { rows } = await db.query(`SELECT count(*)::float8 AS n FROM ${schema}.dead_letter WHERE ${where}`, values);
-  return (rows[0] as { n: number }).n;
+  const { n } = await queryRow<{ n: unknown }>(
+    db,
+    `SELECT count(*) AS n FROM ${schema}.dead_letter WHERE ${where}`,
+    values,
+  );
+  return Number(n);
 }
 
 /**
@@ -112,23 +142,29 @@ export async function countDeadLetters(db: Queryable, selection: DeadLetterSelec
  */
 export async function requeueDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
   const { schema, where, values } = filter(selection, true);
-  const { rows } = await db.query(
-    `WITH revived AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING id, topic, payload, headers, consumer),
+  // The job keeps the time it was first enqueued; its new row's created_at is now, which places
+  // it in the current partition.
+  const { n } = await queryRow<{ n: unknown }>(
+    db,
+    `WITH revived AS (
+       DELETE FROM ${schema}.dead_letter WHERE ${where}
+       RETURNING id, topic, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
      moved AS (
-       INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt)
-       SELECT id, topic, payload, headers, consumer, 0 FROM revived RETURNING 1)
-     SELECT count(*)::int AS n FROM moved`,
+       INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
+       SELECT id, topic, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
+     SELECT count(*) AS n FROM moved`,
     values,
   );
-  return (rows[0] as { n: number }).n;
+  return Number(n);
 }
 
 /** Deletes dead letters for good. Returns how many. */
 export async function purgeDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
   const { schema, where, values } = filter(selection, true);
-  const { rows } = await db.query(
-    `WITH gone AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+  const { n } = await queryRow<{ n: unknown }>(
+    db,
+    `WITH gone AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`,
     values,
   );
-  return (rows[0] as { n: number }).n;
+  return Number(n);
 }

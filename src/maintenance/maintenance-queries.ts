@@ -1,3 +1,5 @@
+import { epochMs } from "../database/epoch.js";
+
 /**
  * The SQL of partition maintenance, entity first, verb second. Table names are spliced in
  * (identifiers cannot be parameters): `schema` is validated and quoted once, `table` is quoted
@@ -22,11 +24,13 @@ export function consumersBehind(schema: string, table: string): string {
         AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`;
 }
 
-/** Rows in a (default) partition and the range of their created_at, in ms since the epoch. */
+/**
+ * Rows in a (default) partition and the range of their created_at, in ms since the epoch, all
+ * int8: float8 text would follow the session's extra_float_digits.
+ */
 export function partitionRowsCount(table: string): string {
   return `
-    SELECT count(*)::int AS rows, (extract(epoch FROM min(created_at)) * 1000)::float8 AS from_ms,
-           (extract(epoch FROM max(created_at)) * 1000)::float8 AS to_ms
+    SELECT count(*) AS rows, ${epochMs("min(created_at)")} AS from_ms, ${epochMs("max(created_at)")} AS to_ms
     FROM ONLY ${table}`;
 }
 

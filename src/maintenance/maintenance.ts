@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { sleep } from "../consumer/sleep.js";
 import { connectListening } from "../database/connect.js";
+import { queryRow } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -22,7 +23,7 @@ import {
   tablesLock,
 } from "./maintenance-queries.js";
 import { missingRanges, partitionName } from "./partition-plan.js";
-import { type Partition, qualified, readPartitions } from "./partitions.js";
+import { type PartitionMs, qualified, readPartitions } from "./partitions.js";
 
 /** Why a partition was left in place (or not created) in this run. */
 export type SkipReason =
@@ -78,8 +79,8 @@ class TooLate extends Error {}
 
 interface Plan {
   readonly now: number;
-  readonly partitions: Partition[];
-  readonly defaultPartition: Partition | undefined;
+  readonly partitions: PartitionMs[];
+  readonly defaultPartition: PartitionMs | undefined;
 }
 
 /**
@@ -253,14 +254,20 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   async #defaultRows(client: PooledConnection, table: string): Promise<{ rows: number; from: number; to: number }> {
-    const { rows } = await client.query(partitionRowsCount(table));
-    const row = rows[0] as { rows: number; from_ms: number | null; to_ms: number | null };
-    return { rows: row.rows, from: row.from_ms ?? Number.NaN, to: row.to_ms ?? Number.NaN };
+    const row = await queryRow<{ rows: string; from_ms: string | null; to_ms: string | null }>(
+      client,
+      partitionRowsCount(table),
+    );
+    return {
+      rows: Number(row.rows),
+      from: row.from_ms === null ? Number.NaN : Number(row.from_ms),
+      to: row.to_ms === null ? Number.NaN : Number(row.to_ms),
+    };
   }
 
   async #holdsRows(
     client: PooledConnection,
-    partition: Partition,
+    partition: PartitionMs,
     range: { from: number; to: number },
   ): Promise<boolean> {
     const table = qualified(this.#options.quotedSchema, partition.name);
@@ -344,7 +351,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   ): Promise<void> {
     const { quotedSchema } = this.#options;
     const ended = plan.partitions.filter((each) => !each.isDefault && each.to <= plan.now);
-    const candidates: { partition: Partition; table: string; range: PartitionRange }[] = [];
+    const candidates: { partition: PartitionMs; table: string; range: PartitionRange }[] = [];
     for (const partition of ended) {
       const range = { name: partition.name, from: new Date(partition.from), to: new Date(partition.to) };
       const table = qualified(quotedSchema, partition.name);

@@ -1,3 +1,5 @@
+import { epochMs } from "../database/epoch.js";
+import { queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 
@@ -6,69 +8,110 @@ export interface Partition {
   readonly name: string;
   /** The catch-all partition: rows whose created_at no other partition covers. */
   readonly isDefault: boolean;
-  /** Range start (inclusive), ms since the epoch; -Infinity for MINVALUE, NaN for the default. */
-  readonly from: number;
-  /** Range end (exclusive), ms since the epoch; Infinity for MAXVALUE, NaN for the default. */
-  readonly to: number;
-  /** The planner's row estimate (-1 before the table was first analysed). */
-  readonly estimatedRows: number;
-  /** Table and index size on disk. */
+  /** Range start (inclusive); null for the default partition and for MINVALUE. */
+  readonly from: Date | null;
+  /** Range end (exclusive); null for the default partition and for MAXVALUE. */
+  readonly to: Date | null;
+  /** The planner's row estimate; null before the table was first analysed. */
+  readonly estimatedRows: number | null;
+  /** Table and index size on disk, in bytes. */
   readonly bytes: number;
 }
 
+/**
+ * A partition with its bounds in ms since the epoch, as maintenance plans with them:
+ * -Infinity for MINVALUE, Infinity for MAXVALUE, NaN for the default partition, so that
+ * comparisons need no special cases.
+ */
+export interface PartitionMs {
+  readonly name: string;
+  readonly isDefault: boolean;
+  readonly from: number;
+  readonly to: number;
+  readonly estimatedRows: number | null;
+  readonly bytes: number;
+}
+
+// Every figure is an int8, which the library's own types leave as text: float8 text depends on
+// the session's extra_float_digits (-15 prints epoch milliseconds as "2e+12").
 interface PartitionRow {
   name: string;
   is_default: boolean;
-  from_ms: number | null;
-  to_ms: number | null;
-  estimated_rows: number;
+  from_bound: string | null;
+  from_ms: string | null;
+  to_bound: string | null;
+  to_ms: string | null;
+  estimated_rows: string | null;
   bytes: string;
 }
 
 /**
- * Reads the partitions of `immediate` and the server's clock, on a connection that is not
- * inside a transaction. Bounds are read back from their text form, printed with the session's
- * TimeZone and DateStyle, so both are pinned for this one transaction.
+ * Reads the partitions of `immediate` and the server's clock (ms since the epoch), on a
+ * connection that is not inside a transaction. Bounds are read back from their text form,
+ * printed and parsed with the session's TimeZone and DateStyle, so both are pinned for this one
+ * transaction: a role or database may carry any.
  */
 export async function readPartitions(
   client: Queryable,
   quotedSchema: string,
-): Promise<{ now: number; partitions: Partition[] }> {
+): Promise<{ now: number; partitions: PartitionMs[] }> {
   await client.query("BEGIN");
   try {
     await client.query("SET LOCAL TimeZone = 'UTC'");
     await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
-    const { rows } = await client.query(
+    const rows = await queryRows<PartitionRow>(
+      client,
       `SELECT c.relname AS name, c.relpartbound IS NOT NULL AND b.bounds IS NULL AS is_default,
-              ${boundMs("b.bounds[1]")} AS from_ms, ${boundMs("b.bounds[2]")} AS to_ms,
-              c.reltuples::float8 AS estimated_rows, pg_total_relation_size(c.oid)::text AS bytes
+              b.bounds[1] AS from_bound, ${boundMs("b.bounds[1]")} AS from_ms,
+              b.bounds[2] AS to_bound, ${boundMs("b.bounds[2]")} AS to_ms,
+              -- -1 (PostgreSQL 14+): never analysed.
+              CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
+              pg_total_relation_size(c.oid) AS bytes
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') AS b(bounds) ON true
        WHERE i.inhparent = $1::regclass
-       ORDER BY is_default, from_ms, name`,
+       ORDER BY is_default, from_ms NULLS FIRST, name`,
       [`${quotedSchema}.immediate`],
     );
-    const clock = await client.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now");
+    const [clock] = await queryRows<{ now: string }>(client, `SELECT ${epochMs("clock_timestamp()")} AS now`);
     await client.query("COMMIT");
-    const partitions = (rows as PartitionRow[]).map((row) => ({
+    const partitions = rows.map((row) => ({
       name: row.name,
       isDefault: row.is_default,
-      from: row.from_ms ?? Number.NaN,
-      to: row.to_ms ?? Number.NaN,
-      estimatedRows: row.estimated_rows,
+      from: boundNumber(row.from_bound, row.from_ms),
+      to: boundNumber(row.to_bound, row.to_ms),
+      estimatedRows: row.estimated_rows === null ? null : Number(row.estimated_rows),
       bytes: Number(row.bytes),
     }));
-    return { now: (clock.rows[0] as { now: number }).now, partitions };
+    return { now: Number(clock?.now), partitions };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   }
 }
 
+/** A bound such as `'2026-11-27 14:00:00+00'` in ms; null for MINVALUE, MAXVALUE and the default partition. */
 function boundMs(bound: string): string {
-  return `(CASE ${bound} WHEN 'MINVALUE' THEN '-Infinity'::float8 WHEN 'MAXVALUE' THEN 'Infinity'::float8
-           ELSE (extract(epoch FROM btrim(${bound}, '''')::timestamptz) * 1000)::float8 END)`;
+  return `(CASE WHEN ${bound} NOT IN ('MINVALUE', 'MAXVALUE') THEN ${epochMs(`btrim(${bound}, '''')::timestamptz`)} END)`;
+}
+
+function boundNumber(bound: string | null, ms: string | null): number {
+  if (bound === "MINVALUE") return Number.NEGATIVE_INFINITY;
+  if (bound === "MAXVALUE") return Number.POSITIVE_INFINITY;
+  return ms === null ? Number.NaN : Number(ms);
+}
+
+/** The public form of a partition: Dates, null where a range has no end. */
+export function publicPartition(partition: PartitionMs): Partition {
+  return {
+    name: partition.name,
+    isDefault: partition.isDefault,
+    from: Number.isFinite(partition.from) ? new Date(partition.from) : null,
+    to: Number.isFinite(partition.to) ? new Date(partition.to) : null,
+    estimatedRows: partition.estimatedRows,
+    bytes: partition.bytes,
+  };
 }
 
 /** The partitions of a schema's `immediate` table, oldest first, the default partition last. */
@@ -76,7 +119,7 @@ export async function listPartitions(pool: ConnectionSource, options: { schema?:
   const quoted = quoteSchemaName(options.schema ?? defaultSchemaName);
   const client = await pool.connect();
   try {
-    return (await readPartitions(client, quoted)).partitions;
+    return (await readPartitions(client, quoted)).partitions.map(publicPartition);
   } finally {
     client.release();
   }

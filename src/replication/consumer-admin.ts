@@ -14,7 +14,8 @@ export interface ConsumerSelection {
 
 /** A replication consumer's slot as the server sees it. */
 export interface ReplicationSlotStatus extends SlotState {
-  readonly slot: string;
+  /** The slot's name (`poutbox_<schema>_<consumer>_<hash>`). */
+  readonly name: string;
 }
 
 /**
@@ -30,7 +31,7 @@ export async function replicationSlotStatus(
   quoteSchemaName(schema);
   const slot = await consumerSlot(db, schema, selection.consumer ?? "default");
   const state = await slotState(db, slot);
-  return state && { slot, ...state };
+  return state && { name: slot, ...state };
 }
 
 export interface RemovedConsumer {

@@ -1,4 +1,5 @@
 import { sleep } from "../consumer/sleep.js";
+import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { ReplicationSetupError } from "../errors.js";
 import { parseLsn } from "./lsn.js";
@@ -60,30 +61,31 @@ export async function consumerSlot(db: Queryable, schema: string, consumer: stri
   return slotName((rows[0] as { database: string }).database, schema, consumer);
 }
 
-/** The slot's state, or undefined when it does not exist. */
+/**
+ * The slot's state, or undefined when it does not exist. Read through the library's own types
+ * (`db` may be the application's pool, with its own parsers), retained bytes as int8 text.
+ */
 export async function slotState(db: Queryable, slot: string): Promise<SlotState | undefined> {
-  const { rows } = await db.query(
+  const [row] = await queryRows<{
+    active: boolean;
+    active_pid: number | null;
+    confirmed_flush: string | null;
+    wal_status: string | null;
+    retained: string;
+  }>(
+    db,
     `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed_flush, wal_status,
-            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::text AS retained
+            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8::text AS retained
        FROM pg_replication_slots WHERE slot_name = $1`,
     [slot],
   );
-  const row = rows[0] as
-    | {
-        active: boolean;
-        active_pid: number | null;
-        confirmed_flush: string | null;
-        wal_status: string | null;
-        retained: string;
-      }
-    | undefined;
   if (!row) return undefined;
   return {
-    active: row.active,
-    activePid: row.active_pid,
-    confirmedFlush: row.confirmed_flush === null ? null : parseLsn(row.confirmed_flush),
+    active: row.active === true,
+    activePid: row.active_pid === null ? null : Number(row.active_pid),
+    confirmedFlush: row.confirmed_flush === null ? null : parseLsn(String(row.confirmed_flush)),
     walStatus: row.wal_status,
-    retainedBytes: BigInt(row.retained.split(".")[0] ?? "0"),
+    retainedBytes: BigInt(String(row.retained)),
   };
 }
 

@@ -1,7 +1,13 @@
+import { epochMs } from "../database/epoch.js";
+
 /**
  * The SQL of `status()`, for one schema (validated and quoted by the caller). Entity first,
  * verb second. Each reads committed rows only: they run in one read-only REPEATABLE READ
  * transaction, so the figures agree with each other.
+ *
+ * Counts are int8 and times epoch milliseconds (int8): neither's text depends on the session's
+ * settings, where float8 follows extra_float_digits (-15 prints 12345 as "1e+04") and
+ * timestamptz follows DateStyle and TimeZone.
  */
 
 /** The schema's migration version. */
@@ -16,13 +22,13 @@ export function schemaVersionRead(schema: string): string {
  */
 export function tablesCount(schema: string): string {
   return `
-    SELECT (SELECT count(*) FROM (SELECT FROM ${schema}.immediate LIMIT $1) i)::float8 AS immediate,
-           (SELECT count(*) FROM ${schema}.scheduled)::float8 AS scheduled,
-           (SELECT count(*) FROM ${schema}.scheduled WHERE run_at <= now())::float8 AS scheduled_due,
-           (SELECT count(*) FROM ${schema}.failed)::float8 AS failed,
-           (SELECT count(*) FROM ${schema}.failed WHERE next_retry_at <= now())::float8 AS failed_due,
-           (SELECT count(*) FROM ${schema}.dead_letter)::float8 AS dead_letter,
-           now() AS now`;
+    SELECT (SELECT count(*) FROM (SELECT FROM ${schema}.immediate LIMIT $1) i) AS immediate,
+           (SELECT count(*) FROM ${schema}.scheduled) AS scheduled,
+           (SELECT count(*) FROM ${schema}.scheduled WHERE run_at <= now()) AS scheduled_due,
+           (SELECT count(*) FROM ${schema}.failed) AS failed,
+           (SELECT count(*) FROM ${schema}.failed WHERE next_retry_at <= now()) AS failed_due,
+           (SELECT count(*) FROM ${schema}.dead_letter) AS dead_letter,
+           ${epochMs("now()")} AS now_ms`;
 }
 
 /**
@@ -36,15 +42,17 @@ export function tablesCount(schema: string): string {
  */
 export function consumersRead(schema: string): string {
   return `
-    SELECT c.name, c.mode, c.leader_id, c.leader_epoch::text AS leader_epoch, c.heartbeat_at, c.updated_at,
-           c.created_at, c.snapshot::text AS snapshot, c.window_snapshot::text AS window_snapshot,
+    SELECT c.name, c.mode, c.leader_id, c.leader_epoch::text AS leader_epoch,
+           ${epochMs("c.heartbeat_at")} AS heartbeat_ms,
+           c.snapshot::text AS snapshot, c.window_snapshot::text AS window_snapshot,
            c.position_xid::text AS position_xid, c.position_id::text AS position_id,
            c.acked_lsn::text AS acked_lsn,
            CASE WHEN c.acked_lsn IS NOT NULL AND NOT pg_is_in_recovery()
-                THEN greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), c.acked_lsn), 0)::text END AS ack_lag_bytes,
-           CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs::float8 END AS pending_jobs, pending.oldest AS oldest_pending_at,
-           (SELECT count(*) FROM ${schema}.failed f WHERE f.consumer = c.name)::float8 AS retrying,
-           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name)::float8 AS dead_letters
+                THEN greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), c.acked_lsn), 0)::int8 END AS ack_lag_bytes,
+           CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs END AS pending_jobs,
+           ${epochMs("pending.oldest")} AS oldest_pending_ms,
+           (SELECT count(*) FROM ${schema}.failed f WHERE f.consumer = c.name) AS retrying,
+           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters
     FROM ${schema}.consumers c
     LEFT JOIN LATERAL (
       SELECT count(*) AS jobs, min(i.created_at) AS oldest

@@ -1,6 +1,8 @@
 import { leaderLockHolder } from "../consumer/leader-key.js";
+import { dateFromEpochMs } from "../database/epoch.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
-import { type Partition, readPartitions } from "../maintenance/partitions.js";
+import { type Partition, publicPartition, readPartitions } from "../maintenance/partitions.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { parseLsn } from "../replication/lsn.js";
 import { consumerSlot, slotState } from "../replication/slot-admin.js";
@@ -54,8 +56,13 @@ export interface ConsumerStatus {
    * can include jobs handled since. Null when nothing is recorded yet.
    */
   readonly pendingJobs: number | null;
-  /** When the oldest pending job was created: `now - oldestPendingAt` is how far behind the consumer is. */
+  /** When the oldest pending job was created. */
   readonly oldestPendingAt: Date | null;
+  /**
+   * How far behind the consumer is: `at - oldestPendingAt`, in ms. 0 with nothing pending, null
+   * when nothing is recorded yet.
+   */
+  readonly lagMs: number | null;
   /** Failed jobs of this consumer waiting in `failed` for their retry. */
   readonly retrying: number;
   /** Jobs that used up their attempts in this consumer. */
@@ -86,32 +93,35 @@ export interface OutboxStatus {
   readonly partitions: readonly Partition[];
 }
 
+// What the statements return through the library's own types: int8 (counts, epochs, bytes)
+// as text, int4 as numbers. Other connections may give numbers or bigints: every figure goes
+// through Number() or BigInt().
 interface ConsumerRow {
   name: string;
   mode: "polling" | "replication";
   leader_id: string | null;
   leader_epoch: string;
-  heartbeat_at: Date | string | null;
+  heartbeat_ms: string | null;
   snapshot: string | null;
   window_snapshot: string | null;
   position_xid: string | null;
   position_id: string | null;
   acked_lsn: string | null;
   ack_lag_bytes: string | null;
-  pending_jobs: number | null;
-  oldest_pending_at: Date | string | null;
-  retrying: number;
-  dead_letters: number;
+  pending_jobs: string | null;
+  oldest_pending_ms: string | null;
+  retrying: string;
+  dead_letters: string;
 }
 
 interface TablesRow {
-  immediate: number;
-  scheduled: number;
-  scheduled_due: number;
-  failed: number;
-  failed_due: number;
-  dead_letter: number;
-  now: Date | string;
+  immediate: string;
+  scheduled: string;
+  scheduled_due: string;
+  failed: string;
+  failed_due: string;
+  dead_letter: string;
+  now_ms: string;
 }
 
 /**
@@ -134,9 +144,9 @@ export async function status(pool: ConnectionSource, options: StatusOptions = {}
   let broken: Error | undefined;
   try {
     await checkSchema(client, schema, quoted);
-    const { partitions } = await readPartitions(client, quoted);
+    const partitions = (await readPartitions(client, quoted)).partitions.map(publicPartition);
     const read = await readStatus(client, schema, quoted);
-    const estimate = partitions.reduce((sum, each) => sum + Math.max(0, each.estimatedRows), 0);
+    const estimate = partitions.reduce((sum, each) => sum + (each.estimatedRows ?? 0), 0);
     const immediate =
       read.immediateRows > immediateCountLimit
         ? { rows: Math.max(estimate, read.immediateRows), estimated: true }
@@ -162,29 +172,29 @@ interface ReadStatus {
 
 async function readStatus(client: PooledConnection, schema: string, quoted: string): Promise<ReadStatus> {
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const { rows: versionRows } = await client.query(schemaVersionRead(quoted));
-  const { rows: tableRows } = await client.query(tablesCount(quoted), [immediateCountLimit + 1]);
-  const { rows: consumerRows } = await client.query(consumersRead(quoted));
+  const { version } = await queryRow<{ version: number }>(client, schemaVersionRead(quoted));
+  const tables = await queryRow<TablesRow>(client, tablesCount(quoted), [immediateCountLimit + 1]);
+  const at = new Date(Number(tables.now_ms));
   const consumers: ConsumerStatus[] = [];
-  for (const row of consumerRows as ConsumerRow[]) {
+  for (const row of await queryRows<ConsumerRow>(client, consumersRead(quoted))) {
     const slot = await consumerSlot(client, schema, row.name);
     const state = await slotState(client, slot);
     const leaderPid = await leaderLockHolder(client, schema, row.name);
-    consumers.push(consumerStatus(row, leaderPid, state ? { slot, ...state } : null));
+    consumers.push(consumerStatus(row, at, leaderPid, state ? { name: slot, ...state } : null));
   }
   await client.query("COMMIT");
-  const tables = tableRows[0] as TablesRow;
+  const immediateRows = Number(tables.immediate);
   return {
-    immediateRows: tables.immediate,
+    immediateRows,
     status: {
       schema,
-      version: (versionRows[0] as { version: number }).version,
-      at: new Date(tables.now),
+      version: Number(version),
+      at,
       tables: {
-        immediate: { rows: tables.immediate, estimated: false },
-        scheduled: { rows: tables.scheduled, due: tables.scheduled_due },
-        failed: { rows: tables.failed, due: tables.failed_due },
-        deadLetter: { rows: tables.dead_letter },
+        immediate: { rows: immediateRows, estimated: false },
+        scheduled: { rows: Number(tables.scheduled), due: Number(tables.scheduled_due) },
+        failed: { rows: Number(tables.failed), due: Number(tables.failed_due) },
+        deadLetter: { rows: Number(tables.dead_letter) },
       },
       consumers,
     },
@@ -193,30 +203,37 @@ async function readStatus(client: PooledConnection, schema: string, quoted: stri
 
 function consumerStatus(
   row: ConsumerRow,
+  at: Date,
   leaderPid: number | null,
   slot: ReplicationSlotStatus | null,
 ): ConsumerStatus {
+  const pendingJobs = row.pending_jobs === null ? null : Number(row.pending_jobs);
+  const oldestPendingAt = dateFromEpochMs(row.oldest_pending_ms);
   return {
     name: row.name,
     mode: row.mode,
     leader: leaderPid === null ? null : { pid: leaderPid, id: row.leader_id, epoch: BigInt(row.leader_epoch) },
     lastLeaderId: row.leader_id,
-    heartbeatAt: dateOrNull(row.heartbeat_at),
+    heartbeatAt: dateFromEpochMs(row.heartbeat_ms),
     snapshot: row.snapshot,
     window:
       row.window_snapshot !== null && row.position_xid !== null && row.position_id !== null
         ? { snapshot: row.window_snapshot, transactionId: BigInt(row.position_xid), jobId: BigInt(row.position_id) }
         : null,
     ackedLsn: row.acked_lsn === null ? null : parseLsn(row.acked_lsn),
-    ackLagBytes: row.ack_lag_bytes === null ? null : BigInt(row.ack_lag_bytes.split(".")[0] ?? "0"),
-    pendingJobs: row.pending_jobs,
-    oldestPendingAt: dateOrNull(row.oldest_pending_at),
-    retrying: row.retrying,
-    deadLetters: row.dead_letters,
+    ackLagBytes: row.ack_lag_bytes === null ? null : BigInt(row.ack_lag_bytes),
+    pendingJobs,
+    oldestPendingAt,
+    lagMs: lag(pendingJobs, oldestPendingAt, at),
+    retrying: Number(row.retrying),
+    deadLetters: Number(row.dead_letters),
     slot,
   };
 }
 
-function dateOrNull(value: Date | string | null): Date | null {
-  return value === null ? null : new Date(value);
+/** How long the oldest pending job has waited; 0 with nothing pending, null when unknown. */
+function lag(pendingJobs: number | null, oldestPendingAt: Date | null, at: Date): number | null {
+  if (pendingJobs === null) return null;
+  if (oldestPendingAt === null) return 0;
+  return Math.max(0, at.getTime() - oldestPendingAt.getTime());
 }

@@ -39,7 +39,7 @@ export function defineConsumer(command: Command): void {
         }
         if (!options.yes) {
           const pending = found?.pendingJobs ? `, ${count(found.pendingJobs)} jobs pending` : "";
-          const slotText = slot ? `, slot ${slot.slot} (retaining ${bytes(slot.retainedBytes)} of WAL)` : "";
+          const slotText = slot ? `, slot ${slot.name} (retaining ${bytes(slot.retainedBytes)} of WAL)` : "";
           await confirm(
             `Remove consumer "${name}"${pending}${slotText}? A consumer started later under this name starts ` +
               "from the oldest job still in the outbox.",

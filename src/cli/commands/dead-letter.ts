@@ -1,8 +1,11 @@
 import type { Command } from "commander";
 import type pg from "pg";
 import type { JobId } from "../../client/job-id.js";
+import { epochMs } from "../../database/epoch.js";
+import { queryRow } from "../../database/query-rows.js";
 import {
   countDeadLetters,
+  type DeadLetter,
   type DeadLetterSelection,
   listDeadLetters,
   purgeDeadLetters,
@@ -52,10 +55,13 @@ async function selection(pool: pg.Pool, options: SelectionOptions): Promise<Dead
   await checkSchema(pool, options.schema, quoteSchemaName(options.schema));
   let deadBefore: Date | undefined;
   if (options.olderThan !== undefined) {
-    const { rows } = await pool.query("SELECT now() - $1::float8 * interval '1 millisecond' AS before", [
-      options.olderThan,
-    ]);
-    deadBefore = rows[0].before as Date;
+    // As epoch ms: a timestamptz's text follows the role's DateStyle and TimeZone.
+    const { before } = await queryRow<{ before: string }>(
+      pool,
+      `SELECT ${epochMs("now() - $1::float8 * interval '1 millisecond'")} AS before`,
+      [options.olderThan],
+    );
+    deadBefore = new Date(Number(before));
   }
   return {
     schema: options.schema,
@@ -63,6 +69,23 @@ async function selection(pool: pg.Pool, options: SelectionOptions): Promise<Dead
     ...(options.id && { ids: options.id }),
     ...(deadBefore && { deadBefore }),
     ...(options.all && { all: true }),
+  };
+}
+
+/** A dead letter in JSON types: the id as a string (64-bit), times as ISO 8601 strings. */
+function deadLetterJson(each: DeadLetter) {
+  return {
+    id: String(each.id),
+    consumer: each.consumer,
+    topic: each.topic,
+    payload: each.payload,
+    headers: each.headers,
+    attempts: each.attempts,
+    lastError: each.lastError,
+    enqueuedAt: each.enqueuedAt.toISOString(),
+    createdAt: each.createdAt.toISOString(),
+    failedAt: each.failedAt.toISOString(),
+    deadAt: each.deadAt.toISOString(),
   };
 }
 
@@ -88,14 +111,11 @@ export function defineDeadLetter(command: Command): void {
         return { found, matched: await countDeadLetters(pool, chosen) };
       });
       if (options.json) {
-        return printJson({
-          matched,
-          deadLetters: found.map((each) => ({ ...each, id: String(each.id) })),
-        });
+        return printJson({ matched, deadLetters: found.map(deadLetterJson) });
       }
       if (found.length === 0) return print(`no dead letters${described(options)}`);
       const view = table(
-        ["id", "consumer", "topic", "attempts", "dead at (UTC)", "last error", "payload"],
+        ["id", "consumer", "topic", "attempts", "enqueued (UTC)", "dead at (UTC)", "last error", "payload"],
         ["id", "attempts"],
       );
       for (const each of found) {
@@ -104,6 +124,7 @@ export function defineDeadLetter(command: Command): void {
           each.consumer,
           each.topic ?? "",
           String(each.attempts),
+          time(each.enqueuedAt),
           time(each.deadAt),
           clip(each.lastError.split("\n")[0] ?? "", 50),
           clip(JSON.stringify(each.payload), 40),

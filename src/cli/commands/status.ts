@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { status } from "../../status/status.js";
+import { statusToJson } from "../../status/status-to-json.js";
 import { type ConnectionOptions, withPool } from "../connection.js";
 import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
-import { statusJson } from "../status-json.js";
 import { statusView } from "../status-view.js";
 
 interface StatusCommandOptions extends ConnectionOptions {
@@ -16,7 +16,7 @@ export function defineStatus(command: Command): void {
     )
     .action(async (options: StatusCommandOptions) => {
       const found = await withPool(options, (pool) => status(pool, { schema: options.schema }));
-      if (options.json) return printJson(statusJson(found));
+      if (options.json) return printJson(statusToJson(found));
       print(statusView(found));
     });
 }
