@@ -14,8 +14,8 @@ export type {
   SlotLostPolicy,
 } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
-export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
 export { forEachJob } from "./consumer/for-each-job.js";
+export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
 export type { Logger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
