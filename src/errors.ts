@@ -169,6 +169,8 @@ export type ProgressMismatchReason =
 export class ProgressMismatchError extends PoutboxError {
   readonly consumer: string;
   readonly reason: ProgressMismatchReason;
+  /** What does not fit, in a sentence. */
+  readonly detail: string;
   /** The stored progress, as text (transaction ids, snapshots, LSNs, cluster and timeline). */
   readonly stored: Readonly<Record<string, string | null>>;
   /** The server's own position, as text. */
@@ -191,6 +193,7 @@ export class ProgressMismatchError extends PoutboxError {
     );
     this.consumer = consumer;
     this.reason = reason;
+    this.detail = detail;
     this.stored = stored;
     this.server = server;
   }

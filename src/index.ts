@@ -48,6 +48,8 @@ export {
   SlotLostError,
   TransactionStateError,
 } from "./errors.js";
+export type { AttachedPartitionOptions, AttachedPartitionResult } from "./maintenance/attached-partitions.js";
+export { adoptPartition, importPartition } from "./maintenance/attached-partitions.js";
 export type {
   MaintenanceEvents,
   MaintenanceReport,
@@ -72,6 +74,7 @@ export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
 export type {
   ConsumerLeader,
+  ConsumerMoveRecord,
   ConsumerStatus,
   OutboxStatus,
   StatusOptions,
@@ -80,6 +83,7 @@ export type {
 export { status } from "./status/status.js";
 export type {
   ConsumerLeaderJson,
+  ConsumerMoveRecordJson,
   ConsumerStatusJson,
   OutboxStatusJson,
   PartitionJson,

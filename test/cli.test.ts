@@ -193,8 +193,10 @@ describe("poutbox command line", () => {
       "ackedLsn",
       "deadLetters",
       "heartbeatAt",
+      "heldOutcomes",
       "lagMs",
       "lastLeaderId",
+      "lastMove",
       "leader",
       "mode",
       "name",
@@ -210,8 +212,18 @@ describe("poutbox command line", () => {
     assert.equal(mailer.pendingJobs, 0);
     assert.equal(mailer.lagMs, 0);
     assert.equal(mailer.deadLetters, 1);
+    assert.equal(mailer.heldOutcomes, 0);
+    assert.equal(mailer.lastMove, null);
     const partition = found.partitions.find((each: { isDefault: boolean }) => !each.isDefault);
-    assert.deepEqual(Object.keys(partition).sort(), ["bytes", "estimatedRows", "from", "isDefault", "name", "to"]);
+    assert.deepEqual(Object.keys(partition).sort(), [
+      "bytes",
+      "estimatedRows",
+      "from",
+      "isDefault",
+      "managed",
+      "name",
+      "to",
+    ]);
     assert.match(partition.from, /^\d{4}-\d\d-\d\dT/);
     assert.equal(typeof partition.bytes, "number");
   });
@@ -430,6 +442,92 @@ describe("poutbox command line", () => {
       publication: false,
       failed: 0,
     });
+  });
+
+  it("moves a consumer after confirmation, saying why its progress does not fit; refuses one that runs", async () => {
+    const schema = await migrated("cli_move");
+    const client = new Client(db.pool, { schema });
+    const first = await client.enqueue("first");
+    const record = recorder();
+    const consumer = new Consumer(db.pool, record.handler, { schema, name: "mover", pollInterval: 5 });
+    await consumer.start();
+    try {
+      await waitFor(() => record.counts().has(first), { what: "the first job" });
+      assertOneLineError(
+        await poutbox(["consumer", "move", "mover", "--to", "oldest", "--schema", schema, "--yes"]),
+        1,
+        /running.*CONSUMER_ACTIVE/,
+      );
+    } finally {
+      await consumer.stop();
+    }
+    assertOneLineError(
+      await poutbox(["consumer", "move", "mover", "--to", "yesterday", "--schema", schema]),
+      2,
+      /--to.*yesterday.*oldest, now/,
+    );
+    // As after a restore: the stored snapshot is ahead of the server.
+    await db.pool.query(
+      `UPDATE ${schema}.consumers SET snapshot = (n::text || ':' || n::text || ':')::pg_snapshot
+       FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 100000 AS n) AS ahead`,
+    );
+    const declined = await poutbox(["consumer", "move", "mover", "--to", "oldest", "--schema", schema]);
+    assert.equal(declined.code, 1);
+    assert.match(declined.stderr, /does not belong to this server: its progress snapshot .* reaches transaction id/);
+    assert.match(
+      declined.stderr,
+      /Move consumer "mover" to oldest: it will deliver again every job still in the outbox/,
+    );
+    const moved = await poutbox(
+      ["consumer", "move", "mover", "--to", "oldest", "--reason", "restored", "--schema", schema, "--json"],
+      { input: "y\n" },
+    );
+    assert.equal(moved.code, 0, moved.stderr);
+    const move = JSON.parse(moved.stdout);
+    assert.equal(move.consumer, "mover");
+    assert.equal(move.target, "oldest");
+    assert.equal(move.reason, "restored");
+    assert.equal(move.snapshot, "1:1:");
+    const text = await poutbox(["status", "--schema", schema]);
+    assert.match(text.stdout, /mover: moved to oldest by \S+ at .* \(restored\)/);
+    const json = JSON.parse((await poutbox(["status", "--schema", schema, "--json"])).stdout);
+    assert.equal(json.consumers[0].lastMove.target, "oldest");
+    assert.match(json.consumers[0].lastMove.at, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("reports a table attached with rows, then imports or adopts it", async () => {
+    const schema = await migrated("cli_attached");
+    for (const name of ["jobs_elsewhere", "moved_rows"]) {
+      const day = name === "jobs_elsewhere" ? "2001-01-01" : "2001-01-02";
+      await db.pool.query(`CREATE TABLE ${schema}.${name} (LIKE ${schema}.immediate INCLUDING DEFAULTS)`);
+      await db.pool.query(
+        `INSERT INTO ${schema}.${name} (payload, created_at) SELECT '{}', '${day}'::timestamptz FROM generate_series(1, 2)`,
+      );
+      await db.pool.query(
+        `ALTER TABLE ${schema}.immediate ATTACH PARTITION ${schema}.${name}
+         FOR VALUES FROM ('${day}') TO ('${day}'::date + 1)`,
+      );
+    }
+    const report = await poutbox(["maintenance", "run", "--schema", schema]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /attached table jobs_elsewhere holds 2 rows .*poutbox partition import jobs_elsewhere/);
+    const status = await poutbox(["status", "--schema", schema]);
+    assert.match(status.stdout, /moved_rows \(attached; /);
+    const declined = await poutbox(["partition", "import", "jobs_elsewhere", "--schema", schema]);
+    assert.equal(declined.code, 1);
+    assert.match(declined.stderr, /Deliver every row of jobs_elsewhere as a new job/);
+    const imported = await poutbox(["partition", "import", "jobs_elsewhere", "--schema", schema, "--yes", "--json"]);
+    assert.deepEqual(JSON.parse(imported.stdout), { partition: "jobs_elsewhere", rows: 2 });
+    const adopted = await poutbox(["partition", "adopt", "moved_rows", "--schema", schema]);
+    assert.equal(adopted.code, 0, adopted.stderr);
+    assert.match(adopted.stdout, /adopted moved_rows: 2 rows kept as they are/);
+    assertOneLineError(
+      await poutbox(["partition", "adopt", "nowhere", "--schema", schema]),
+      2,
+      /"nowhere" is not a partition of .*immediate/,
+    );
+    const again = JSON.parse((await poutbox(["maintenance", "run", "--schema", schema, "--json"])).stdout);
+    assert.deepEqual(again.attached, []);
   });
 
   it("runs partition maintenance once and reports what it did", async () => {

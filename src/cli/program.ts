@@ -4,6 +4,7 @@ import { defineConsumer } from "./commands/consumer.js";
 import { defineDeadLetter } from "./commands/dead-letter.js";
 import { defineMaintenance } from "./commands/maintenance.js";
 import { defineMigrate } from "./commands/migrate.js";
+import { definePartition } from "./commands/partition.js";
 import { defineStatus } from "./commands/status.js";
 
 // From src/cli/ and from dist/cli/ alike, the package's own package.json is two folders up.
@@ -37,5 +38,6 @@ export function program(writeError: (line: string) => void): Command {
   defineDeadLetter(root.command("dead-letter"));
   defineConsumer(root.command("consumer"));
   defineMaintenance(root.command("maintenance"));
+  definePartition(root.command("partition"));
   return root;
 }

@@ -46,8 +46,8 @@ function position(consumer: ConsumerStatus): string {
 function consumersSection(status: OutboxStatus): string {
   if (status.consumers.length === 0) return `${bold("Consumers")}\n${dim("none has started on this schema yet")}`;
   const view = table(
-    ["consumer", "mode", "leader", "pending", "lag", "retrying", "dead", "last progress", "position"],
-    ["pending", "lag", "retrying", "dead"],
+    ["consumer", "mode", "leader", "pending", "lag", "retrying", "dead", "held", "last progress", "position"],
+    ["pending", "lag", "retrying", "dead", "held"],
   );
   for (const consumer of status.consumers) {
     const lag = consumer.lagMs;
@@ -59,11 +59,26 @@ function consumersSection(status: OutboxStatus): string {
       lag === null ? "-" : duration(lag),
       count(consumer.retrying),
       consumer.deadLetters > 0 ? warn(count(consumer.deadLetters)) : "0",
+      consumer.heldOutcomes > 0 ? bad(count(consumer.heldOutcomes)) : "0",
       consumer.heartbeatAt ? `${duration(status.at.getTime() - consumer.heartbeatAt.getTime())} ago` : "-",
       position(consumer),
     ]);
   }
-  return `${bold("Consumers")}\n${view.toString()}`;
+  const notes = status.consumers.flatMap((consumer) => {
+    const lines: string[] = [];
+    if (consumer.heldOutcomes > 0) {
+      lines.push(
+        bad(`${consumer.name}: ${count(consumer.heldOutcomes)} job outcome(s) could not be written; retried alone`),
+      );
+    }
+    const move = consumer.lastMove;
+    if (move) {
+      const reason = move.reason ? ` (${move.reason})` : "";
+      lines.push(dim(`${consumer.name}: moved to ${move.target} by ${move.by} at ${time(move.at)} UTC${reason}`));
+    }
+    return lines;
+  });
+  return `${bold("Consumers")}\n${view.toString()}${notes.length > 0 ? `\n${notes.join("\n")}` : ""}`;
 }
 
 function slotsSection(status: OutboxStatus): string {
@@ -88,7 +103,7 @@ function partitionsSection(status: OutboxStatus): string {
   const view = table(["partition", "from (UTC)", "to (UTC)", "rows (estimate)", "size"], ["rows (estimate)", "size"]);
   for (const partition of status.partitions) {
     view.push([
-      partition.name,
+      partition.managed ? partition.name : warn(`${partition.name} (attached; imported at the next maintenance run)`),
       partition.isDefault ? dim("default") : bound(partition.from),
       partition.isDefault ? "" : bound(partition.to),
       partition.estimatedRows === null ? dim("not analysed") : count(partition.estimatedRows),

@@ -8,20 +8,30 @@ import { epochMs } from "../database/epoch.js";
  */
 
 /**
- * How many consumers are registered, and the names of those whose progress snapshot does not
- * show every row of `table` done. A consumer has passed a row when the row's transaction is
- * visible in its snapshot; rows of transactions below the snapshot's xmin always are, so the
- * index on (transaction_id, id) finds the few that need a closer look.
+ * $1: the server's system identifier, or null when it cannot be read. How many consumers are
+ * registered, and (a JSON array) the names of those that have not shown every row of `table`
+ * done. A consumer has passed a row when the row's transaction is visible in its progress
+ * snapshot; rows of transactions below the snapshot's xmin always are, so the index on
+ * (transaction_id, id) finds the few that need a closer look. A snapshot the server has not
+ * reached, or one recorded on another cluster (a restored or copied database), proves nothing:
+ * such a consumer counts as behind until an operator moves it. So does one holding an
+ * outcome whose job's row is in the table (see held_outcomes): the row is still needed.
  */
 export function consumersBehind(schema: string, table: string): string {
   return `
     SELECT (SELECT count(*) FROM ${schema}.consumers)::int AS registered,
-           coalesce(array_agg(c.name ORDER BY c.name), '{}') AS behind
+           coalesce(json_agg(c.name ORDER BY c.name), '[]') AS behind
     FROM ${schema}.consumers c
-    WHERE c.snapshot IS NULL OR EXISTS (
-      SELECT 1 FROM ONLY ${table} j
-      WHERE j.transaction_id >= pg_snapshot_xmin(c.snapshot)
-        AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`;
+    WHERE c.snapshot IS NULL
+       OR pg_snapshot_xmax(c.snapshot) > pg_snapshot_xmax(pg_current_snapshot())
+       OR ($1::text IS NOT NULL AND c.system_identifier IS NOT NULL AND c.system_identifier <> $1::text)
+       OR EXISTS (
+            SELECT 1 FROM jsonb_to_recordset(coalesce(c.held_outcomes, '[]')) AS h(id bigint, xid xid8)
+            JOIN ONLY ${table} j ON j.transaction_id = h.xid AND j.id = h.id)
+       OR EXISTS (
+            SELECT 1 FROM ONLY ${table} j
+            WHERE j.transaction_id >= pg_snapshot_xmin(c.snapshot)
+              AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`;
 }
 
 /**
@@ -40,6 +50,30 @@ export function partitionRowsExist(table: string): string {
     SELECT EXISTS (
       SELECT 1 FROM ONLY ${table}
       WHERE created_at >= to_timestamp($1::float8 / 1000) AND created_at < to_timestamp($2::float8 / 1000)) AS held`;
+}
+
+/** Marks a partition as the library's own (see managedMark in partitions.ts). */
+export function partitionMark(table: string, mark: string): string {
+  return `COMMENT ON TABLE ${table} IS '${mark.replaceAll("'", "''")}'`;
+}
+
+/** How many rows a partition holds. */
+export function partitionRowsTotal(table: string): string {
+  return `SELECT count(*) AS rows FROM ONLY ${table}`;
+}
+
+/**
+ * Takes the rows of a table someone attached as jobs to deliver: each is re-inserted through
+ * the parent with all its columns but transaction_id, which becomes this statement's
+ * transaction, so every consumer delivers it once (a replication consumer as a new insert).
+ * Returns how many rows were taken.
+ */
+export function partitionImport(schema: string, table: string): string {
+  const columns = "id, topic, payload, headers, attempt, consumer, created_at, enqueued_at";
+  return `
+    WITH moved AS (DELETE FROM ONLY ${table} RETURNING ${columns}),
+    inserted AS (INSERT INTO ${schema}.immediate (${columns}) SELECT ${columns} FROM moved RETURNING 1)
+    SELECT count(*) AS rows FROM inserted`;
 }
 
 /** A table shaped like `immediate`, to attach as a partition. */

@@ -5,6 +5,8 @@ import { connectListening } from "../database/connect.js";
 import { queryRow } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
+import { restampFutureRows } from "../recovery/future-rows.js";
+import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";
 import {
   type MaintenanceOptions,
@@ -16,14 +18,16 @@ import {
   consumersBehind,
   partitionAttach,
   partitionCreate,
+  partitionMark,
   partitionRowsCount,
   partitionRowsExist,
+  partitionRowsTotal,
   partitionsDrop,
   partitionTruncate,
   tablesLock,
 } from "./maintenance-queries.js";
 import { missingRanges, partitionName } from "./partition-plan.js";
-import { type PartitionMs, qualified, readPartitions } from "./partitions.js";
+import { managedMark, type PartitionMs, qualified, readPartitions } from "./partitions.js";
 
 /** Why a partition was left in place (or not created) in this run. */
 export type SkipReason =
@@ -36,7 +40,9 @@ export type SkipReason =
   /** A lock was not granted within lockTimeout (an open transaction uses the table); retried next run. */
   | "locked"
   /** Not created: the default partition holds rows in its range (see docs/operations.md). */
-  | "default-rows";
+  | "default-rows"
+  /** A table someone attached that holds rows, not yet imported or adopted (see `attached`). */
+  | "attached";
 
 export interface PartitionRange {
   readonly name: string;
@@ -62,6 +68,17 @@ export interface MaintenanceReport {
   readonly defaultRows: number;
   /** Of those, how many were removed, every consumer having passed them. */
   readonly defaultRowsRemoved: number;
+  /**
+   * Partitions of `immediate` the library did not make that hold rows: tables someone attached.
+   * Left in place until an operator imports them (their rows are jobs to deliver) or adopts them
+   * (their rows are jobs moved there); see docs/operations.md.
+   */
+  readonly attached: readonly { readonly name: string; readonly rows: number }[];
+  /**
+   * Rows copied from another cluster (transaction ids this server has not reached) that this
+   * run re-inserted, so that they are delivered now.
+   */
+  readonly restamped: number;
 }
 
 export interface MaintenanceEvents {
@@ -81,6 +98,8 @@ interface Plan {
   readonly now: number;
   readonly partitions: PartitionMs[];
   readonly defaultPartition: PartitionMs | undefined;
+  /** The server's, to tell consumers whose progress was recorded elsewhere; null when unreadable. */
+  readonly systemIdentifier: string | null;
 }
 
 /**
@@ -168,6 +187,8 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
           skipped: [],
           defaultRows: 0,
           defaultRowsRemoved: 0,
+          attached: [],
+          restamped: 0,
         };
       }
       try {
@@ -188,8 +209,15 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   async #run(client: PooledConnection): Promise<MaintenanceReport> {
-    const { now, partitions } = await readPartitions(client, this.#options.quotedSchema);
-    const plan: Plan = { now, partitions, defaultPartition: partitions.find((each) => each.isDefault) };
+    const { logger, quotedSchema } = this.#options;
+    const server = await readServerPosition(client);
+    const { now, partitions } = await readPartitions(client, quotedSchema);
+    const plan: Plan = {
+      now,
+      partitions,
+      defaultPartition: partitions.find((each) => each.isDefault),
+      systemIdentifier: server.systemIdentifier,
+    };
     const report = {
       ran: true,
       at: new Date(now),
@@ -198,12 +226,22 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       skipped: [] as SkippedPartition[],
       defaultRows: 0,
       defaultRowsRemoved: 0,
+      attached: [] as { name: string; rows: number }[],
+      restamped: 0,
     };
+    // Rows nobody would deliver as they are: copied from another cluster, or in a table an
+    // operator attached. Taken as jobs before anything is judged done.
+    const restamp = await restampFutureRows(client, quotedSchema);
+    if (restamp.refused) throw restamp.refused;
+    report.restamped = restamp.rows;
+    if (restamp.rows > 0) {
+      logger.warn?.("rows copied from another cluster were re-inserted to be delivered", { rows: restamp.rows });
+    }
+    await this.#reviewAttached(client, plan, report);
     // The default partition first: rows in it block creating a partition over their range.
     const defaultHoldsRows = await this.#clearDefault(client, plan, report);
     await this.#create(client, plan, defaultHoldsRows, report);
     await this.#drop(client, plan, report);
-    const { logger } = this.#options;
     if (report.created.length + report.dropped.length + report.defaultRowsRemoved > 0) {
       logger.info?.("maintenance", {
         created: report.created.map((each) => each.name),
@@ -213,6 +251,38 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     }
     if (report.skipped.length > 0) logger.debug?.("maintenance skipped", { skipped: report.skipped });
     return report;
+  }
+
+  /**
+   * A partition without the library's mark is a table someone else attached. Empty, it is
+   * marked and kept like any other: rows that reach it later are inserted through the outbox.
+   * Holding rows, it is reported on every run, never dropped, and left for an operator to say
+   * what its rows are (importPartition: jobs to deliver; adoptPartition: jobs moved there),
+   * since nothing in a row tells a job enqueued there before the table was attached, which no
+   * consumer has seen, from one moved there, which consumers have.
+   */
+  async #reviewAttached(
+    client: PooledConnection,
+    plan: Plan,
+    report: { attached: { name: string; rows: number }[] },
+  ): Promise<void> {
+    const { quotedSchema, logger } = this.#options;
+    for (const [index, partition] of plan.partitions.entries()) {
+      if (partition.managed) continue;
+      const table = qualified(quotedSchema, partition.name);
+      const { rows } = await queryRow<{ rows: string }>(client, partitionRowsTotal(table));
+      if (Number(rows) === 0) {
+        await client.query(partitionMark(table, managedMark));
+        plan.partitions[index] = { ...partition, managed: true };
+        continue;
+      }
+      report.attached.push({ name: partition.name, rows: Number(rows) });
+      logger.warn?.(
+        "a table attached to immediate holds rows no consumer is known to have seen: import or adopt it " +
+          "(poutbox partition import|adopt)",
+        { partition: partition.name, rows: Number(rows) },
+      );
+    }
   }
 
   /**
@@ -233,7 +303,13 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     report.defaultRows = held.rows;
     if (held.rows === 0) return false;
     const range = { name: partition.name, from: new Date(held.from), to: new Date(held.to) };
-    const reason = await this.#dropBlocker(client, table, held.to + 1, plan.now);
+    // Found in plan.partitions, which #reviewAttached updates: a default partition someone
+    // attached with rows in it is not emptied.
+    if (!plan.partitions.find((each) => each.isDefault)?.managed) {
+      report.skipped.push({ ...range, reason: "attached" });
+      return true;
+    }
+    const reason = await this.#dropBlocker(client, table, held.to + 1, plan);
     if (reason) {
       report.skipped.push({ ...range, ...reason });
       return true;
@@ -241,7 +317,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const removed = await this.#locked(client, [table], async () => {
       // Rows may have arrived since: count and judge again what is truncated.
       const final = await this.#defaultRows(client, table);
-      if (await this.#dropBlocker(client, table, final.to + 1, plan.now)) return 0;
+      if (await this.#dropBlocker(client, table, final.to + 1, plan)) return 0;
       await client.query(partitionTruncate(table));
       return final.rows;
     });
@@ -322,6 +398,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     return this.#locked(client, future ? [] : [`ONLY ${quotedSchema}.immediate`], async () => {
       await client.query(partitionCreate(quotedSchema, table));
       await client.query(partitionAttach(quotedSchema, table, range.from, range.to));
+      await client.query(partitionMark(table, managedMark));
       if (future) {
         const { rows } = await client.query(clockBefore(futureMargin / 2), [range.from.toISOString()]);
         if (!(rows[0] as { early: boolean }).early) throw new TooLate();
@@ -351,11 +428,20 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   ): Promise<void> {
     const { quotedSchema } = this.#options;
     const ended = plan.partitions.filter((each) => !each.isDefault && each.to <= plan.now);
+    // A table someone attached with rows in it stays until it is imported or adopted.
+    for (const partition of ended.filter((each) => !each.managed)) {
+      report.skipped.push({
+        name: partition.name,
+        from: new Date(partition.from),
+        to: new Date(partition.to),
+        reason: "attached",
+      });
+    }
     const candidates: { partition: PartitionMs; table: string; range: PartitionRange }[] = [];
-    for (const partition of ended) {
+    for (const partition of ended.filter((each) => each.managed)) {
       const range = { name: partition.name, from: new Date(partition.from), to: new Date(partition.to) };
       const table = qualified(quotedSchema, partition.name);
-      const reason = await this.#dropBlocker(client, table, partition.to, plan.now);
+      const reason = await this.#dropBlocker(client, table, partition.to, plan);
       if (reason) report.skipped.push({ ...range, ...reason });
       else candidates.push({ partition, table, range });
     }
@@ -367,7 +453,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       const droppable: typeof candidates = [];
       const behind: SkippedPartition[] = [];
       for (const candidate of candidates) {
-        const reason = await this.#dropBlocker(client, candidate.table, candidate.partition.to, plan.now);
+        const reason = await this.#dropBlocker(client, candidate.table, candidate.partition.to, plan);
         if (reason) behind.push({ ...candidate.range, ...reason });
         else droppable.push(candidate);
       }
@@ -390,11 +476,14 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     client: PooledConnection,
     table: string,
     end: number,
-    now: number,
+    plan: Plan,
   ): Promise<{ reason: SkipReason; consumers?: string[] } | undefined> {
-    if (end > now - this.#options.retention) return { reason: "retention" };
-    const { rows } = await client.query(consumersBehind(this.#options.quotedSchema, table));
-    const row = rows[0] as { registered: number; behind: string[] };
+    if (end > plan.now - this.#options.retention) return { reason: "retention" };
+    const row = await queryRow<{ registered: number; behind: string[] }>(
+      client,
+      consumersBehind(this.#options.quotedSchema, table),
+      [plan.systemIdentifier],
+    );
     if (row.registered === 0) return { reason: "no-consumers" };
     if (row.behind.length > 0) return { reason: "not-consumed", consumers: row.behind };
     return undefined;

@@ -16,7 +16,15 @@ export interface Partition {
   readonly estimatedRows: number | null;
   /** Table and index size on disk, in bytes. */
   readonly bytes: number;
+  /**
+   * Made by the library. False for a table an operator attached: maintenance imports its rows
+   * as jobs to deliver at its next run, then marks it (see docs/operations.md).
+   */
+  readonly managed: boolean;
 }
+
+/** The comment that marks a partition the library made (or has imported). */
+export const managedMark = "poutbox partition";
 
 /**
  * A partition with its bounds in ms since the epoch, as maintenance plans with them:
@@ -30,6 +38,7 @@ export interface PartitionMs {
   readonly to: number;
   readonly estimatedRows: number | null;
   readonly bytes: number;
+  readonly managed: boolean;
 }
 
 // Every figure is an int8, which the library's own types leave as text: float8 text depends on
@@ -43,6 +52,7 @@ interface PartitionRow {
   to_ms: string | null;
   estimated_rows: string | null;
   bytes: string;
+  managed: boolean;
 }
 
 /**
@@ -66,13 +76,14 @@ export async function readPartitions(
               b.bounds[2] AS to_bound, ${boundMs("b.bounds[2]")} AS to_ms,
               -- -1 (PostgreSQL 14+): never analysed.
               CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
-              pg_total_relation_size(c.oid) AS bytes
+              pg_total_relation_size(c.oid) AS bytes,
+              coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS managed
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') AS b(bounds) ON true
        WHERE i.inhparent = $1::regclass
        ORDER BY is_default, from_ms NULLS FIRST, name`,
-      [`${quotedSchema}.immediate`],
+      [`${quotedSchema}.immediate`, managedMark],
     );
     const [clock] = await queryRows<{ now: string }>(client, `SELECT ${epochMs("clock_timestamp()")} AS now`);
     await client.query("COMMIT");
@@ -83,6 +94,7 @@ export async function readPartitions(
       to: boundNumber(row.to_bound, row.to_ms),
       estimatedRows: row.estimated_rows === null ? null : Number(row.estimated_rows),
       bytes: Number(row.bytes),
+      managed: row.managed,
     }));
     return { now: Number(clock?.now), partitions };
   } catch (error) {
@@ -111,6 +123,7 @@ export function publicPartition(partition: PartitionMs): Partition {
     to: Number.isFinite(partition.to) ? new Date(partition.to) : null,
     estimatedRows: partition.estimatedRows,
     bytes: partition.bytes,
+    managed: partition.managed,
   };
 }
 

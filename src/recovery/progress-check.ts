@@ -1,6 +1,8 @@
+import { queryRows } from "../database/query-rows.js";
+import type { Queryable } from "../database/queryable.js";
 import { ProgressMismatchError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
-import type { ServerPosition } from "./server-position.js";
+import { readServerPosition, type ServerPosition } from "./server-position.js";
 
 /** A consumer's progress as stored in its row, in text as read. */
 export interface StoredProgress {
@@ -109,4 +111,44 @@ export function checkProgress(
 function snapshotXmax(snapshot: string): bigint | undefined {
   const xmax = snapshot.split(":")[1];
   return xmax !== undefined && /^\d+$/.test(xmax) ? BigInt(xmax) : undefined;
+}
+
+/**
+ * Reads a consumer's stored progress and checks it against the server `db` is connected to
+ * (not inside a transaction): the mismatch, or undefined when it fits or there is no consumer.
+ */
+export async function storedProgressMismatch(
+  db: Queryable,
+  quotedSchema: string,
+  consumer: string,
+): Promise<ProgressMismatchError | undefined> {
+  const [row] = await queryRows<{
+    snapshot: string | null;
+    window: string | null;
+    after_xid: string | null;
+    acked_lsn: string | null;
+    partial_lsn: string | null;
+    system_identifier: string | null;
+    timeline: number | null;
+  }>(
+    db,
+    `SELECT snapshot::text AS snapshot, window_snapshot::text AS window, position_xid::text AS after_xid,
+            acked_lsn::text AS acked_lsn, partial_lsn::text AS partial_lsn, system_identifier, timeline
+       FROM ${quotedSchema}.consumers WHERE name = $1`,
+    [consumer],
+  );
+  if (!row) return undefined;
+  return checkProgress(
+    consumer,
+    {
+      snapshot: row.snapshot,
+      window: row.window,
+      afterXid: row.after_xid,
+      ackedLsn: row.acked_lsn,
+      partialLsn: row.partial_lsn,
+      systemIdentifier: row.system_identifier,
+      timeline: row.timeline === null ? null : Number(row.timeline),
+    },
+    await readServerPosition(db),
+  );
 }

@@ -52,8 +52,14 @@ export function consumersRead(schema: string): string {
            CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs END AS pending_jobs,
            ${epochMs("pending.oldest")} AS oldest_pending_ms,
            (SELECT count(*) FROM ${schema}.failed f WHERE f.consumer = c.name) AS retrying,
-           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters
+           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters,
+           coalesce(jsonb_array_length(c.held_outcomes), 0) AS held_outcomes,
+           ${epochMs("move.moved_at")} AS moved_ms, move.moved_by, move.target AS move_target, move.reason AS move_reason
     FROM ${schema}.consumers c
+    LEFT JOIN LATERAL (
+      SELECT m.moved_at, m.moved_by, m.target, m.reason FROM ${schema}.consumer_moves m
+      WHERE m.consumer = c.name ORDER BY m.moved_at DESC, m.id DESC LIMIT 1
+    ) move ON true
     LEFT JOIN LATERAL (
       SELECT count(*) AS jobs, min(i.created_at) AS oldest
       FROM ${schema}.immediate i

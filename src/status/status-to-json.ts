@@ -1,7 +1,7 @@
 import type { Partition } from "../maintenance/partitions.js";
 import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { lsnToString } from "../replication/lsn.js";
-import type { ConsumerLeader, ConsumerStatus, OutboxStatus } from "./status.js";
+import type { ConsumerLeader, ConsumerMoveRecord, ConsumerStatus, OutboxStatus } from "./status.js";
 
 // `statusToJson` maps `status()` field by field, with the same names at every level; only the
 // types change, to what JSON carries: Date -> ISO 8601 string, LSN -> PostgreSQL's text
@@ -41,7 +41,17 @@ export interface ConsumerStatusJson {
   readonly lagMs: number | null;
   readonly retrying: number;
   readonly deadLetters: number;
+  readonly heldOutcomes: number;
+  readonly lastMove: ConsumerMoveRecordJson | null;
   readonly slot: ReplicationSlotStatusJson | null;
+}
+
+/** `ConsumerMoveRecord` in JSON types. */
+export interface ConsumerMoveRecordJson {
+  readonly at: string;
+  readonly by: string;
+  readonly target: string;
+  readonly reason: string | null;
 }
 
 /** `Partition` in JSON types. */
@@ -52,6 +62,7 @@ export interface PartitionJson {
   readonly to: string | null;
   readonly estimatedRows: number | null;
   readonly bytes: number;
+  readonly managed: boolean;
 }
 
 /** `OutboxStatus` in JSON types: what `statusToJson` returns and `poutbox status --json` prints. */
@@ -74,7 +85,8 @@ const sameKeys: [
   SameKeys<NonNullable<ConsumerStatus["window"]>, NonNullable<ConsumerStatusJson["window"]>>,
   SameKeys<ReplicationSlotStatus, ReplicationSlotStatusJson>,
   SameKeys<Partition, PartitionJson>,
-] = [true, true, true, true, true, true];
+  SameKeys<ConsumerMoveRecord, ConsumerMoveRecordJson>,
+] = [true, true, true, true, true, true, true];
 void sameKeys;
 
 /**
@@ -128,6 +140,8 @@ function consumerJson(consumer: ConsumerStatus): ConsumerStatusJson {
     lagMs: consumer.lagMs,
     retrying: consumer.retrying,
     deadLetters: consumer.deadLetters,
+    heldOutcomes: consumer.heldOutcomes,
+    lastMove: consumer.lastMove && { ...consumer.lastMove, at: consumer.lastMove.at.toISOString() },
     slot: consumer.slot && slotJson(consumer.slot),
   };
 }
@@ -151,6 +165,7 @@ function partitionJson(partition: Partition): PartitionJson {
     to: iso(partition.to),
     estimatedRows: partition.estimatedRows,
     bytes: partition.bytes,
+    managed: partition.managed,
   };
 }
 

@@ -67,8 +67,25 @@ export interface ConsumerStatus {
   readonly retrying: number;
   /** Jobs that used up their attempts in this consumer. */
   readonly deadLetters: number;
+  /**
+   * Handled jobs whose outcome (a retry or a dead letter) could not be written yet: held in the
+   * consumer's row and retried alone (see the consumer's `outcomeWriteFailed` event).
+   */
+  readonly heldOutcomes: number;
+  /** The last time an operator moved this consumer (moveConsumer, `poutbox consumer move`), if ever. */
+  readonly lastMove: ConsumerMoveRecord | null;
   /** Its replication slot, when it has one. */
   readonly slot: ReplicationSlotStatus | null;
+}
+
+/** A move of a consumer, as recorded in the schema's consumer_moves table. */
+export interface ConsumerMoveRecord {
+  readonly at: Date;
+  /** The database role that moved it. */
+  readonly by: string;
+  /** `oldest` or `now`. */
+  readonly target: string;
+  readonly reason: string | null;
 }
 
 /** A picture of one schema's outbox, for operators and monitoring. */
@@ -112,6 +129,11 @@ interface ConsumerRow {
   oldest_pending_ms: string | null;
   retrying: string;
   dead_letters: string;
+  held_outcomes: number;
+  moved_ms: string | null;
+  moved_by: string | null;
+  move_target: string | null;
+  move_reason: string | null;
 }
 
 interface TablesRow {
@@ -227,6 +249,16 @@ function consumerStatus(
     lagMs: lag(pendingJobs, oldestPendingAt, at),
     retrying: Number(row.retrying),
     deadLetters: Number(row.dead_letters),
+    heldOutcomes: Number(row.held_outcomes),
+    lastMove:
+      row.moved_ms === null
+        ? null
+        : {
+            at: dateFromEpochMs(row.moved_ms) as Date,
+            by: String(row.moved_by),
+            target: String(row.move_target),
+            reason: row.move_reason,
+          },
     slot,
   };
 }

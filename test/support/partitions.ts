@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { partitionName } from "../../src/maintenance/partition-plan.js";
+import { managedMark } from "../../src/maintenance/partitions.js";
 
 /**
  * Attaches a partition of `immediate` over [from, from + length), named as maintenance names
@@ -13,5 +14,6 @@ export async function attachPartition(pool: pg.Pool, schema: string, from: numbe
     `ALTER TABLE "${schema}".immediate ATTACH PARTITION "${schema}".${name}
      FOR VALUES FROM ('${new Date(from).toISOString()}') TO ('${new Date(from + length).toISOString()}')`,
   );
+  await pool.query(`COMMENT ON TABLE "${schema}".${name} IS '${managedMark}'`);
   return name;
 }

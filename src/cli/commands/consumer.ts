@@ -1,6 +1,9 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { PoutboxError } from "../../errors.js";
+import { type MoveTarget, moveConsumer, moveTargets } from "../../recovery/move-consumer.js";
+import { storedProgressMismatch } from "../../recovery/progress-check.js";
 import { removeConsumer, replicationSlotStatus } from "../../replication/consumer-admin.js";
+import { quoteSchemaName } from "../../schema/schema-name.js";
 import { status } from "../../status/status.js";
 import { CommandError } from "../cli-errors.js";
 import { confirm } from "../confirm.js";
@@ -11,6 +14,11 @@ import { connectionOptions, jsonOption, print, printJson } from "../shared-optio
 interface RemoveOptions extends ConnectionOptions {
   readonly yes?: boolean;
   readonly json?: boolean;
+}
+
+interface MoveOptions extends RemoveOptions {
+  readonly to: MoveTarget;
+  readonly reason?: string;
 }
 
 export function defineConsumer(command: Command): void {
@@ -55,5 +63,49 @@ export function defineConsumer(command: Command): void {
         removed.publication ? "publication dropped" : "",
       ].filter((each) => each !== "");
       print(`removed consumer "${name}": ${parts.join(", ")}`);
+    });
+
+  jsonOption(connectionOptions(command.command("move")))
+    .argument("<name>", "the consumer name")
+    .description(
+      "move a consumer's position, as after a restore: `--to oldest` delivers every job still in the outbox " +
+        "again, `--to now` skips them and starts from the server's present position; refused while it runs; " +
+        "recorded with who, when, from where and why",
+    )
+    .addOption(new Option("--to <position>", "where to move it").choices(moveTargets).makeOptionMandatory())
+    .option("--reason <text>", "why, recorded with the move")
+    .option("-y, --yes", "do not ask for confirmation")
+    .action(async (name: string, options: MoveOptions) => {
+      const move = await withPool(options, async (pool) => {
+        if (!options.yes) {
+          const { consumers, tables } = await status(pool, { schema: options.schema });
+          const found = consumers.find((each) => each.name === name);
+          if (found?.leader) {
+            throw new PoutboxError(
+              "CONSUMER_ACTIVE",
+              `consumer "${name}" is running (process ${found.leader.pid} holds its leader lock); stop it first`,
+            );
+          }
+          const mismatch = await storedProgressMismatch(pool, quoteSchemaName(options.schema), name);
+          const why = mismatch ? `Its stored progress does not belong to this server: ${mismatch.detail}. ` : "";
+          const what =
+            options.to === "oldest"
+              ? `deliver again every job still in the outbox (${tables.immediate.estimated ? "about " : ""}` +
+                `${count(tables.immediate.rows)} rows in immediate, its own retries and every consumer's jobs)`
+              : `skip ${found?.pendingJobs === null || found === undefined ? "every job" : `the ${count(found.pendingJobs)} jobs`} ` +
+                "its progress shows as pending, and start from the server's present position";
+          await confirm(
+            `${why}Move consumer "${name}" ${found ? "" : "(it has no progress yet) "}to ${options.to}: it will ${what}?`,
+          );
+        }
+        return moveConsumer(pool, { schema: options.schema, consumer: name, to: options.to, reason: options.reason });
+      });
+      if (options.json) return printJson(move);
+      const parts = [
+        `moved consumer "${name}" to ${move.target} (snapshot ${move.snapshot})`,
+        move.restamped > 0 ? `${count(move.restamped)} rows copied from another cluster made deliverable` : "",
+        move.slotDropped ? "replication slot dropped (the next start creates one)" : "",
+      ].filter((each) => each !== "");
+      print(parts.join("; "));
     });
 }

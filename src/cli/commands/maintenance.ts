@@ -29,6 +29,15 @@ function reportView(report: MaintenanceReport): string {
   if (report.defaultRows > 0) {
     lines.push(`default partition: ${report.defaultRows} rows, ${report.defaultRowsRemoved} removed`);
   }
+  for (const each of report.attached) {
+    lines.push(
+      `attached table ${each.name} holds ${each.rows} rows no consumer is known to have seen: ` +
+        `\`poutbox partition import ${each.name}\` delivers them, \`poutbox partition adopt ${each.name}\` keeps them as moved jobs`,
+    );
+  }
+  if (report.restamped > 0) {
+    lines.push(`${report.restamped} rows copied from another cluster were re-inserted to be delivered`);
+  }
   if (lines.length === 0) lines.push("nothing to do: partitions are in place and none can be dropped yet");
   return lines.join("\n");
 }
