@@ -18,6 +18,7 @@ export { forEachJob } from "./consumer/for-each-job.js";
 export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
 export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
 export type { Logger } from "./consumer/logger.js";
+export { consoleLogger, silentLogger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
 export type {
   ConnectionSource,

@@ -4,7 +4,7 @@ import { boolean, integer, number, oneOf } from "../option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
-import { type Logger, silentLogger } from "./logger.js";
+import { defaultLogger, type Logger } from "./logger.js";
 
 export interface ConsumerOptions {
   /**
@@ -81,7 +81,10 @@ export interface ConsumerOptions {
   readonly topics?: AnyTopics;
   /** Stops the consumer when aborted, like calling stop(). */
   readonly signal?: AbortSignal;
-  /** Silent by default. */
+  /**
+   * Where errors, warnings and information go. Default `consoleLogger("warn")`: warnings and
+   * errors on stderr. `silentLogger` when the `error` and other events are all handled.
+   */
   readonly logger?: Logger;
 }
 
@@ -133,7 +136,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   const schema = options.schema ?? defaultSchemaName;
   const mode = oneOf("mode", options.mode, consumerModes, "polling");
   const backoff = { ...defaultBackoff, ...options.backoff };
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger;
   const maintenance = consumerMaintenance(options.maintenance, schema, logger);
   const resolved: ResolvedConsumerOptions = {
     name,

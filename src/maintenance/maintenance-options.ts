@@ -1,5 +1,4 @@
-import type { Logger } from "../consumer/logger.js";
-import { silentLogger } from "../consumer/logger.js";
+import { defaultLogger, type Logger } from "../consumer/logger.js";
 import { InvalidOptionError } from "../errors.js";
 import { integer } from "../option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -32,7 +31,7 @@ export interface MaintenanceOptions {
    * a partition locks the whole table, so producers can wait up to about this long. Default 100.
    */
   readonly lockTimeout?: number;
-  /** Silent by default. */
+  /** Default `consoleLogger("warn")`: warnings and errors on stderr. */
   readonly logger?: Logger;
 }
 
@@ -75,6 +74,6 @@ export function resolveMaintenanceOptions(options: MaintenanceOptions, prefix = 
     retention: integer(`${prefix}retention`, options.retention, 0, 0, 100 * 366 * day),
     runInterval: integer(`${prefix}runInterval`, options.runInterval, Math.min(partitionInterval / 4, minute), 10, day),
     lockTimeout: integer(`${prefix}lockTimeout`, options.lockTimeout, 100, 1, 60_000),
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ?? defaultLogger,
   };
 }
