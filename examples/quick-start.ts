@@ -6,6 +6,8 @@ import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 
 const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? cluster?.url });
+// Without a listener, an idle connection the server closes (a restart) would end the process.
+pool.on("error", (error) => console.error("idle database connection lost:", error.message));
 
 try {
   await migrate(pool); // creates or upgrades the "poutbox" schema; safe to run at every start
@@ -48,8 +50,15 @@ try {
     for (const job of jobs) console.log(`delivered job ${job.id} (attempt ${job.attempt}): email ${job.payload.email}`);
     delivered += jobs.length;
   });
+  consumer.on("stopped", () => {
+    if (consumer.failure) console.error("consumer stopped:", consumer.failure.message);
+  });
   await consumer.start();
-  while (delivered < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+  // A worker runs until told to stop; this one stops after three deliveries, or on SIGTERM.
+  const stop = () => consumer.stop();
+  process.once("SIGTERM", stop);
+  while (delivered < 3 && consumer.failure === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  process.off("SIGTERM", stop);
   await consumer.stop();
 } finally {
   await pool.end();
