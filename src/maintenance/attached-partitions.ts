@@ -1,5 +1,6 @@
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -67,9 +68,7 @@ async function onPartition(
   if (typeof options.partition !== "string" || options.partition.length === 0) {
     throw new InvalidOptionError("partition", "expected the name of a partition of immediate");
   }
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  return withConnection(pool, async (client) => {
     await checkSchema(client, schema, quoted);
     const found = await queryRows<{ name: string }>(
       client,
@@ -82,15 +81,14 @@ async function onPartition(
     }
     const table = qualified(quoted, options.partition);
     await client.query("BEGIN");
-    const rows = await work(client, quoted, table);
-    await client.query(partitionMark(table, managedMark));
-    await client.query("COMMIT");
-    return { partition: options.partition, rows };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+    try {
+      const rows = await work(client, quoted, table);
+      await client.query(partitionMark(table, managedMark));
+      await client.query("COMMIT");
+      return { partition: options.partition, rows };
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  });
 }

@@ -2,6 +2,7 @@ import { leaderLockHolder } from "../consumer/leader-key.js";
 import { dateFromEpochMs, epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { InvalidOptionError, PoutboxError } from "../errors.js";
 import { consumerSlot, dropSlot, slotState } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -93,9 +94,7 @@ export async function moveConsumer(pool: ConnectionSource, options: MoveConsumer
   if (options.reason !== undefined && typeof options.reason !== "string") {
     throw new InvalidOptionError("reason", "expected a string");
   }
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  return withConnection(pool, async (client) => {
     await checkSchema(client, schema, quoted);
     await refuseWhileRunning(client, schema, consumer);
     const restamp = await restampFutureRows(client, quoted);
@@ -108,12 +107,7 @@ export async function moveConsumer(pool: ConnectionSource, options: MoveConsumer
     // its next one drops the slot itself, since the stored position names none.
     const slotDropped = state !== undefined && !state.active && (await dropSlot(client, slot));
     return { ...move, restamped: restamp.rows, slotDropped };
-  } catch (error) {
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 async function refuseWhileRunning(client: PooledConnection, schema: string, consumer: string): Promise<void> {
