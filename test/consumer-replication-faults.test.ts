@@ -396,7 +396,6 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
     });
     const pool = new pg.Pool({ connectionString: cluster.url });
     const schema = "poutbox";
-    const slot = await consumerSlot(pool, schema, "default");
     const record = recorder();
     const consumers: Consumer[] = [];
     const consumer = () => {
@@ -405,6 +404,7 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
       return created;
     };
     try {
+      const slot = await consumerSlot(pool, schema, "default");
       await migrate(pool);
       const client = new Client(pool);
       const first = consumer();

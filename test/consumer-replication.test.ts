@@ -14,7 +14,7 @@ import {
 } from "../src/index.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
 import { recorder } from "./support/recorder.js";
-import { dropSlots, replicationConsumer, replicationState } from "./support/replication.js";
+import { dropSlots, replicationConsumer, replicationState, stopAndDropSlot } from "./support/replication.js";
 import { admin, useTestDatabase, withDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -192,10 +192,11 @@ describe("Consumer (replication)", () => {
     }
   });
 
-  it("fails clearly, without recreating it, when its slot disappeared while it was down", async () => {
+  it("fails clearly, without recreating it, when its slot disappeared while it was down", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, first));
     await first.start();
     await client.enqueue("one");
     await waitFor(() => record.deliveries.length === 1, { what: "first job" });
@@ -203,6 +204,7 @@ describe("Consumer (replication)", () => {
     await dropSlots(db.pool, schema, "default");
     await client.enqueue("lost with the slot");
     const second = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, second));
     const errors: Error[] = [];
     second.on("error", (error) => errors.push(error));
     await second.start();
@@ -258,10 +260,11 @@ describe("Consumer (replication) in two databases of one server", () => {
 });
 
 describe("replication progress, recovery and removal", () => {
-  it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async () => {
+  it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const streaming = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, streaming));
     await streaming.start();
     const first = await client.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ i })));
     await waitFor(() => record.deliveries.length >= first.length, { what: "streamed jobs" });
@@ -294,10 +297,11 @@ describe("replication progress, recovery and removal", () => {
     }
   });
 
-  it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async () => {
+  it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, first));
     await first.start();
     const early = await client.enqueueMany(["a", "b", "c"]);
     await waitFor(() => record.deliveries.length >= early.length, { what: "early jobs" });
@@ -319,10 +323,11 @@ describe("replication progress, recovery and removal", () => {
     }
   });
 
-  it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async () => {
+  it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
+    t.after(() => stopAndDropSlot(db.pool, schema, consumer));
     await consumer.start();
     await client.enqueue("x");
     await waitFor(() => record.deliveries.length === 1, { what: "a job" });
@@ -349,6 +354,7 @@ describe("Consumer (replication) stopping", () => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
+    t.after(() => stopAndDropSlot(db.pool, schema, consumer));
     await consumer.start();
     await client.enqueue("x");
     await waitFor(() => record.deliveries.length === 1, { what: "a delivery" });
@@ -395,15 +401,16 @@ describe("Consumer (replication) on a server without logical decoding", () => {
     const cluster = await startEmbeddedCluster({ settings: { wal_level: "replica", max_wal_senders: "4" } });
     const { default: pg } = await import("pg");
     const pool = new pg.Pool({ connectionString: cluster.url });
+    const consumer = new Consumer(pool, async () => {}, { mode: "replication" });
     try {
       await migrate(pool);
-      const consumer = new Consumer(pool, async () => {}, { mode: "replication" });
       await assert.rejects(
         consumer.start(),
         (error: unknown) =>
           error instanceof ReplicationSetupError && /wal_level = logical/.test((error as Error).message),
       );
     } finally {
+      await consumer.stop();
       await pool.end();
       await cluster.stop();
     }

@@ -122,9 +122,16 @@ describe("the demo", () => {
         {
           what: "the first deliveries",
         },
-      ).then(() => {
-        child.kill("SIGINT");
-      });
+      ).then(
+        () => {
+          child.kill("SIGINT");
+        },
+        (error: Error) => {
+          // Not left running (--jobs 0 runs until interrupted) with the test failed.
+          child.kill("SIGKILL");
+          throw error;
+        },
+      );
     });
     await waiting;
     const { summary } = checkRun(run, "polling", file, undefined);

@@ -46,18 +46,35 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
 
   // One hook for creation and setup: Node 20 starts a top-level before() hook as soon as it
   // is registered without waiting for earlier ones, so a second hook could run too early.
-  before(async () => {
-    await admin((client) => client.query(`CREATE DATABASE ${name}`));
-    pool = newPool();
-    await setup?.(database);
-  });
+  // Bounded: a hook that never ends would keep the file, and the whole run, waiting.
+  before(
+    async () => {
+      await admin((client) => client.query(`CREATE DATABASE ${name}`));
+      pool = newPool();
+      await setup?.(database);
+    },
+    { timeout: 120_000 },
+  );
 
-  after(async () => {
-    await Promise.all(pools.filter((each) => !each.ended).map((each) => each.end()));
-    const leaked = await openConnections(name);
-    await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    if (leaked.length > 0) throw new Error(`connections left open on ${name}: ${JSON.stringify(leaked)}`);
-  });
+  after(
+    async () => {
+      // A pool ends once every connection taken from it is back: one that does not end in
+      // time has a consumer, a Maintenance runner or a pool.connect() still out.
+      const open = pools.filter((each) => !each.ended);
+      const ended = await within(poolEndWait, Promise.all(open.map((each) => each.end().catch(() => {}))));
+      const stuck = open.filter((each) => !each.ended).map((each) => each.totalCount - each.idleCount);
+      const leaked = await openConnections(name);
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (!ended) {
+        throw new Error(
+          `pools on ${name} did not end within ${poolEndWait / 1000} s of the file's last test: ${stuck.join(", ")} ` +
+            `connection(s) still taken, by something a test started and did not stop or release: ${JSON.stringify(leaked)}`,
+        );
+      }
+      if (leaked.length > 0) throw new Error(`connections left open on ${name}: ${JSON.stringify(leaked)}`);
+    },
+    { timeout: 60_000 },
+  );
 
   const database: TestDatabase = {
     name,
@@ -74,6 +91,21 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
     },
   };
   return database;
+}
+
+const poolEndWait = 10_000;
+
+/** True once `promise` settles within `ms`, false if it has not by then. */
+async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs `work` on a fresh connection to the server's maintenance database. */
