@@ -13,6 +13,7 @@ import {
   SlotLostError,
 } from "../src/index.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer, replicationState, stopAndDropSlot } from "./support/replication.js";
 import { admin, useTestDatabase, withDatabase } from "./support/test-database.js";
@@ -20,7 +21,7 @@ import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
 
-describe("Consumer (replication)", () => {
+describe("Consumer (replication)", needs("logical-replication"), () => {
   it("delivers jobs from before its slot existed, then streams new ones in commit order, never rolled-back ones", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const before = await client.enqueueMany([{ early: 1 }, { early: 2 }]);
@@ -220,7 +221,7 @@ describe("Consumer (replication)", () => {
   });
 });
 
-describe("Consumer (replication) in two databases of one server", () => {
+describe("Consumer (replication) in two databases of one server", needs("logical-replication"), () => {
   it("gives each database's consumer its own slot: same schema and consumer names, both deliver", async () => {
     // Slots belong to the server, not to a database: one name for both would let the second
     // consumer take or drop the first one's slot.
@@ -259,7 +260,7 @@ describe("Consumer (replication) in two databases of one server", () => {
   });
 });
 
-describe("replication progress, recovery and removal", () => {
+describe("replication progress, recovery and removal", needs("logical-replication"), () => {
   it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
@@ -347,7 +348,7 @@ describe("replication progress, recovery and removal", () => {
   });
 });
 
-describe("Consumer (replication) stopping", () => {
+describe("Consumer (replication) stopping", needs("logical-replication"), () => {
   it("resolves stop() only once its walsender has let go of the slot, so it can be removed at once", async (t) => {
     // The server process behind a closed replication connection exits a moment later, and
     // holds the slot until it has. Pausing that process makes the moment as long as we like.

@@ -11,6 +11,7 @@ import {
   SchemaMissingError,
 } from "../src/index.js";
 import { partitionName } from "../src/maintenance/partition-plan.js";
+import { needs } from "./support/needs.js";
 import { attachPartition } from "./support/partitions.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
@@ -446,7 +447,9 @@ describe("Maintenance", () => {
     await other.end();
   });
 
-  it("judges a replication consumer and a polling consumer by the same test, each at its own position", async () => {
+  it("judges a replication consumer and a polling consumer by the same test, each at its own position", {
+    ...needs("logical-replication"),
+  }, async () => {
     const { schema } = await db.freshSchema("mixed");
     const maintenance = new Maintenance(db.pool, { schema, ...past });
     const polled = recorder();
