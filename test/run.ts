@@ -7,7 +7,8 @@
 // the run at once, in one line. One that lacks something some tests need (logical
 // replication, prepared transactions...) gets one line saying what and how to fix it, and
 // those tests are skipped (test/support/needs.ts); the run ends saying how many were skipped,
-// and why.
+// and why. A test still running after POUTBOX_TEST_TIMEOUT ms fails its file, by name, and so
+// does a file that does not exit after its last test (test/support/watchdog.ts).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -15,6 +16,14 @@ import { join, relative } from "node:path";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
+
+/**
+ * How long one test may run. The slowest, CPU-bound (src/replication/replication-stream.test.ts
+ * frames a 130 KB stream split at every byte offset), takes 27 s alone on a 2-core machine and
+ * took 168 s in a full run while other runs shared it; others wait up to 60 s for a slot on a
+ * loaded server, and a few set a timeout of their own (up to 90 s), which applies first.
+ */
+const testTimeout = Number(process.env.POUTBOX_TEST_TIMEOUT ?? 300_000);
 
 const say = (line: string) => console.log(`poutbox tests: ${line}`);
 
@@ -54,6 +63,8 @@ const child = spawn(
   [
     "--import",
     "tsx",
+    "--import",
+    new URL("watchdog.ts", support).href,
     "--test",
     `--test-concurrency=${server.concurrency}`,
     "--test-reporter=spec",
@@ -68,6 +79,7 @@ const child = spawn(
       ...process.env,
       DATABASE_URL: databaseUrl,
       [lackingVariable]: JSON.stringify(server.lacking),
+      POUTBOX_TEST_TIMEOUT: String(testTimeout),
     },
   },
 );
@@ -102,7 +114,7 @@ function readEnded(): Ended[] | undefined {
   }
 }
 
-/** What was skipped and why, and the slowest tests. */
+/** What was skipped and why, and the slowest tests against the timeout. */
 function summarize(ended: readonly Ended[]): string[] {
   const lines: string[] = [];
   const skipped = ended.filter((each) => each.skip !== undefined);
@@ -134,7 +146,7 @@ function summarize(ended: readonly Ended[]): string[] {
     const listed = slowest.map(
       (each) => `${(each.ms / 1000).toFixed(1)} s "${each.name}" (${each.file ? relative(".", each.file) : "?"})`,
     );
-    lines.push(`slowest: ${listed.join(", ")}`);
+    lines.push(`slowest: ${listed.join(", ")}; a test is stopped after ${testTimeout / 1000} s`);
   }
   return lines;
 }

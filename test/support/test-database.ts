@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { after, before } from "node:test";
 import pg from "pg";
 import { Client, migrate } from "../../src/index.js";
+import { onAbandon } from "./abandon.js";
 
 /** The server every test runs against: DATABASE_URL, set by test/run.ts when embedded. */
 export function serverUrl(): string {
@@ -46,10 +47,12 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
 
   // One hook for creation and setup: Node 20 starts a top-level before() hook as soon as it
   // is registered without waiting for earlier ones, so a second hook could run too early.
-  // Bounded: a hook that never ends would keep the file, and the whole run, waiting.
+  // Bounded, like every test (test/support/watchdog.ts): a hook that never ends would
+  // keep the file, and the whole run, waiting.
   before(
     async () => {
       await admin((client) => client.query(`CREATE DATABASE ${name}`));
+      onAbandon(() => removeDatabase(name, url));
       pool = newPool();
       await setup?.(database);
     },
@@ -106,6 +109,37 @@ async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Removes a test database whatever holds it, for a file that stops with a test still running
+ * (test/support/abandon.ts): its prepared transactions are rolled back, its sessions ended,
+ * and its replication slots dropped once their walsenders are gone.
+ */
+async function removeDatabase(name: string, url: string): Promise<void> {
+  const inside = new pg.Client({ connectionString: url });
+  inside.on("error", () => {});
+  try {
+    await inside.connect();
+    const { rows } = await inside.query("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
+    for (const { gid } of rows) await inside.query(`ROLLBACK PREPARED '${gid}'`);
+  } finally {
+    await inside.end().catch(() => {});
+  }
+  await admin(async (client) => {
+    await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      await client.query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active",
+        [name],
+      );
+      const { rows } = await client.query("SELECT 1 FROM pg_replication_slots WHERE database = $1", [name]);
+      if (rows.length === 0 || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
 
 /** Runs `work` on a fresh connection to the server's maintenance database. */
