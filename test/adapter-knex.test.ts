@@ -29,10 +29,11 @@ const db = adapterSuite("Knex", async (test) => {
 });
 
 describe("Knex adapter", () => {
-  it("enqueues in a transaction object and refuses it once committed", async () => {
+  it("enqueues in a transaction object and refuses it once committed", async (t) => {
     const { schema } = await db.freshSchema("trx");
     const outbox = new Client(fromKnex(knex), { schema });
     const trx = await knex.transaction();
+    t.after(() => (trx.isCompleted() ? undefined : trx.rollback()));
     const ids = await outbox.enqueueMany([{ a: "what?" }, { b: "$1 ?? ?" }], { tx: fromKnex(trx) });
     await trx.commit();
     await assert.rejects(outbox.enqueue({ late: true }, { tx: fromKnex(trx) }), TransactionStateError);

@@ -36,10 +36,11 @@ const db = adapterSuite("Kysely", async (test) => {
 });
 
 describe("Kysely adapter", () => {
-  it("enqueues in a controlled transaction and refuses it once committed", async () => {
+  it("enqueues in a controlled transaction and refuses it once committed", async (t) => {
     const { schema } = await db.freshSchema("controlled");
     const outbox = new Client(fromKysely(kysely), { schema });
     const trx = await kysely.startTransaction().execute();
+    t.after(() => (trx.isCommitted || trx.isRolledBack ? undefined : trx.rollback().execute()));
     const id = await outbox.enqueue({ controlled: true }, { tx: fromKysely(trx) });
     await trx.commit().execute();
     await assert.rejects(outbox.enqueue({ late: true }, { tx: fromKysely(trx) }), TransactionStateError);

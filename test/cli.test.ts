@@ -400,7 +400,7 @@ describe("poutbox command line", () => {
     assert.equal(await count(), 0);
   });
 
-  it("removes a consumer that is stopped, after confirmation; refuses one that runs or does not exist", async () => {
+  it("removes a consumer that is stopped, after confirmation; refuses one that runs or does not exist", async (t) => {
     const schema = await migrated("cli_remove");
     const record = recorder();
     const consumer = new Consumer(db.pool, record.handler, { schema, name: "audit", pollInterval: 5 });
@@ -431,6 +431,7 @@ describe("poutbox command line", () => {
     assert.deepEqual(rows, []);
 
     const again = new Consumer(db.pool, record.handler, { schema, name: "audit", pollInterval: 5 });
+    t.after(() => again.stop());
     await again.start();
     await waitFor(() => again.isLeader, { what: "leadership again" });
     await again.stop();

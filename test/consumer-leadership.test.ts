@@ -500,8 +500,11 @@ describe("consumer leadership", () => {
     for (let round = 1; round <= 40; round++) {
       const consumer = new Consumer(db.pool, record.handler, { schema, name: "quitter", pollInterval: 5 });
       await consumer.start();
-      await waitFor(() => consumer.isLeader, { what: `leadership, round ${round}` });
-      await consumer.stop();
+      try {
+        await waitFor(() => consumer.isLeader, { what: `leadership, round ${round}` });
+      } finally {
+        await consumer.stop();
+      }
       const holder = await leaderLockHolder(db.pool, schema, "quitter");
       assert.equal(holder, null, `round ${round}: lock still held by process ${holder} after stop()`);
     }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import type pg from "pg";
 import { Client, Consumer, type LongTransaction, migrate } from "../src/index.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -360,7 +361,7 @@ describe("Consumer (polling) and open transactions", () => {
     }
   });
 
-  it("reports a long-open prepared transaction by its gid", async (t) => {
+  it("reports a long-open prepared transaction by its gid", needs("prepared-transactions"), async (t) => {
     if (!(await canPrepare())) {
       t.skip("max_prepared_transactions is 0 on this server");
       return;

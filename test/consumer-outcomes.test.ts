@@ -181,7 +181,7 @@ describe("scheduled jobs", () => {
 });
 
 describe("stop and faults", () => {
-  it("stop() mid-batch lets the batch finish and commits it", async () => {
+  it("stop() mid-batch lets the batch finish and commits it", async (t) => {
     const { schema, client } = await db.freshSchema("outcomes");
     await client.enqueueMany(Array.from({ length: 20 }, (_, i) => i));
     let release: () => void = () => {};
@@ -195,6 +195,7 @@ describe("stop and faults", () => {
       batchSize: 20,
       pollInterval: 5,
     });
+    t.after(() => consumer.stop());
     await consumer.start();
     await waitFor(() => record.deliveries.length === 20, { what: "batch in handler" });
     const stopping = consumer.stop();
@@ -206,6 +207,7 @@ describe("stop and faults", () => {
     // The batch's outcome was committed: a restarted consumer gets nothing again.
     const again = recorder();
     const restarted = new Consumer(db.pool, again.handler, { schema, name: "stop-mid-batch", pollInterval: 5 });
+    t.after(() => restarted.stop());
     await restarted.start();
     await waitFor(() => restarted.isLeader, { what: "restarted leader" });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -213,7 +215,7 @@ describe("stop and faults", () => {
     assert.equal(again.deliveries.length, 0, `redelivered after a clean stop: ${JSON.stringify(rows)}`);
   });
 
-  it("stop() gives up a batch that outlives shutdownTimeout, which is then delivered again", async () => {
+  it("stop() gives up a batch that outlives shutdownTimeout, which is then delivered again", async (t) => {
     const { schema, client } = await db.freshSchema("outcomes");
     const id = await client.enqueue("stuck");
     const stuck = recorder(() => new Promise<undefined>(() => {}));
@@ -223,6 +225,7 @@ describe("stop and faults", () => {
       pollInterval: 5,
       shutdownTimeout: 100,
     });
+    t.after(() => consumer.stop());
     await consumer.start();
     await waitFor(() => stuck.deliveries.length === 1, { what: "stuck batch" });
     const started = Date.now();

@@ -14,6 +14,7 @@ import { publicationName } from "../src/replication/names.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
 import { ConsumerProcess } from "./support/consumer-child.js";
 import { enqueueTransaction, missing } from "./support/jobs.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -53,7 +54,7 @@ function report(t: { diagnostic(message: string): void }, message: string): void
 
 // --- The tests --------------------------------------------------------------------------------
 
-describe("replication consumer: keepalives and large payloads", () => {
+describe("replication consumer: keepalives and large payloads", needs("logical-replication"), () => {
   it("keeps its walsender (wal_sender_timeout = 2 s) through 5 s batches, and delivers everything", {
     timeout: 90_000,
   }, async (t) => {
@@ -181,7 +182,7 @@ describe("replication consumer: keepalives and large payloads", () => {
   });
 });
 
-describe("replication consumer: crashes and takeovers", () => {
+describe("replication consumer: crashes and takeovers", needs("logical-replication"), () => {
   it("after SIGKILL in a split transaction, resumes inside it; then survives its walsender's termination", {
     timeout: 60_000,
   }, async (t) => {
@@ -396,7 +397,6 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
     });
     const pool = new pg.Pool({ connectionString: cluster.url });
     const schema = "poutbox";
-    const slot = await consumerSlot(pool, schema, "default");
     const record = recorder();
     const consumers: Consumer[] = [];
     const consumer = () => {
@@ -405,6 +405,7 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
       return created;
     };
     try {
+      const slot = await consumerSlot(pool, schema, "default");
       await migrate(pool);
       const client = new Client(pool);
       const first = consumer();

@@ -13,14 +13,15 @@ import {
   SlotLostError,
 } from "../src/index.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
-import { dropSlots, replicationConsumer, replicationState } from "./support/replication.js";
+import { dropSlots, replicationConsumer, replicationState, stopAndDropSlot } from "./support/replication.js";
 import { admin, useTestDatabase, withDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
 
-describe("Consumer (replication)", () => {
+describe("Consumer (replication)", needs("logical-replication"), () => {
   it("delivers jobs from before its slot existed, then streams new ones in commit order, never rolled-back ones", async () => {
     const { schema, client } = await db.freshSchema("replication");
     const before = await client.enqueueMany([{ early: 1 }, { early: 2 }]);
@@ -192,10 +193,11 @@ describe("Consumer (replication)", () => {
     }
   });
 
-  it("fails clearly, without recreating it, when its slot disappeared while it was down", async () => {
+  it("fails clearly, without recreating it, when its slot disappeared while it was down", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, first));
     await first.start();
     await client.enqueue("one");
     await waitFor(() => record.deliveries.length === 1, { what: "first job" });
@@ -203,6 +205,7 @@ describe("Consumer (replication)", () => {
     await dropSlots(db.pool, schema, "default");
     await client.enqueue("lost with the slot");
     const second = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, second));
     const errors: Error[] = [];
     second.on("error", (error) => errors.push(error));
     await second.start();
@@ -218,7 +221,7 @@ describe("Consumer (replication)", () => {
   });
 });
 
-describe("Consumer (replication) in two databases of one server", () => {
+describe("Consumer (replication) in two databases of one server", needs("logical-replication"), () => {
   it("gives each database's consumer its own slot: same schema and consumer names, both deliver", async () => {
     // Slots belong to the server, not to a database: one name for both would let the second
     // consumer take or drop the first one's slot.
@@ -257,11 +260,12 @@ describe("Consumer (replication) in two databases of one server", () => {
   });
 });
 
-describe("replication progress, recovery and removal", () => {
-  it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async () => {
+describe("replication progress, recovery and removal", needs("logical-replication"), () => {
+  it("keeps a progress snapshot that a polling consumer of the same name can resume from without loss", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const streaming = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, streaming));
     await streaming.start();
     const first = await client.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ i })));
     await waitFor(() => record.deliveries.length >= first.length, { what: "streamed jobs" });
@@ -294,10 +298,11 @@ describe("replication progress, recovery and removal", () => {
     }
   });
 
-  it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async () => {
+  it("with slotLost: catch-up, recovers from a dropped slot by polling, losing nothing", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const first = replicationConsumer(db.pool, schema, record.handler);
+    t.after(() => stopAndDropSlot(db.pool, schema, first));
     await first.start();
     const early = await client.enqueueMany(["a", "b", "c"]);
     await waitFor(() => record.deliveries.length >= early.length, { what: "early jobs" });
@@ -319,10 +324,11 @@ describe("replication progress, recovery and removal", () => {
     }
   });
 
-  it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async () => {
+  it("reports the slot's retained WAL and removes a stopped consumer with its slot and publication", async (t) => {
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
+    t.after(() => stopAndDropSlot(db.pool, schema, consumer));
     await consumer.start();
     await client.enqueue("x");
     await waitFor(() => record.deliveries.length === 1, { what: "a job" });
@@ -342,13 +348,14 @@ describe("replication progress, recovery and removal", () => {
   });
 });
 
-describe("Consumer (replication) stopping", () => {
+describe("Consumer (replication) stopping", needs("logical-replication"), () => {
   it("resolves stop() only once its walsender has let go of the slot, so it can be removed at once", async (t) => {
     // The server process behind a closed replication connection exits a moment later, and
     // holds the slot until it has. Pausing that process makes the moment as long as we like.
     const { schema, client } = await db.freshSchema("replication");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "mailer" });
+    t.after(() => stopAndDropSlot(db.pool, schema, consumer));
     await consumer.start();
     await client.enqueue("x");
     await waitFor(() => record.deliveries.length === 1, { what: "a delivery" });
@@ -395,15 +402,16 @@ describe("Consumer (replication) on a server without logical decoding", () => {
     const cluster = await startEmbeddedCluster({ settings: { wal_level: "replica", max_wal_senders: "4" } });
     const { default: pg } = await import("pg");
     const pool = new pg.Pool({ connectionString: cluster.url });
+    const consumer = new Consumer(pool, async () => {}, { mode: "replication" });
     try {
       await migrate(pool);
-      const consumer = new Consumer(pool, async () => {}, { mode: "replication" });
       await assert.rejects(
         consumer.start(),
         (error: unknown) =>
           error instanceof ReplicationSetupError && /wal_level = logical/.test((error as Error).message),
       );
     } finally {
+      await consumer.stop();
       await pool.end();
       await cluster.stop();
     }

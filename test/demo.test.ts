@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { consumerSlot } from "../src/replication/slot-admin.js";
+import { needs } from "./support/needs.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -99,7 +100,9 @@ describe("the demo", () => {
     assert.equal(summary.database, "embedded");
   });
 
-  it("does the same by logical replication on DATABASE_URL, leaving no slot behind", async () => {
+  it("does the same by logical replication on DATABASE_URL, leaving no slot behind", {
+    ...needs("logical-replication"),
+  }, async () => {
     const run = await runDemo(["--mode", "replication", "--jobs", "150", "--json"], db.url);
     const { summary, orders } = checkRun(run, "replication", "jobs_logical_repl.txt", 150);
     assert.equal(summary.database, "DATABASE_URL");
@@ -122,9 +125,16 @@ describe("the demo", () => {
         {
           what: "the first deliveries",
         },
-      ).then(() => {
-        child.kill("SIGINT");
-      });
+      ).then(
+        () => {
+          child.kill("SIGINT");
+        },
+        (error: Error) => {
+          // Not left running (--jobs 0 runs until interrupted) with the test failed.
+          child.kill("SIGKILL");
+          throw error;
+        },
+      );
     });
     await waiting;
     const { summary } = checkRun(run, "polling", file, undefined);

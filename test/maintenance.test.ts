@@ -11,6 +11,7 @@ import {
   SchemaMissingError,
 } from "../src/index.js";
 import { partitionName } from "../src/maintenance/partition-plan.js";
+import { needs } from "./support/needs.js";
 import { attachPartition } from "./support/partitions.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
@@ -146,7 +147,7 @@ describe("Maintenance", () => {
     }
   });
 
-  it("never drops what a consumer has not passed, however old, until it catches up", async () => {
+  it("never drops what a consumer has not passed, however old, until it catches up", async (t) => {
     const { schema } = await db.freshSchema("down");
     const maintenance = new Maintenance(db.pool, { schema, ...past, retention: 2 * minute });
     const delivered = recorder();
@@ -160,6 +161,7 @@ describe("Maintenance", () => {
     const recent = await pastPartition(schema, ago(1)); // ended within the retention
     const first = [...(await jobsAt(schema, ago(9), 50)), ...(await jobsAt(schema, ago(8), 50))];
     let consumer = run();
+    t.after(() => consumer.stop());
     await consumer.start();
     await waitFor(() => caughtUp(schema, "mailer"), { what: "the first jobs done" });
     await consumer.stop();
@@ -195,10 +197,10 @@ describe("Maintenance", () => {
     const base = thisMinute();
     const held = await pastPartition(schema, base - 5 * minute);
     const other = await pastPartition(schema, base - 4 * minute);
-    await consumer.start();
     const writer = await db.pool.connect();
     const lateWriter = await db.pool.connect();
     try {
+      await consumer.start();
       // A transaction that began five minutes ago (its now() is in `held`) has written a job
       // and is still open. Another, as old, has not written yet.
       await writer.query("BEGIN");
@@ -390,12 +392,16 @@ describe("Maintenance", () => {
         longest.ms = Math.max(longest.ms, performance.now() - started);
       }
     });
-    const report = await maintenance.runOnce();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    stop = true;
-    await Promise.all(loops);
-    await slow.query("COMMIT");
-    slow.release();
+    let report: MaintenanceReport;
+    try {
+      report = await maintenance.runOnce();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      await slow.query("COMMIT");
+      slow.release();
+    }
     assert.equal(reasons(report, [old])[old], "locked");
     const after = await maintenance.runOnce();
     assert.deepEqual(dropped(after, [old]), [old], "dropped on the next run, once the transaction is over");
@@ -441,7 +447,9 @@ describe("Maintenance", () => {
     await other.end();
   });
 
-  it("judges a replication consumer and a polling consumer by the same test, each at its own position", async () => {
+  it("judges a replication consumer and a polling consumer by the same test, each at its own position", {
+    ...needs("logical-replication"),
+  }, async () => {
     const { schema } = await db.freshSchema("mixed");
     const maintenance = new Maintenance(db.pool, { schema, ...past });
     const polled = recorder();
@@ -459,9 +467,9 @@ describe("Maintenance", () => {
 
     let polling = poller();
     let streaming = streamer();
-    await polling.start();
-    await streaming.start();
     try {
+      await polling.start();
+      await streaming.start();
       await waitFor(async () => (await caughtUp(schema, "poller")) && (await caughtUp(schema, "streamer")), {
         what: "both consumers to pass the first jobs",
       });
@@ -498,7 +506,7 @@ describe("Maintenance", () => {
     }
   });
 
-  it("runs on the consumer's leader by default; maintenance: false turns it off", async () => {
+  it("runs on the consumer's leader by default; maintenance: false turns it off", async (t) => {
     const { schema } = await db.freshSchema("leader");
     const consumer = new Consumer(db.pool, async () => {}, { schema, maintenance: { partitionInterval: day } });
     const report = new Promise<MaintenanceReport>((resolve) => consumer.once("maintenance", resolve));
@@ -516,6 +524,7 @@ describe("Maintenance", () => {
     quiet.on("maintenance", () => {
       ran = true;
     });
+    t.after(() => quiet.stop());
     await quiet.start();
     await waitFor(() => quiet.isLeader, { what: "leadership" });
     await new Promise((resolve) => setTimeout(resolve, 300));

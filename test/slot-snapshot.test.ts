@@ -7,11 +7,12 @@ import { describe, it } from "node:test";
 import { ReplicationConnection } from "../src/replication/replication-connection.js";
 import { awaitSlotRelease } from "../src/replication/slot-admin.js";
 import { validSnapshot } from "../src/sources/snapshot.js";
+import { needs } from "./support/needs.js";
 import { useTestDatabase } from "./support/test-database.js";
 
 const db = useTestDatabase();
 
-describe("the snapshot a slot exports", () => {
+describe("the snapshot a slot exports", needs("logical-replication"), () => {
   it("in a form pg_snapshot accepts, sees exactly the rows the exported snapshot sees", async (t) => {
     await db.pool.query("CREATE TABLE public.churn (n int)");
     const pool = db.newPool({ max: 6 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Consumer, countDeadLetters, removeConsumer, SchemaMissingError, status } from "../src/index.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -95,7 +96,7 @@ describe("status()", () => {
     assert.equal(record.deliveries.filter((job) => job.id === doomed).length, 1);
   });
 
-  it("shows a replication consumer's acknowledged position and slot", async () => {
+  it("shows a replication consumer's acknowledged position and slot", needs("logical-replication"), async () => {
     const { schema, client } = await db.freshSchema("status_replication");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "stream" });

@@ -13,6 +13,7 @@ import {
   migrate,
   PayloadValidationError,
 } from "../src/index.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -230,7 +231,7 @@ describe("topics in a consumer", () => {
     assert.equal(ids.length, 2);
   });
 
-  it("validates the same way in replication mode", async () => {
+  it("validates the same way in replication mode", needs("logical-replication"), async () => {
     const { schema, client: unchecked } = await db.freshSchema("replicated");
     const record = recorder();
     const consumer = replicationConsumer(db.pool, schema, record.handler, { name: "streamed", topics });

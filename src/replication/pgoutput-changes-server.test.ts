@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
+import { needs } from "../../test/support/needs.js";
 import { useTestDatabase } from "../../test/support/test-database.js";
 import { parseLsn } from "./lsn.js";
 import { decodePgOutput } from "./pgoutput.js";
@@ -83,7 +84,9 @@ function messages<Tag extends PgOutputMessage["tag"]>(changes: readonly Change[]
   >[];
 }
 
-describe("decodePgOutput on updates, deletes, truncate and messages from a real server", () => {
+describe("decodePgOutput on updates, deletes, truncate and messages from a real server", {
+  ...needs("logical-replication"),
+}, () => {
   let changes: Change[];
   let items: RelationMessage | undefined;
   let full: RelationMessage | undefined;

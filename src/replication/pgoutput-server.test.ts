@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
+import { needs } from "../../test/support/needs.js";
 import { useTestDatabase } from "../../test/support/test-database.js";
 import { parseLsn } from "./lsn.js";
 import { pgMicrosToDate } from "./pg-time.js";
@@ -165,7 +166,7 @@ function messages<Tag extends PgOutputMessage["tag"]>(changes: readonly Change[]
   >[];
 }
 
-describe("decodePgOutput on inserts from a real server", () => {
+describe("decodePgOutput on inserts from a real server", needs("logical-replication", "replication-origins"), () => {
   let captured: Captured;
   before(async () => {
     captured = await capture();

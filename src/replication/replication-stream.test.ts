@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { before, describe, it } from "node:test";
 import pg from "pg";
+import { needs } from "../../test/support/needs.js";
 import { useTestDatabase } from "../../test/support/test-database.js";
 import { waitFor } from "../../test/support/wait-for.js";
 import { lsnToString, parseLsn } from "./lsn.js";
@@ -136,7 +137,7 @@ function assertSameMessages(actual: readonly BackendMessage[], expected: readonl
   }
 }
 
-describe("a real replication stream", () => {
+describe("a real replication stream", needs("logical-replication"), () => {
   let recorded: Recorded;
   let stream: Buffer;
   let reference: BackendMessage[];

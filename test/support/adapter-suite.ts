@@ -35,7 +35,7 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
   let harness: AdapterHarness | undefined;
   // Registered before useTestDatabase's own after(), so the library's connections are closed
   // before its leak check runs.
-  after(() => harness?.close());
+  after(() => harness?.close(), { timeout: 60_000 });
   // In useTestDatabase's setup, not a before() hook of our own: Node 20 would start that
   // before the database exists.
   const db = useTestDatabase(async (created) => {

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ConsumerMode } from "../../src/index.js";
+import { onAbandon } from "./abandon.js";
 import { waitFor } from "./wait-for.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -79,6 +80,9 @@ export class ConsumerProcess {
       this.child.once("close", () => resolve());
       this.child.once("error", () => resolve());
     });
+    // Not left running should its test's file be stopped before the test destroys it.
+    const forget = onAbandon(() => this.destroy());
+    void this.closed.then(forget);
   }
 
   get pid(): number {

@@ -38,6 +38,15 @@ export async function dropSlots(pool: pg.Pool, schema: string, ...consumers: str
 }
 
 /**
+ * Stops `consumer` and drops its slot once its walsender has let go: registered with t.after()
+ * when the consumer is made, so that neither outlives a test that fails before its own stop.
+ */
+export async function stopAndDropSlot(pool: pg.Pool, schema: string, consumer: Consumer): Promise<void> {
+  await consumer.stop();
+  await dropSlots(pool, schema, consumer.name);
+}
+
+/**
  * What a replication consumer's tables, slot and the cluster's open transactions look like
  * now, as text: for a test's failure message when a delivery does not come.
  */

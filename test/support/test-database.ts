@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { after, before } from "node:test";
 import pg from "pg";
 import { Client, migrate } from "../../src/index.js";
+import { onAbandon } from "./abandon.js";
 
 /** The server every test runs against: DATABASE_URL, set by test/run.ts when embedded. */
 export function serverUrl(): string {
@@ -46,18 +47,37 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
 
   // One hook for creation and setup: Node 20 starts a top-level before() hook as soon as it
   // is registered without waiting for earlier ones, so a second hook could run too early.
-  before(async () => {
-    await admin((client) => client.query(`CREATE DATABASE ${name}`));
-    pool = newPool();
-    await setup?.(database);
-  });
+  // Bounded, like every test (test/support/watchdog.ts): a hook that never ends would
+  // keep the file, and the whole run, waiting.
+  before(
+    async () => {
+      await admin((client) => client.query(`CREATE DATABASE ${name}`));
+      onAbandon(() => removeDatabase(name, url));
+      pool = newPool();
+      await setup?.(database);
+    },
+    { timeout: 120_000 },
+  );
 
-  after(async () => {
-    await Promise.all(pools.filter((each) => !each.ended).map((each) => each.end()));
-    const leaked = await openConnections(name);
-    await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    if (leaked.length > 0) throw new Error(`connections left open on ${name}: ${JSON.stringify(leaked)}`);
-  });
+  after(
+    async () => {
+      // A pool ends once every connection taken from it is back: one that does not end in
+      // time has a consumer, a Maintenance runner or a pool.connect() still out.
+      const open = pools.filter((each) => !each.ended);
+      const ended = await within(poolEndWait, Promise.all(open.map((each) => each.end().catch(() => {}))));
+      const stuck = open.filter((each) => !each.ended).map((each) => each.totalCount - each.idleCount);
+      const leaked = await openConnections(name);
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (!ended) {
+        throw new Error(
+          `pools on ${name} did not end within ${poolEndWait / 1000} s of the file's last test: ${stuck.join(", ")} ` +
+            `connection(s) still taken, by something a test started and did not stop or release: ${JSON.stringify(leaked)}`,
+        );
+      }
+      if (leaked.length > 0) throw new Error(`connections left open on ${name}: ${JSON.stringify(leaked)}`);
+    },
+    { timeout: 60_000 },
+  );
 
   const database: TestDatabase = {
     name,
@@ -74,6 +94,52 @@ export function useTestDatabase(setup?: (db: TestDatabase) => Promise<unknown>):
     },
   };
   return database;
+}
+
+const poolEndWait = 10_000;
+
+/** True once `promise` settles within `ms`, false if it has not by then. */
+async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Removes a test database whatever holds it, for a file that stops with a test still running
+ * (test/support/abandon.ts): its prepared transactions are rolled back, its sessions ended,
+ * and its replication slots dropped once their walsenders are gone.
+ */
+async function removeDatabase(name: string, url: string): Promise<void> {
+  const inside = new pg.Client({ connectionString: url });
+  inside.on("error", () => {});
+  try {
+    await inside.connect();
+    const { rows } = await inside.query("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
+    for (const { gid } of rows) await inside.query(`ROLLBACK PREPARED '${gid}'`);
+  } finally {
+    await inside.end().catch(() => {});
+  }
+  await admin(async (client) => {
+    await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      await client.query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active",
+        [name],
+      );
+      const { rows } = await client.query("SELECT 1 FROM pg_replication_slots WHERE database = $1", [name]);
+      if (rows.length === 0 || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
 
 /** Runs `work` on a fresh connection to the server's maintenance database. */
