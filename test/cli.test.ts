@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
 import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
 import { withHostileRole } from "./support/hostile-role.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -228,60 +229,64 @@ describe("poutbox command line", () => {
     assert.equal(typeof partition.bytes, "number");
   });
 
-  it("prints status --json as statusToJson(status()): the same keys and value types at every level", async () => {
-    const schema = await migrated("cli_shape");
-    await withDeadLetters(schema, ["x"]);
-    const stream = replicationConsumer(db.pool, schema, recorder().handler, { name: "stream" });
-    await stream.start();
-    try {
-      await new Client(db.pool, { schema }).enqueueMany([1, 2]);
-      // Settled: the stream has nothing pending (else oldestPendingAt is a time in one read and
-      // null in the next), its slot in use and a position acknowledged. The stopped mailer keeps
-      // the two jobs pending.
-      const settled = await waitFor(
-        async () => {
-          const found = await status(db.pool, { schema });
-          const streaming = found.consumers.find((each) => each.name === "stream");
-          return streaming?.pendingJobs === 0 && streaming.slot?.active && streaming.ackedLsn !== null
-            ? found
-            : undefined;
-        },
-        { what: "the stream caught up" },
-      );
-      const run = await poutbox(["status", "--schema", schema, "--json"]);
-      assert.equal(run.code, 0, run.stderr);
-      const printed = JSON.parse(run.stdout);
-      const api = statusToJson(await status(db.pool, { schema }));
-      assert.deepEqual(JSON.parse(JSON.stringify(api)), api, "plain JSON values only");
-      assert.deepEqual(shape(printed), shape(api));
-      assert.deepEqual(printed.tables, api.tables);
-      assert.deepEqual(
-        printed.partitions.map((each: { name: string }) => each.name),
-        api.partitions.map((each) => each.name),
-      );
+  it(
+    "prints status --json as statusToJson(status()): the same keys and value types at every level",
+    needs("logical-replication"),
+    async () => {
+      const schema = await migrated("cli_shape");
+      await withDeadLetters(schema, ["x"]);
+      const stream = replicationConsumer(db.pool, schema, recorder().handler, { name: "stream" });
+      await stream.start();
+      try {
+        await new Client(db.pool, { schema }).enqueueMany([1, 2]);
+        // Settled: the stream has nothing pending (else oldestPendingAt is a time in one read and
+        // null in the next), its slot in use and a position acknowledged. The stopped mailer keeps
+        // the two jobs pending.
+        const settled = await waitFor(
+          async () => {
+            const found = await status(db.pool, { schema });
+            const streaming = found.consumers.find((each) => each.name === "stream");
+            return streaming?.pendingJobs === 0 && streaming.slot?.active && streaming.ackedLsn !== null
+              ? found
+              : undefined;
+          },
+          { what: "the stream caught up" },
+        );
+        const run = await poutbox(["status", "--schema", schema, "--json"]);
+        assert.equal(run.code, 0, run.stderr);
+        const printed = JSON.parse(run.stdout);
+        const api = statusToJson(await status(db.pool, { schema }));
+        assert.deepEqual(JSON.parse(JSON.stringify(api)), api, "plain JSON values only");
+        assert.deepEqual(shape(printed), shape(api));
+        assert.deepEqual(printed.tables, api.tables);
+        assert.deepEqual(
+          printed.partitions.map((each: { name: string }) => each.name),
+          api.partitions.map((each) => each.name),
+        );
 
-      // Every level is there to compare: a consumer with and one without a leader and a slot.
-      const [mailer, streamed] = api.consumers;
-      assert.equal(mailer?.leader, null);
-      assert.equal(mailer.slot, null);
-      assert.equal(mailer.pendingJobs, 2);
-      assert.equal(typeof mailer.oldestPendingAt, "string");
-      assert.equal(typeof mailer.lagMs, "number");
-      assert.ok(streamed?.leader && streamed.slot, "the stream has a leader and a slot");
-      assert.equal(typeof streamed.leader.epoch, "number");
-      assert.match(streamed.ackedLsn ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
-      assert.equal(typeof streamed.slot.retainedBytes, "number");
-      assert.equal(streamed.slot.name, settled.consumers[1]?.slot?.name);
-      assert.match(streamed.slot.confirmedFlush ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
-      assert.deepEqual(
-        api.partitions.filter((each) => each.isDefault).map((each) => [each.from, each.to]),
-        [[null, null]],
-      );
-    } finally {
-      await stream.stop();
-      await dropSlots(db.pool, schema, "stream");
-    }
-  });
+        // Every level is there to compare: a consumer with and one without a leader and a slot.
+        const [mailer, streamed] = api.consumers;
+        assert.equal(mailer?.leader, null);
+        assert.equal(mailer.slot, null);
+        assert.equal(mailer.pendingJobs, 2);
+        assert.equal(typeof mailer.oldestPendingAt, "string");
+        assert.equal(typeof mailer.lagMs, "number");
+        assert.ok(streamed?.leader && streamed.slot, "the stream has a leader and a slot");
+        assert.equal(typeof streamed.leader.epoch, "number");
+        assert.match(streamed.ackedLsn ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
+        assert.equal(typeof streamed.slot.retainedBytes, "number");
+        assert.equal(streamed.slot.name, settled.consumers[1]?.slot?.name);
+        assert.match(streamed.slot.confirmedFlush ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
+        assert.deepEqual(
+          api.partitions.filter((each) => each.isDefault).map((each) => [each.from, each.to]),
+          [[null, null]],
+        );
+      } finally {
+        await stream.stop();
+        await dropSlots(db.pool, schema, "stream");
+      }
+    },
+  );
 
   it("prints the same for a role with its own DateStyle, TimeZone and extra_float_digits", async () => {
     const schema = await migrated("cli_settings");

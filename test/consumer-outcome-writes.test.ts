@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { OutcomeWriteFailure } from "../src/consumer/held-outcomes.js";
 import { Consumer, type ConsumerMode, type Job, listDeadLetters } from "../src/index.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -28,7 +29,7 @@ async function heldOutcomes(schema: string): Promise<{ id: string; write_error: 
 }
 
 for (const mode of modes) {
-  describe(`outcome writes that fail (${mode})`, () => {
+  describe(`outcome writes that fail (${mode})`, mode === "replication" ? needs("logical-replication") : {}, () => {
     it("commits the other jobs at once, holds the refused dead letter, and writes it once the table accepts it", async () => {
       const { schema, client } = await db.freshSchema("writes");
       const allow = await refuseInserts(schema, "dead_letter");

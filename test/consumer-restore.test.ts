@@ -15,6 +15,7 @@ import {
   ProgressMismatchError,
 } from "../src/index.js";
 import { consumerSlot } from "../src/replication/slot-admin.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -84,7 +85,7 @@ async function consumeUntil(pool: pg.Pool, schema: string, mode: ConsumerMode, i
 }
 
 for (const mode of modes) {
-  describe(`progress ahead of the server (${mode})`, () => {
+  describe(`progress ahead of the server (${mode})`, mode === "replication" ? needs("logical-replication") : {}, () => {
     it("refuses to run with ProgressMismatchError, changes nothing, and moves to `oldest` on request", async () => {
       const { schema, client } = await db.freshSchema("ahead");
       const first = await client.enqueueMany(["a", "b"]);
@@ -251,73 +252,77 @@ describe("a dump loaded into another cluster", () => {
   });
 
   for (const mode of modes) {
-    it(`refuses the copied progress (${mode}); a new consumer gets the copied jobs at once; \`oldest\` delivers them all`, async () => {
-      const pool = targetPool as pg.Pool;
-      const { schema, client } = await db.freshSchema("dumped");
-      // The source has assigned more transaction ids than the fresh target: the copied rows and
-      // snapshot are ahead of it, as with most dumps loaded into a new cluster.
-      await db.pool.query("SET synchronous_commit = off");
-      await db.pool.query("DO $$ BEGIN FOR i IN 1..3000 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$");
-      const done = await client.enqueueMany(["done 1", "done 2"]);
-      await consumeUntil(db.pool, schema, mode, done);
-      const pending = await client.enqueueMany(["pending 1", "pending 2"]);
-      const scheduled = await client.enqueue("scheduled", { runAt: new Date(Date.now() + 500) });
+    it(
+      `refuses the copied progress (${mode}); a new consumer gets the copied jobs at once; \`oldest\` delivers them all`,
+      mode === "replication" ? needs("logical-replication") : {},
+      async () => {
+        const pool = targetPool as pg.Pool;
+        const { schema, client } = await db.freshSchema("dumped");
+        // The source has assigned more transaction ids than the fresh target: the copied rows and
+        // snapshot are ahead of it, as with most dumps loaded into a new cluster.
+        await db.pool.query("SET synchronous_commit = off");
+        await db.pool.query("DO $$ BEGIN FOR i IN 1..3000 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$");
+        const done = await client.enqueueMany(["done 1", "done 2"]);
+        await consumeUntil(db.pool, schema, mode, done);
+        const pending = await client.enqueueMany(["pending 1", "pending 2"]);
+        const scheduled = await client.enqueue("scheduled", { runAt: new Date(Date.now() + 500) });
 
-      await migrate(pool, { schema });
-      for (const table of ["immediate", "scheduled", "failed", "dead_letter", "consumers"]) {
-        const { rows } = await db.pool.query(
-          `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ${schema}.${table} t`,
-        );
-        await pool.query(
-          `INSERT INTO ${schema}.${table} SELECT * FROM json_populate_recordset(NULL::${schema}.${table}, $1::json)`,
-          [rows[0].rows],
-        );
-      }
-      if (mode === "replication") await dropSlots(db.pool, schema, "restored");
+        await migrate(pool, { schema });
+        for (const table of ["immediate", "scheduled", "failed", "dead_letter", "consumers"]) {
+          const { rows } = await db.pool.query(
+            `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ${schema}.${table} t`,
+          );
+          await pool.query(
+            `INSERT INTO ${schema}.${table} SELECT * FROM json_populate_recordset(NULL::${schema}.${table}, $1::json)`,
+            [rows[0].rows],
+          );
+        }
+        if (mode === "replication") await dropSlots(db.pool, schema, "restored");
 
-      const record = recorder();
-      const refused = await refusedStart(consumerOn(pool, schema, mode, record.handler));
-      assert.ok(refused instanceof ProgressMismatchError, String(refused));
-      assert.equal(refused.reason, "other-cluster");
-      assert.deepEqual(record.deliveries, []);
+        const record = recorder();
+        const refused = await refusedStart(consumerOn(pool, schema, mode, record.handler));
+        assert.ok(refused instanceof ProgressMismatchError, String(refused));
+        assert.equal(refused.reason, "other-cluster");
+        assert.deepEqual(record.deliveries, []);
 
-      // Another consumer, new on this cluster, gets every copied job now.
-      const fresh = recorder();
-      const newcomer = new Consumer(pool, fresh.handler, {
-        schema,
-        name: "newcomer",
-        pollInterval: 5,
-        maintenance: false,
-        promoteInterval: 20,
-      });
-      await newcomer.start();
-      try {
-        await waitFor(() => [...done, ...pending, scheduled].every((id) => fresh.counts().has(id)), {
-          what: "the copied jobs, for a new consumer",
-          timeout: 30_000,
+        // Another consumer, new on this cluster, gets every copied job now.
+        const fresh = recorder();
+        const newcomer = new Consumer(pool, fresh.handler, {
+          schema,
+          name: "newcomer",
+          pollInterval: 5,
+          maintenance: false,
+          promoteInterval: 20,
         });
-      } finally {
-        await newcomer.stop();
-      }
+        await newcomer.start();
+        try {
+          await waitFor(() => [...done, ...pending, scheduled].every((id) => fresh.counts().has(id)), {
+            what: "the copied jobs, for a new consumer",
+            timeout: 30_000,
+          });
+        } finally {
+          await newcomer.stop();
+        }
 
-      await moveConsumer(pool, { schema, consumer: "restored", to: "oldest" });
-      const consumer = consumerOn(pool, schema, mode, record.handler, { promoteInterval: 20 });
-      await consumer.start();
-      try {
-        await waitFor(() => [...done, ...pending, scheduled].every((id) => record.counts().has(id)), {
-          what: "every copied job",
-          timeout: 30_000,
-        });
-        const later = await new Client(pool, { schema }).enqueue("on the new cluster");
-        await waitFor(() => record.counts().has(later), { what: "a job enqueued on the new cluster" });
-        assert.ok(
-          [...record.counts().values()].every((count) => count === 1),
-          "each delivered once",
-        );
-      } finally {
-        await consumer.stop();
-        if (mode === "replication") await dropSlots(pool, schema, "restored");
-      }
-    });
+        await moveConsumer(pool, { schema, consumer: "restored", to: "oldest" });
+        const consumer = consumerOn(pool, schema, mode, record.handler, { promoteInterval: 20 });
+        await consumer.start();
+        try {
+          await waitFor(() => [...done, ...pending, scheduled].every((id) => record.counts().has(id)), {
+            what: "every copied job",
+            timeout: 30_000,
+          });
+          const later = await new Client(pool, { schema }).enqueue("on the new cluster");
+          await waitFor(() => record.counts().has(later), { what: "a job enqueued on the new cluster" });
+          assert.ok(
+            [...record.counts().values()].every((count) => count === 1),
+            "each delivered once",
+          );
+        } finally {
+          await consumer.stop();
+          if (mode === "replication") await dropSlots(pool, schema, "restored");
+        }
+      },
+    );
   }
 });

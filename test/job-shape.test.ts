@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Consumer, type ConsumerMode, type Job, listDeadLetters } from "../src/index.js";
+import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -21,7 +22,7 @@ async function storedMs(schema: string, table: string, column: string, id: bigin
 }
 
 for (const mode of modes) {
-  describe(`the job a handler gets (${mode})`, () => {
+  describe(`the job a handler gets (${mode})`, mode === "replication" ? needs("logical-replication") : {}, () => {
     it("has headers as an object whatever the row holds, and its enqueue time on every delivery", async () => {
       const { schema, client } = await db.freshSchema("shape");
       const record = recorder(async (jobs) =>
