@@ -1,3 +1,5 @@
+import { epochMs } from "../database/epoch.js";
+
 /**
  * The SQL of partition maintenance, entity first, verb second. Table names are spliced in
  * (identifiers cannot be parameters): `schema` is validated and quoted once, `table` is quoted
@@ -14,7 +16,7 @@
 export function consumersBehind(schema: string, table: string): string {
   return `
     SELECT (SELECT count(*) FROM ${schema}.consumers)::int AS registered,
-           coalesce(array_agg(c.name ORDER BY c.name), '{}') AS behind
+           coalesce(json_agg(c.name ORDER BY c.name), '[]') AS behind
     FROM ${schema}.consumers c
     WHERE c.snapshot IS NULL OR EXISTS (
       SELECT 1 FROM ONLY ${table} j
@@ -22,11 +24,13 @@ export function consumersBehind(schema: string, table: string): string {
         AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`;
 }
 
-/** Rows in a (default) partition and the range of their created_at, in ms since the epoch. */
+/**
+ * Rows in a (default) partition and the range of their created_at, in ms since the epoch (as
+ * int8: a float8's text depends on extra_float_digits).
+ */
 export function partitionRowsCount(table: string): string {
   return `
-    SELECT count(*)::int AS rows, (extract(epoch FROM min(created_at)) * 1000)::float8 AS from_ms,
-           (extract(epoch FROM max(created_at)) * 1000)::float8 AS to_ms
+    SELECT count(*)::int AS rows, ${epochMs("min(created_at)")} AS from_ms, ${epochMs("max(created_at)")} AS to_ms
     FROM ONLY ${table}`;
 }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { sleep } from "../consumer/sleep.js";
 import { connectListening } from "../database/connect.js";
+import { queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -155,10 +156,12 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const client = await connectListening(this.#pool, onError);
     try {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
-      const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [
-        this.#lockKey,
-      ]);
-      if (!(rows[0] as { locked: boolean }).locked) {
+      const [lock] = await queryRows<{ locked: boolean }>(
+        client,
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
+        [this.#lockKey],
+      );
+      if (lock?.locked !== true) {
         return {
           ran: false,
           at: new Date(),
@@ -253,9 +256,13 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   async #defaultRows(client: PooledConnection, table: string): Promise<{ rows: number; from: number; to: number }> {
-    const { rows } = await client.query(partitionRowsCount(table));
-    const row = rows[0] as { rows: number; from_ms: number | null; to_ms: number | null };
-    return { rows: row.rows, from: row.from_ms ?? Number.NaN, to: row.to_ms ?? Number.NaN };
+    const [row] = await queryRows<{ rows: number; from_ms: string | null; to_ms: string | null }>(
+      client,
+      partitionRowsCount(table),
+    );
+    const ms = (value: string | null | undefined) =>
+      value === null || value === undefined ? Number.NaN : Number(value);
+    return { rows: Number(row?.rows), from: ms(row?.from_ms), to: ms(row?.to_ms) };
   }
 
   async #holdsRows(
@@ -264,8 +271,8 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     range: { from: number; to: number },
   ): Promise<boolean> {
     const table = qualified(this.#options.quotedSchema, partition.name);
-    const { rows } = await client.query(partitionRowsExist(table), [range.from, range.to]);
-    return (rows[0] as { held: boolean }).held;
+    const [row] = await queryRows<{ held: boolean }>(client, partitionRowsExist(table), [range.from, range.to]);
+    return row?.held !== false;
   }
 
   async #create(
@@ -316,8 +323,10 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       await client.query(partitionCreate(quotedSchema, table));
       await client.query(partitionAttach(quotedSchema, table, range.from, range.to));
       if (future) {
-        const { rows } = await client.query(clockBefore(futureMargin / 2), [range.from.toISOString()]);
-        if (!(rows[0] as { early: boolean }).early) throw new TooLate();
+        const [clock] = await queryRows<{ early: boolean }>(client, clockBefore(futureMargin / 2), [
+          range.from.toISOString(),
+        ]);
+        if (clock?.early !== true) throw new TooLate();
       }
       return "created" as const;
     }).catch((error: { code?: string }) => {
@@ -386,8 +395,11 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     now: number,
   ): Promise<{ reason: SkipReason; consumers?: string[] } | undefined> {
     if (end > now - this.#options.retention) return { reason: "retention" };
-    const { rows } = await client.query(consumersBehind(this.#options.quotedSchema, table));
-    const row = rows[0] as { registered: number; behind: string[] };
+    const [row] = await queryRows<{ registered: number; behind: string[] }>(
+      client,
+      consumersBehind(this.#options.quotedSchema, table),
+    );
+    if (!row) throw new Error("poutbox: the consumers statement returned no row");
     if (row.registered === 0) return { reason: "no-consumers" };
     if (row.behind.length > 0) return { reason: "not-consumed", consumers: row.behind };
     return undefined;

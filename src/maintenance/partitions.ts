@@ -1,3 +1,4 @@
+import { queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 
@@ -16,19 +17,23 @@ export interface Partition {
   readonly bytes: number;
 }
 
+/** float8 values stay text under the library's parsers. */
 interface PartitionRow {
   name: string;
   is_default: boolean;
-  from_ms: number | null;
-  to_ms: number | null;
-  estimated_rows: number;
+  from_ms: string | null;
+  to_ms: string | null;
+  estimated_rows: string;
   bytes: string;
 }
 
 /**
  * Reads the partitions of `immediate` and the server's clock, on a connection that is not
  * inside a transaction. Bounds are read back from their text form, printed with the session's
- * TimeZone and DateStyle, so both are pinned for this one transaction.
+ * TimeZone and DateStyle, so both are pinned for this one transaction, and so is
+ * extra_float_digits (at -15 a float8 prints one digit: 2e+12). Rows are read with the
+ * library's own parsers, and the pattern is a parameter (standard_conforming_strings = off
+ * would read the backslashes of a literal as escapes).
  */
 export async function readPartitions(
   client: Queryable,
@@ -38,28 +43,33 @@ export async function readPartitions(
   try {
     await client.query("SET LOCAL TimeZone = 'UTC'");
     await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
-    const { rows } = await client.query(
+    await client.query("SET LOCAL extra_float_digits = 3");
+    const rows = await queryRows<PartitionRow>(
+      client,
       `SELECT c.relname AS name, c.relpartbound IS NOT NULL AND b.bounds IS NULL AS is_default,
               ${boundMs("b.bounds[1]")} AS from_ms, ${boundMs("b.bounds[2]")} AS to_ms,
               c.reltuples::float8 AS estimated_rows, pg_total_relation_size(c.oid)::text AS bytes
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
-       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') AS b(bounds) ON true
+       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $2) AS b(bounds) ON true
        WHERE i.inhparent = $1::regclass
        ORDER BY is_default, from_ms, name`,
-      [`${quotedSchema}.immediate`],
+      [`${quotedSchema}.immediate`, "^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$"],
     );
-    const clock = await client.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now");
+    const [clock] = await queryRows<{ now: string }>(
+      client,
+      "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now",
+    );
     await client.query("COMMIT");
-    const partitions = (rows as PartitionRow[]).map((row) => ({
+    const partitions = rows.map((row) => ({
       name: row.name,
       isDefault: row.is_default,
-      from: row.from_ms ?? Number.NaN,
-      to: row.to_ms ?? Number.NaN,
-      estimatedRows: row.estimated_rows,
+      from: row.from_ms === null ? Number.NaN : Number(row.from_ms),
+      to: row.to_ms === null ? Number.NaN : Number(row.to_ms),
+      estimatedRows: Number(row.estimated_rows),
       bytes: Number(row.bytes),
     }));
-    return { now: (clock.rows[0] as { now: number }).now, partitions };
+    return { now: Number(clock?.now), partitions };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
