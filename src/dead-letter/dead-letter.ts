@@ -1,4 +1,6 @@
 import type { JobId } from "../client/job-id.js";
+import { epochMs, requiredDateFromEpochMs } from "../database/epoch.js";
+import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -78,24 +80,26 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
   const { schema, where, values } = filter(options, false);
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
-  const { rows } = await db.query(
+  const rows = await queryRows<Record<string, unknown>>(
+    db,
     // Payload and headers as text, parsed here: drivers differ in whether they parse json.
+    // Times as epoch milliseconds: their text depends on the session's DateStyle and TimeZone.
     `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
-            created_at, failed_at, dead_at
+            ${epochMs("created_at")} AS created_ms, ${epochMs("failed_at")} AS failed_ms, ${epochMs("dead_at")} AS dead_ms
        FROM ${schema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
     values,
   );
-  return (rows as Record<string, unknown>[]).map((row) => ({
+  return rows.map((row) => ({
     id: BigInt(row.id as string),
     consumer: row.consumer as string,
     topic: row.topic as string | null,
     payload: JSON.parse(row.payload as string),
     headers: row.headers === null ? {} : (JSON.parse(row.headers as string) as Record<string, string>),
-    attempts: row.attempts as number,
+    attempts: Number(row.attempts),
     lastError: row.last_error as string,
-    createdAt: new Date(row.created_at as string),
-    failedAt: new Date(row.failed_at as string),
-    deadAt: new Date(row.dead_at as string),
+    createdAt: requiredDateFromEpochMs(row.created_ms),
+    failedAt: requiredDateFromEpochMs(row.failed_ms),
+    deadAt: requiredDateFromEpochMs(row.dead_ms),
   }));
 }
 
