@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
+import { queryRows } from "../database/query-rows.js";
 import { settleWithin } from "./sleep.js";
 
 // How long release() waits for the unlock before it just closes the session.
@@ -35,10 +36,13 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
   /** Tries once to take the lock; true when this process is now the leader. */
   async tryAcquire(): Promise<boolean> {
     const client = await this.#connection();
-    const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired", [
-      this.#key,
-    ]);
-    this.#held = rows[0].acquired === true;
+    // With the library's own parsers: an application's bool parser may give 't' or 'f'.
+    const [row] = await queryRows<{ acquired: boolean }>(
+      client,
+      "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired",
+      [this.#key],
+    );
+    this.#held = row?.acquired === true;
     if (this.#held) this.#startHeartbeat(client);
     return this.#held;
   }

@@ -104,6 +104,7 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
   const rows = await queryRows<DeadLetterRow>(
     db,
     // Payload and headers as text, parsed here: drivers differ in whether they parse json.
+    // Times as epoch milliseconds: their text depends on the session's DateStyle and TimeZone.
     `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
             ${epochMs("coalesce(enqueued_at, created_at)")} AS enqueued_ms, ${epochMs("created_at")} AS created_ms,
             ${epochMs("failed_at")} AS failed_ms, ${epochMs("dead_at")} AS dead_ms

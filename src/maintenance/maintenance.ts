@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { sleep } from "../consumer/sleep.js";
 import { connectListening } from "../database/connect.js";
-import { queryRow } from "../database/query-rows.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { InvalidOptionError } from "../errors.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
@@ -175,10 +175,12 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const client = await connectListening(this.#pool, onError);
     try {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
-      const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked", [
-        this.#lockKey,
-      ]);
-      if (!(rows[0] as { locked: boolean }).locked) {
+      const [lock] = await queryRows<{ locked: boolean }>(
+        client,
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
+        [this.#lockKey],
+      );
+      if (lock?.locked !== true) {
         return {
           ran: false,
           at: new Date(),
@@ -347,8 +349,8 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     range: { from: number; to: number },
   ): Promise<boolean> {
     const table = qualified(this.#options.quotedSchema, partition.name);
-    const { rows } = await client.query(partitionRowsExist(table), [range.from, range.to]);
-    return (rows[0] as { held: boolean }).held;
+    const [row] = await queryRows<{ held: boolean }>(client, partitionRowsExist(table), [range.from, range.to]);
+    return row?.held !== false;
   }
 
   async #create(
@@ -400,8 +402,10 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       await client.query(partitionAttach(quotedSchema, table, range.from, range.to));
       await client.query(partitionMark(table, managedMark));
       if (future) {
-        const { rows } = await client.query(clockBefore(futureMargin / 2), [range.from.toISOString()]);
-        if (!(rows[0] as { early: boolean }).early) throw new TooLate();
+        const [clock] = await queryRows<{ early: boolean }>(client, clockBefore(futureMargin / 2), [
+          range.from.toISOString(),
+        ]);
+        if (clock?.early !== true) throw new TooLate();
       }
       return "created" as const;
     }).catch((error: { code?: string }) => {

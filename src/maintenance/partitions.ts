@@ -80,10 +80,12 @@ export async function readPartitions(
               coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS managed
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
-       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') AS b(bounds) ON true
+       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $3) AS b(bounds) ON true
        WHERE i.inhparent = $1::regclass
        ORDER BY is_default, from_ms NULLS FIRST, name`,
-      [`${quotedSchema}.immediate`, managedMark],
+      // The pattern is a parameter: standard_conforming_strings = off would read the
+      // backslashes of a literal as escapes.
+      [`${quotedSchema}.immediate`, managedMark, "^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$"],
     );
     const [clock] = await queryRows<{ now: string }>(client, `SELECT ${epochMs("clock_timestamp()")} AS now`);
     await client.query("COMMIT");

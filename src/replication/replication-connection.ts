@@ -35,7 +35,12 @@ export class ReplicationConnection {
   }
 
   static async open(config: pg.ClientConfig): Promise<ReplicationConnection> {
-    const client = new pg.Client({ ...config, replication: "database" } as pg.ClientConfig);
+    // pgoutput sends values as their text output in this session: pin what shapes it, over
+    // whatever the role or database sets (parseTimestamptz reads ISO only).
+    const pinned =
+      "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex";
+    const options = config.options ? `${config.options} ${pinned}` : pinned;
+    const client = new pg.Client({ ...config, options, replication: "database" } as pg.ClientConfig);
     await client.connect();
     return new ReplicationConnection(client);
   }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Client, Consumer, type Queryable, SchemaMissingError, TransactionStateError } from "../../src/index.js";
 import { recorder } from "./recorder.js";
-import { type TestDatabase, useTestDatabase } from "./test-database.js";
+import { admin, type TestDatabase, useTestDatabase } from "./test-database.js";
 import { waitFor } from "./wait-for.js";
 
 /** One driver or ORM, set up on the test database, seen through its Poutbox adapter. */
@@ -27,9 +27,25 @@ export interface AdapterHarness {
 export class Rollback extends Error {}
 
 /**
+ * Settings the test database carries for every session, the adapter's included: each changes
+ * how times or numbers are printed, so an enqueue or a read that went through their text form
+ * would come out wrong (Chatham is +13:45, so the calendar day differs from UTC's for hours).
+ */
+export const hostileDatabaseSettings = [
+  ["DateStyle", "'SQL, DMY'"],
+  ["TimeZone", "'Pacific/Chatham'"],
+  ["IntervalStyle", "'iso_8601'"],
+  ["extra_float_digits", "-15"],
+] as const;
+
+/** floor(ms since 1970) of a timestamptz column, as text: what no session setting changes. */
+const epochMsText = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::int8::text`;
+
+/**
  * The tests every adapter passes against the real library: a job enqueued in a committed
  * transaction is delivered, one in a rolled-back transaction never is, enqueueMany joins the
- * transaction, and the database handle is refused as `tx`.
+ * transaction, and the database handle is refused as `tx`. The database carries
+ * hostileDatabaseSettings, so every one of them runs under those.
  */
 export function adapterSuite(name: string, connect: (db: TestDatabase) => Promise<AdapterHarness>): TestDatabase {
   let harness: AdapterHarness | undefined;
@@ -39,6 +55,13 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
   // In useTestDatabase's setup, not a before() hook of our own: Node 20 would start that
   // before the database exists.
   const db = useTestDatabase(async (created) => {
+    // Before any session of the database opens, so that all of them (the test's pool, the
+    // consumers', the adapter's) start with these settings.
+    await admin(async (client) => {
+      for (const [name, value] of hostileDatabaseSettings) {
+        await client.query(`ALTER DATABASE ${created.name} SET ${name} = ${value}`);
+      }
+    });
     await created.pool.query("CREATE TABLE orders (id serial PRIMARY KEY, note text NOT NULL)");
     harness = await connect(created);
   });
@@ -73,13 +96,22 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
         await client.enqueue({ order: "later" }, { tx, runAt }),
       ]);
       assert.ok(await orderExists("committed order"));
-      const { rows } = await db.pool.query(`SELECT run_at FROM ${schema}.scheduled WHERE id = $1`, [String(scheduled)]);
-      assert.equal((rows[0]?.run_at as Date | undefined)?.getTime(), runAt.getTime());
+      const { rows } = await db.pool.query(
+        `SELECT ${epochMsText("run_at")} AS run_at FROM ${schema}.scheduled WHERE id = $1`,
+        [String(scheduled)],
+      );
+      assert.equal(rows[0]?.run_at, String(runAt.getTime()), "the scheduled job's run_at, to the millisecond");
+      const { rows: created } = await db.pool.query(
+        `SELECT ${epochMsText("created_at")} AS created_at FROM ${schema}.immediate WHERE id = $1`,
+        [String(id)],
+      );
       await consuming(schema, async (record) => {
         const job = await waitFor(() => record.deliveries.find((each) => each.id === id), { what: "the job" });
         assert.deepEqual(job.payload, { order: "committed" });
         assert.equal(job.topic, "order.created");
         assert.deepEqual(job.headers, { trace: "t1" });
+        assert.equal(String(job.createdAt.getTime()), created[0]?.created_at, "createdAt, to the millisecond");
+        assert.equal(String(job.enqueuedAt.getTime()), created[0]?.created_at, "enqueuedAt, to the millisecond");
       });
     });
 
@@ -124,6 +156,18 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
           [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }],
         );
       });
+    });
+
+    it("the adapter's sessions carry the database's hostile settings", async () => {
+      const { rows } = await adapted().db.query(
+        "SELECT current_setting('DateStyle') AS date_style, current_setting('TimeZone') AS time_zone, " +
+          "current_setting('IntervalStyle') AS interval_style, current_setting('extra_float_digits') AS float_digits",
+        [],
+      );
+      assert.deepEqual(
+        { ...(rows[0] as object) },
+        { date_style: "SQL, DMY", time_zone: "Pacific/Chatham", interval_style: "iso_8601", float_digits: "-15" },
+      );
     });
 
     it("the database handle works as a client's db and is refused as tx", async () => {
