@@ -15,8 +15,10 @@ import {
   listPartitions,
   type OutboxStatus,
   type Partition,
+  removeConsumer,
   status,
 } from "../src/index.js";
+import { publicationName } from "../src/replication/names.js";
 import { withHostileRole } from "./support/hostile-role.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
@@ -179,4 +181,24 @@ describe("reads under a role's own settings and the application's type parsers",
       }
     },
   );
+});
+
+describe("administration under the application's type parsers", () => {
+  it("removeConsumer keeps the publication while another replication consumer uses it", async () => {
+    const { schema } = await db.freshSchema("hostile_admin");
+    await db.pool.query(
+      `INSERT INTO ${schema}.consumers (name, mode, snapshot) VALUES ('one', 'replication', '1:1:'), ('two', 'replication', '1:1:')`,
+    );
+    const publication = publicationName(schema);
+    await db.pool.query(`CREATE PUBLICATION "${publication}" FOR TABLE ${schema}.immediate WITH (publish = 'insert')`);
+    try {
+      // With booleans read as 't'/'f' text, 'f' was truthy: the publication went with the first.
+      const removed = await withHostileParsers(() => removeConsumer(db.pool, { schema, consumer: "one" }));
+      assert.equal(removed.publication, false);
+      const { rows } = await db.pool.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
+      assert.equal(rows.length, 1);
+    } finally {
+      await db.pool.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
-import { queryRows } from "../database/query-rows.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import { settleWithin } from "./sleep.js";
 
 // How long release() waits for the unlock before it just closes the session.
@@ -77,8 +77,11 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
     });
     connected = client;
     try {
-      const { rows } = await client.query("SELECT current_setting('server_version_num')::int AS version");
-      if (rows[0].version >= 140000) {
+      const { version } = await queryRow<{ version: number }>(
+        client,
+        "SELECT current_setting('server_version_num')::int AS version",
+      );
+      if (version >= 140000) {
         await client.query(`SET idle_session_timeout = ${Math.floor(this.#timeout)}`);
       }
     } catch (error) {

@@ -1,3 +1,4 @@
+import { queryRow } from "../database/query-rows.js";
 import type { LeaderTerm } from "./polling-leader.js";
 import { sleep } from "./sleep.js";
 
@@ -7,9 +8,9 @@ export function startPromoter(term: LeaderTerm): { stop(): Promise<void> } {
   const loop = (async () => {
     while (!done.signal.aborted) {
       try {
-        const { rows } = await term.pool.query(term.queries.jobsPromote, [1000]);
+        const { moved } = await queryRow<{ moved: number }>(term.pool, term.queries.jobsPromote, [1000]);
         // A full round means more are due: go again at once.
-        if (rows[0].moved >= 1000) continue;
+        if (moved >= 1000) continue;
       } catch (error) {
         term.events.error(error as Error);
       }

@@ -1,4 +1,5 @@
 import { leaderLockHolder } from "../consumer/leader-key.js";
+import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { PoutboxError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
@@ -74,14 +75,14 @@ export async function removeConsumer(db: Queryable, selection: ConsumerSelection
     );
   }
   const droppedSlot = state ? await dropSlot(db, slot) : false;
-  const { rows } = await db.query(
+  const result = await queryRow<{ rows: number; failed: number; last: boolean }>(
+    db,
     `WITH gone AS (DELETE FROM ${quoted}.consumers WHERE name = $1 RETURNING 1),
           retries AS (DELETE FROM ${quoted}.failed WHERE consumer = $1 RETURNING 1)
      SELECT (SELECT count(*) FROM gone)::int AS rows, (SELECT count(*) FROM retries)::int AS failed,
             NOT EXISTS (SELECT 1 FROM ${quoted}.consumers WHERE mode = 'replication' AND name <> $1) AS last`,
     [consumer],
   );
-  const result = rows[0] as { rows: number; failed: number; last: boolean };
   let droppedPublication = false;
   if (result.last) {
     const publication = publicationName(schema);
