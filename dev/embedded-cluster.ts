@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
@@ -32,6 +32,19 @@ export interface EmbeddedClusterOptions {
   readonly version?: EmbeddedVersion;
   /** A fixed port, for a server that other processes find by a known URL; default a free one. */
   readonly port?: number;
+  /** How password connections are checked (initdb's `--auth`). Default `password`. */
+  readonly authMethod?: "password" | "md5" | "scram-sha-256";
+  /**
+   * The lines of pg_hba.conf, in place of the ones initdb writes (which let every role in
+   * from anywhere with `authMethod`). `url` connects as `postgres` without SSL from 127.0.0.1.
+   */
+  readonly hba?: readonly string[];
+  /**
+   * Files to put in the data folder before the server starts, readable by the server alone
+   * (mode 0600, as it demands of a private key): `server.crt` and `server.key` are where
+   * `ssl = on` looks by default.
+   */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -66,7 +79,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
     port,
     user: "postgres",
     password: "postgres",
-    authMethod: "password",
+    authMethod: options.authMethod ?? "password",
     persistent: false,
     createPostgresUser: asRoot,
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
@@ -75,6 +88,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
   });
   try {
     await server.initialise();
+    writeDataFiles(dir, options);
     await server.start();
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -99,6 +113,19 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
       }
     },
   };
+}
+
+/** Writes `hba` and `files` into the data folder, owned by whoever owns it (the server's user). */
+function writeDataFiles(dir: string, options: EmbeddedClusterOptions): void {
+  const files: Record<string, string> = { ...options.files };
+  if (options.hba) files["pg_hba.conf"] = `${options.hba.join("\n")}\n`;
+  const { uid, gid } = statSync(dir);
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    if (process.getuid?.() === 0) chownSync(path, uid, gid);
+  }
 }
 
 /**

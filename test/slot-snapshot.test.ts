@@ -4,6 +4,7 @@
 // pg_snapshot's input refuses; validSnapshot() must give one that sees exactly the same rows.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { replicationClient } from "../src/database/replication-client.js";
 import { ReplicationConnection } from "../src/replication/replication-connection.js";
 import { awaitSlotRelease } from "../src/replication/slot-admin.js";
 import { validSnapshot } from "../src/sources/snapshot.js";
@@ -35,7 +36,7 @@ describe("the snapshot a slot exports", needs("logical-replication"), () => {
     try {
       for (let round = 0; round < rounds; round++) {
         const slot = `snapshot_test_${round}`;
-        const walsender = await ReplicationConnection.open({ connectionString: db.url });
+        const walsender = await ReplicationConnection.open(replicationClient(db.pool));
         try {
           const created = await walsender.createSlot(slot);
           const reader = await db.pool.connect();

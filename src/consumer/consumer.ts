@@ -12,6 +12,7 @@ import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { checkLogicalReplication } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import type { AnyTopics } from "../topics/topics.js";
+import { checkReplicationConnection } from "./check-replication-connection.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import { type HeldOutcome, HeldOutcomes, type OutcomeWriteFailure } from "./held-outcomes.js";
@@ -147,12 +148,17 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
 
   /**
    * Checks the schema and starts consuming in the background. Resolves once running (as
-   * leader or standby); rejects on a configuration error (missing or outdated schema).
+   * leader or standby); rejects on a configuration error (missing or outdated schema; in
+   * replication mode also a server or walsender connection that cannot serve it, as a
+   * `ReplicationSetupError`).
    */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`consumer "${this.name}" was already started`);
     this.#state = "running";
     try {
+      // The walsender first: a password or pg_hba.conf refusal then reads as what it is for
+      // replication, not as whatever the schema check's query happened to fail with.
+      if (this.#options.mode === "replication") await checkReplicationConnection(this.#pool, this.#options.logger);
       await checkSchema(this.#pool, this.#options.schema, this.#options.quotedSchema);
       if (this.#options.mode === "replication") await checkLogicalReplication(this.#pool);
     } catch (error) {

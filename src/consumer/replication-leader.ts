@@ -1,7 +1,8 @@
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
 import { queryRow } from "../database/query-rows.js";
-import { ReplicationSetupError, SlotLostError } from "../errors.js";
+import { replicationClient } from "../database/replication-client.js";
+import { SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { publicationName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
@@ -20,6 +21,7 @@ import { validSnapshot } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
 import { type CommitResult, commitOutcome } from "./commit-outcome.js";
 import { FencedError, type LeaderTerm, leadPolling, outcomeWriting } from "./polling-leader.js";
+import { replicationError } from "./replication-error.js";
 
 /** The stored state of a replication consumer, as claimed. */
 export interface ReplicationClaim {
@@ -324,31 +326,11 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * unit;
 }
 
-/** A walsender connection; refusals that no retry can fix become errors that say what to change. */
+/** A walsender connection made as the pool makes its clients; refusals no retry can fix become setup errors. */
 async function openReplication(pool: pg.Pool, slot: string): Promise<ReplicationConnection> {
   try {
-    return await ReplicationConnection.open(pool.options as pg.ClientConfig);
+    return await ReplicationConnection.open(replicationClient(pool));
   } catch (error) {
     throw replicationError(error as Error, slot);
   }
-}
-
-/** Server errors that no retry can fix, turned into errors that say what to change. */
-function replicationError(error: Error, slot: string): Error {
-  const code = (error as { code?: string }).code;
-  if (code === "53400") {
-    return new ReplicationSetupError(
-      `no free replication slot for "${slot}": raise max_replication_slots (and restart) or drop unused slots`,
-      { cause: error },
-    );
-  }
-  if (code === "42501") {
-    return new ReplicationSetupError("the role needs the REPLICATION attribute (ALTER ROLE ... REPLICATION)", {
-      cause: error,
-    });
-  }
-  if (code === "55000" && /invalidated|lost/i.test(error.message)) {
-    return new SlotLostError(slot, "was invalidated");
-  }
-  return error;
 }

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import { settleWithin } from "../consumer/sleep.js";
 import { lsnToString, parseLsn } from "./lsn.js";
 import { dateToPgMicros } from "./pg-time.js";
@@ -34,14 +34,21 @@ export class ReplicationConnection {
     this.#client = client;
   }
 
-  static async open(config: pg.ClientConfig): Promise<ReplicationConnection> {
-    // pgoutput sends values as their text output in this session: pin what shapes it, over
-    // whatever the role or database sets (parseTimestamptz reads ISO only).
-    const pinned =
-      "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex";
-    const options = config.options ? `${config.options} ${pinned}` : pinned;
-    const client = new pg.Client({ ...config, options, replication: "database" } as pg.ClientConfig);
-    await client.connect();
+  /**
+   * Connects `client`, which must be configured for `replication: "database"` (how it is made
+   * from a pool is connection policy: see replicationClient), and takes it over. A client
+   * that fails to connect is closed: a failure found on the client's side (no usable
+   * password, say) leaves its socket open otherwise.
+   */
+  static async open(client: pg.Client): Promise<ReplicationConnection> {
+    try {
+      await client.connect();
+    } catch (error) {
+      const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+      await settleWithin(client.end(), 1000);
+      socket?.destroy();
+      throw error;
+    }
     return new ReplicationConnection(client);
   }
 

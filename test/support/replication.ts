@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { clientLikePool } from "../../src/database/replication-client.js";
 import { Consumer, type ConsumerOptions, type Handler } from "../../src/index.js";
 import { consumerSlot } from "../../src/replication/slot-admin.js";
 import { waitFor } from "./wait-for.js";
@@ -53,7 +54,7 @@ export async function stopAndDropSlot(pool: pg.Pool, schema: string, consumer: C
 export async function replicationState(pool: pg.Pool, schema: string, consumer = "default"): Promise<string> {
   // On a connection of its own: the pool may be what is stuck.
   const usage = `pool: ${pool.totalCount} connections, ${pool.idleCount} idle, ${pool.waitingCount} waiting`;
-  const client = new pg.Client(pool.options);
+  const client = clientLikePool(pool);
   await client.connect();
   try {
     return `${usage}\n${await describeState(client, schema, consumer)}`;
