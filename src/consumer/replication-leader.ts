@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { connectListening } from "../database/connect.js";
-import { queryRow } from "../database/query-rows.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import { replicationClient } from "../database/replication-client.js";
 import { SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
@@ -289,7 +289,7 @@ async function startSlot(term: LeaderTerm, slot: string): Promise<{ consistentPo
       if (!broken) client.off("error", ignore);
       client.release(broken);
     }
-    const { rows } = await pool.query(queries.consumerStartSlot, [
+    const rows = await queryRows(pool, queries.consumerStartSlot, [
       options.name,
       term.epoch,
       lsnToString(created.consistentPoint),

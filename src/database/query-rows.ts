@@ -7,19 +7,43 @@ import type { Queryable } from "./queryable.js";
  * are parsed by `ownTypes`, whatever parsers the application configured; other drivers parse
  * by their own rules, so callers convert what they read (`Number(...)`, `String(...)`).
  * `name` prepares the statement on `pg` connections (parsed once per connection).
+ *
+ * On a `pg` Pool each statement is a transaction of its own. A database or role may make every
+ * transaction SERIALIZABLE (`default_transaction_isolation`), and then a statement can fail
+ * with a serialization failure or a deadlock that an immediate retry of the same statement
+ * resolves: nothing of it was written. So on a Pool those are retried a few times here, rather
+ * than ending a consumer's term and delivering its batches again.
  */
 export async function queryRows<Row>(db: Queryable, text: string, values?: unknown[], name?: string): Promise<Row[]> {
-  if (isNodePostgres(db)) {
-    const { rows } = await db.query({ text, values, name, types: ownTypes });
+  if (!isNodePostgres(db)) {
+    const { rows } = await db.query(text, values);
     return rows as Row[];
   }
-  const { rows } = await db.query(text, values);
-  return rows as Row[];
+  const autocommit = isPool(db);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await db.query({ text, values, name, types: ownTypes });
+      return rows as Row[];
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (!autocommit || attempt >= maxAttempts || !retryable.has(code as string)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, attempt * 5 * Math.random()));
+    }
+  }
 }
 
 /** The first row of a statement that always returns one. */
-export async function queryRow<Row>(db: Queryable, text: string, values?: unknown[]): Promise<Row> {
-  const [row] = await queryRows<Row>(db, text, values);
+export async function queryRow<Row>(db: Queryable, text: string, values?: unknown[], name?: string): Promise<Row> {
+  const [row] = await queryRows<Row>(db, text, values, name);
   if (row === undefined) throw new Error("poutbox: a statement that returns one row returned none");
   return row;
+}
+
+// serialization_failure, deadlock_detected.
+const retryable = new Set(["40001", "40P01"]);
+const maxAttempts = 5;
+
+/** A `pg` Pool: it runs each query on a connection of its own, outside any transaction of ours. */
+function isPool(db: Queryable): boolean {
+  return typeof (db as { connect?: unknown }).connect === "function" && "totalCount" in db;
 }

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Job } from "../consumer/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
-import { ownTypes } from "../database/own-types.js";
+import { queryRows } from "../database/query-rows.js";
 import { jobHeaders } from "./job-headers.js";
 import { pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
@@ -61,13 +61,14 @@ export class PollingSource {
 
   async next(): Promise<PolledBatch> {
     const from = this.#position;
-    const { rows } = await this.#db.query<PageRow>({
-      ...this.#statement,
-      values: [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
-      // Whatever parsers the application gave pg, the handler gets the same shapes as in
-      // replication mode.
-      types: ownTypes,
-    });
+    // Whatever parsers the application gave pg, the handler gets the same shapes as in
+    // replication mode.
+    const rows = await queryRows<PageRow>(
+      this.#db,
+      this.#statement.text,
+      [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
+      this.#statement.name,
+    );
     const windowSnapshot = (rows[0] as PageRow).window_snapshot;
     if (xmax(windowSnapshot) < xmax(from.snapshot)) {
       // Snapshots only move forward on one server: this one was restored or replaced under the
