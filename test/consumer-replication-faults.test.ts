@@ -198,8 +198,9 @@ describe("replication consumer: crashes and takeovers", needs("logical-replicati
         name: "split",
         sink: join(dir, `${label}.ids`),
         // Slow enough that several batches of the transaction remain when its walsender is
-        // cut, even on a loaded machine.
-        sleep: 400,
+        // cut, even on a loaded machine: at 400 ms a batch, a full run on PostgreSQL 15 once
+        // saw the second process deliver all 700 before the test noticed it was past the first's.
+        sleep: 700,
         batchSize,
       });
       children.push(child);
