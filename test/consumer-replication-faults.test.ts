@@ -3,7 +3,7 @@
 // killed with a standby waiting, and servers that cannot keep or create the slot.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -190,52 +190,56 @@ describe("replication consumer: crashes and takeovers", needs("logical-replicati
     const dir = mkdtempSync(join(tmpdir(), "poutbox-faults-"));
     const children: ConsumerProcess[] = [];
     const batchSize = 100;
-    const start = (label: string) => {
+    // Each process holds a batch in flight at a gate (a file) for as long as the test needs:
+    // the faults land mid-transaction however fast or slow the machine is.
+    const start = (label: string, holdAfter: number) => {
+      const gate = join(dir, `${label}.gate`);
+      writeFileSync(gate, "");
       const child = new ConsumerProcess(label, {
         url: db.url,
         mode: "replication",
         schema,
         name: "split",
         sink: join(dir, `${label}.ids`),
-        // Slow enough that several batches of the transaction remain when its walsender is
-        // cut, even on a loaded machine: at 400 ms a batch, a full run on PostgreSQL 15 once
-        // saw the second process deliver all 700 before the test noticed it was past the first's.
-        sleep: 700,
         batchSize,
+        flags: ["--gate", gate, "--hold-after", String(holdAfter)],
       });
       children.push(child);
-      return child;
+      return { child, open: () => rmSync(gate, { force: true }) };
     };
-    try {
-      const first = start("first");
-      await first.waitForLine("LEADER");
-      await waitFor(() => streamingPid(db.pool, schema, "split"), { what: `the slot to stream (${first.describe()})` });
-      const ids = await enqueueTransaction(db.pool, client, 1000);
-      await waitFor(() => first.delivered().length >= 300, { what: `300 deliveries (${first.describe()})` });
-      first.signal("SIGKILL");
-      await first.closed;
+    const progress = async () => {
       const { rows } = await db.pool.query(
         `SELECT acked_lsn::text AS acked, partial_lsn::text AS partial_lsn, partial_count FROM ${schema}.consumers`,
       );
-      const atKill = rows[0] as { acked: string; partial_lsn: string | null; partial_count: number | null };
-      const firstIds = first.delivered();
-
-      const second = start("second");
-      // Cut its walsender once it has recorded progress past every job the first process
-      // delivered (the jobs of the transaction are delivered in order, so its partial count
-      // says how many are done). Cut earlier, before its first commit, the second process
-      // would replay the first one's duplicates again: two faults in one window, which the
-      // bound of two batches per fault does not cover.
-      const firstSet = new Set(firstIds);
+      return rows[0] as { acked: string; partial_lsn: string | null; partial_count: number | null };
+    };
+    try {
+      // The first process handles three batches of the transaction, then holds its fourth.
+      const { child: first } = start("first", 3 * batchSize);
+      await first.waitForLine("LEADER");
+      await waitFor(() => streamingPid(db.pool, schema, "split"), { what: `the slot to stream (${first.describe()})` });
+      const ids = await enqueueTransaction(db.pool, client, 1000);
       await waitFor(
-        async () => {
-          const { rows } = await db.pool.query(
-            `SELECT partial_count, partial_lsn IS NULL AND acked_lsn > $1::pg_lsn AS finished FROM ${schema}.consumers`,
-            [atKill.acked],
-          );
-          // Finished already (a slow check): the assertion below reports it.
-          return rows[0].finished || (rows[0].partial_count ?? 0) >= firstSet.size;
+        async () =>
+          first.delivered().length >= 4 * batchSize && ((await progress()).partial_count ?? 0) >= 3 * batchSize,
+        {
+          what: `three batches recorded and a fourth in flight (${first.describe()})`,
         },
+      );
+      first.signal("SIGKILL");
+      await first.closed;
+      const atKill = await progress();
+      const firstIds = first.delivered();
+      const firstSet = new Set(firstIds);
+
+      // The second process redelivers what the first had in flight, records it, then holds its
+      // next batch: its walsender is cut there, past every job the first delivered (cut before
+      // that, it would replay the first one's duplicates again: two faults in one window, which
+      // the bound of two batches per fault does not cover).
+      const redelivered = firstSet.size - (atKill.partial_count ?? 0);
+      const { child: second, open } = start("second", redelivered);
+      await waitFor(
+        async () => second.delivered().length > redelivered && ((await progress()).partial_count ?? 0) >= firstSet.size,
         { what: `the second process to record progress past the first's deliveries (${second.describe()})` },
       );
       const pid = await waitFor(() => streamingPid(db.pool, schema, "split"), { what: "the second walsender" });
@@ -243,6 +247,7 @@ describe("replication consumer: crashes and takeovers", needs("logical-replicati
       const beforeCut = new Set([...firstIds, ...secondBeforeCut]).size;
       const { rows: cut } = await db.pool.query("SELECT pg_terminate_backend($1) AS ok", [pid]);
       assert.equal(cut[0].ok, true);
+      open();
       assert.ok(beforeCut < ids.length, `the walsender was cut mid-stream (${beforeCut} of ${ids.length} delivered)`);
 
       await waitFor(() => missing([...firstIds, ...second.delivered()], ids) === 0, {

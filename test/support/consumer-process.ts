@@ -6,7 +6,7 @@
 //     [--poll-interval MS] [--application-name NAME] [--mode polling|replication]
 //     [--max-batch-bytes N] [--status-interval MS] [--handler record|block|hang-once|chaos|float]
 //     [--handler-timeout MS] [--shutdown-timeout MS] [--max-attempts N] [--slot-lost fail|catch-up]
-//     [--maintenance on|off]
+//     [--maintenance on|off] [--gate FILE --hold-after N]
 //
 // Handlers (--handler), for the fault suite:
 //   record     (default) append the batch's ids to the sink, then wait --sleep ms
@@ -18,6 +18,11 @@
 //              attempts holding an id % 11 == 0 throws; failures also name an id not in the
 //              batch. Only the jobs handled successfully are appended to the sink.
 //   float      as record, but the first batch also leaves a rejected promise nobody awaits
+//
+// With --gate FILE, a record handler's batch is held, after it was appended to the sink and
+// before it returns, for as long as FILE exists, once this process had handled --hold-after
+// jobs before that batch: a test can then fault the consumer while a batch is known to be in
+// flight, whatever the machine's speed, and let it go on by removing FILE.
 //
 // The database is --database, or DATABASE_URL. The handler appends the id of every job it is
 // given to the sink file, one a line, with one synchronous write per batch *before* it sleeps
@@ -33,7 +38,7 @@
 //   ERROR <message>      the consumer's `error` event, on one line
 //   RSS <bytes>          the process's peak resident set size so far, after each batch
 //   STOPPED              SIGTERM handled: the consumer stopped and the pool ended
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { Consumer, type ConsumerMode, type Handler, type JobFailure, type SlotLostPolicy } from "../../src/index.js";
@@ -59,6 +64,8 @@ const { values } = parseArgs({
     "max-attempts": { type: "string" },
     "slot-lost": { type: "string" },
     maintenance: { type: "string", default: "on" },
+    gate: { type: "string" },
+    "hold-after": { type: "string", default: "0" },
   },
 });
 
@@ -69,6 +76,15 @@ if (!database || !sink) {
   process.exit(2);
 }
 const sleepMs = Number(values.sleep);
+const holdAfter = Number(values["hold-after"]);
+let handled = 0;
+
+async function holdAtGate(count: number): Promise<void> {
+  const before = handled;
+  handled += count;
+  if (values.gate === undefined || before < holdAfter) return;
+  while (existsSync(values.gate)) await new Promise((resolve) => setTimeout(resolve, 10));
+}
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -91,6 +107,7 @@ const handlers: Record<string, Handler> = {
     record(jobs.map((job) => job.id));
     say(`BATCH ${jobs.length}`);
     if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    await holdAtGate(jobs.length);
   },
   async block(jobs) {
     record(jobs.map((job) => job.id));
