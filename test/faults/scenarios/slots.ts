@@ -131,9 +131,10 @@ export const slotsExhausted: Scenario = {
 };
 
 /**
- * 10. A role without REPLICATION (nor the right to create the publication): first an error
- * giving the statement for the table's owner to run; once run, an error naming the
- * REPLICATION attribute; meanwhile the same role consumes in polling mode (lossless fallback).
+ * 10. A role without REPLICATION (nor the right to create the publication): start() opens a
+ * walsender first, so the first error names the REPLICATION attribute; once granted, the next
+ * gives the statement for the table's owner to run. Meanwhile the same role consumes in polling
+ * mode (lossless fallback).
  */
 export const roleWithoutReplication: Scenario = {
   name: "role-without-replication",
@@ -151,23 +152,24 @@ export const roleWithoutReplication: Scenario = {
     const settings = { url: url.toString(), flags: ["--maintenance", "off"] };
     await run.produce({ transactions: 100 });
     const first = run.consumer("a", settings);
-    const publicationError = await givesUp(first, /CREATE PUBLICATION/);
+    const roleError = await givesUp(first, /REPLICATION attribute/);
     first.signal("SIGTERM");
     await first.closed;
-    // What the error says to run, as the owner.
-    await run.pool.query(publicationError.slice(publicationError.indexOf("CREATE PUBLICATION")));
-    const second = run.consumer("b", settings);
-    const roleError = await givesUp(second, /REPLICATION attribute/);
-    second.signal("SIGTERM");
-    await second.closed;
     run.fault();
     const fallback = run.consumer("c", { ...settings, mode: "polling" });
     await run.drain();
     fallback.signal("SIGTERM");
     await fallback.closed;
+    await run.pool.query(`ALTER ROLE ${role} REPLICATION`);
+    const second = run.consumer("b", settings);
+    const publicationError = await givesUp(second, /CREATE PUBLICATION/);
+    second.signal("SIGTERM");
+    await second.closed;
+    // What the error says to run, as the owner: it must be a statement that runs.
+    await run.pool.query(publicationError.slice(publicationError.indexOf("CREATE PUBLICATION")));
     return {
       bound: 0,
-      notes: `errors: "${publicationError.slice(0, 60)}...", then "${roleError.slice(0, 60)}..."; the same role consumed in polling mode`,
+      notes: `errors: "${roleError.slice(0, 60)}...", then "${publicationError.slice(0, 60)}..."; the same role consumed in polling mode`,
     };
   },
 };
