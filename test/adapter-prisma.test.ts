@@ -28,7 +28,7 @@ interface OrdersTransaction extends PrismaExecutor {
 async function generatePrismaClient(): Promise<string> {
   await run(
     process.execPath,
-    ["node_modules/prisma/build/index.js", "generate", "--schema", "test/prisma/schema.prisma"],
+    ["test/node_modules/prisma/build/index.js", "generate", "--schema", "test/prisma/schema.prisma"],
     {
       env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.execPath, CHECKPOINT_DISABLE: "1" },
     },

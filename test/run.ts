@@ -2,13 +2,14 @@
 // DATABASE_URL when it is set, otherwise against an embedded PostgreSQL started for the run
 // and removed after it. Arguments narrow the run to the given test files.
 //
-// Before any file runs, the server is checked (test/support/preflight.ts): one that cannot be
-// reached, is older than the library supports or does not let the role create databases ends
-// the run at once, in one line. One that lacks something some tests need (logical
-// replication, prepared transactions...) gets one line saying what and how to fix it, and
-// those tests are skipped (test/support/needs.ts); the run ends saying how many were skipped,
-// and why. A test still running after POUTBOX_TEST_TIMEOUT ms fails its file, by name, and so
-// does a file that does not exit after its last test (test/support/watchdog.ts).
+// Before any file runs, the test libraries are installed when missing (test/package.json, by
+// test/support/test-deps.ts) and the server is checked (test/support/preflight.ts): one that
+// cannot be reached, is older than the library supports or does not let the role create
+// databases ends the run at once, in one line. One that lacks something some tests need
+// (logical replication, prepared transactions...) gets one line saying what and how to fix it,
+// and those tests are skipped (test/support/needs.ts); the run ends saying how many were
+// skipped, and why. A test still running after POUTBOX_TEST_TIMEOUT ms fails its file, by
+// name, and so does a file that does not exit after its last test (test/support/watchdog.ts).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { join, relative } from "node:path";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
+import { installTestDeps } from "./support/test-deps.js";
 
 /**
  * How long one test may run. The slowest, CPU-bound (src/replication/replication-stream.test.ts
@@ -37,6 +39,9 @@ const files =
           .map((file) => join(root, file))
           .sort(),
       );
+
+// The ORMs and PostgreSQL 15 are a package of their own (test/package.json), installed here once.
+installTestDeps(say);
 
 const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
 const databaseUrl = (process.env.DATABASE_URL ?? cluster?.url) as string;

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { type EmbeddedVersion, startEmbeddedCluster } from "../../dev/embedded-cluster.js";
+import { installTestDeps } from "../support/test-deps.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Figures } from "./ledger.js";
 import { Run, type Scenario, type Suite } from "./run.js";
@@ -36,6 +37,8 @@ if (unknown.length > 0) {
 }
 
 const log = (text: string) => process.stderr.write(`${text}\n`);
+// PostgreSQL 15 is one of the test libraries (test/package.json), installed here once.
+if (version === 15) installTestDeps(log);
 const cluster = await startEmbeddedCluster({
   version,
   settings: { max_replication_slots: "20", max_wal_senders: "30" },
