@@ -4,7 +4,7 @@
 // example of docs/testing.md run as users would run it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
@@ -257,6 +257,12 @@ describe("the built package's poutbox/testing", () => {
 });
 
 describe("the node:test example of docs/testing.md", () => {
+  it("is shown in docs/testing.md as it is", () => {
+    const example = readFileSync("examples/testing/orders.test.ts", "utf8");
+    const body = example.slice(example.indexOf("import assert"));
+    assert.ok(readFileSync("docs/testing.md", "utf8").includes(body), "docs/testing.md shows the example verbatim");
+  });
+
   it("passes, run as a user runs it against the built package", async () => {
     const { stdout } = await run(
       process.execPath,
