@@ -4,6 +4,7 @@
 // example of docs/testing.md run as users would run it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -50,6 +51,24 @@ describe("startTestDatabase", () => {
       assert.equal((error.cause as { code?: string }).code, "ERR_MODULE_NOT_FOUND");
       return true;
     });
+  });
+
+  it("says the role needs CREATEDB when the server refuses to create the database", async () => {
+    const role = `poutbox_kit_${randomBytes(4).toString("hex")}`;
+    await admin((client) => client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'kit'`));
+    try {
+      const url = new URL(serverUrl());
+      url.username = role;
+      url.password = "kit";
+      await assert.rejects(startTestDatabase({ url: url.toString() }), (error) => {
+        assert.ok(error instanceof TestServerUnavailableError);
+        assert.match(error.message, /could not create a test database on .* \(the role needs CREATEDB\)/);
+        assert.doesNotMatch(error.message, /:kit@/, "the password is not in the message");
+        return true;
+      });
+    } finally {
+      await admin((client) => client.query(`DROP ROLE ${role}`));
+    }
   });
 
   it("starts an embedded server with logical replication, drains in replication mode, and removes it", async () => {

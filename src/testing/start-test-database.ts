@@ -113,8 +113,10 @@ async function createDatabase(serverUrl: string, database: string): Promise<void
   try {
     await onServer(serverUrl, (client) => client.query(`CREATE DATABASE ${database}`));
   } catch (error) {
+    // insufficient_privilege: the role lacks CREATEDB.
+    const hint = (error as { code?: unknown }).code === "42501" ? " (the role needs CREATEDB)" : "";
     throw new TestServerUnavailableError(
-      `could not create a test database on ${redacted(serverUrl)} (the role needs CREATEDB): ${(error as Error).message}`,
+      `could not create a test database on ${redacted(serverUrl)}${hint}: ${(error as Error).message}`,
       { cause: error },
     );
   }

