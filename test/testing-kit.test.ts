@@ -273,6 +273,12 @@ describe("the built package's poutbox/testing", () => {
       "startTestDatabase",
     ]);
   });
+
+  it("type-checks a user's test against its declarations", async () => {
+    await run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "test/fixtures/testing"]).catch(
+      (error: { stdout?: string }) => assert.fail(error.stdout ?? String(error)),
+    );
+  });
 });
 
 describe("the node:test example of docs/testing.md", () => {
