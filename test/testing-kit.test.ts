@@ -225,9 +225,10 @@ describe("drain and outboxContents", () => {
       drain<Numbered>(db.pool, async (jobs) => jobs.map((job) => ({ job, error: "no" })), {
         schema,
         name: "retrying",
-        backoff: { base: 5_000, jitter: 0 },
-        dueWithin: 60_000,
-        timeout: 1_000,
+        // The first delivery fails well within the timeout, its retry comes after it.
+        backoff: { base: 60_000, jitter: 0 },
+        dueWithin: 120_000,
+        timeout: 3_000,
       }),
       (error) => {
         assert.ok(error instanceof DrainTimeoutError);
