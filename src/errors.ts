@@ -14,6 +14,8 @@ export const errorCodes = [
   "SLOT_LOST",
   "PROGRESS_MISMATCH",
   "CONSUMER_ACTIVE",
+  "TEST_SERVER_UNAVAILABLE",
+  "DRAIN_TIMEOUT",
 ] as const;
 
 export type PoutboxErrorCode = (typeof errorCodes)[number];

