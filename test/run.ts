@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, sep } from "node:path";
 import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
@@ -35,7 +35,7 @@ const files =
     ? requested
     : ["src", "test"].flatMap((root) =>
         readdirSync(root, { recursive: true, encoding: "utf8" })
-          .filter((file) => file.endsWith(".test.ts"))
+          .filter((file) => file.endsWith(".test.ts") && !file.split(sep).includes("node_modules"))
           .map((file) => join(root, file))
           .sort(),
       );
