@@ -44,16 +44,21 @@ const npm: [string, ...string[]] = (() => {
   return [existsSync(beside) ? beside : "npm"];
 })();
 
-async function run(command: string, args: string[], cwd: string): Promise<string> {
+async function runWithStderr(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ stdout: string; stderr: string }> {
   try {
-    return (await execFileAsync(command, args, { cwd, env, maxBuffer: 16 * 1024 * 1024 })).stdout;
+    return await execFileAsync(command, args, { cwd, env, maxBuffer: 16 * 1024 * 1024 });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     assert.fail(`${[command, ...args].join(" ")} in ${cwd} failed: ${error}\n${stdout ?? ""}${stderr ?? ""}`);
   }
 }
 
-const runNpm = (args: string[], cwd: string) => run(npm[0], [...npm.slice(1), ...args], cwd);
+const run = async (command: string, args: string[], cwd: string) => (await runWithStderr(command, args, cwd)).stdout;
+const runNpm = (args: string[], cwd: string) => runWithStderr(npm[0], [...npm.slice(1), ...args], cwd);
 
 const flavours = [
   { name: "esm", type: "module" },
@@ -68,9 +73,8 @@ after(() => rmSync(folder, { recursive: true, force: true }));
 before(
   async () => {
     assert.ok(existsSync(join(root, "dist/index.js")), "dist/ is missing: run the tests with `npm test`, which builds");
-    const [packed] = JSON.parse(
-      await runNpm(["pack", "--ignore-scripts", "--json", "--pack-destination", folder], root),
-    ) as { filename: string }[];
+    const { stdout } = await runNpm(["pack", "--ignore-scripts", "--json", "--pack-destination", folder], root);
+    const [packed] = JSON.parse(stdout) as { filename: string }[];
     const tarball = join(folder, packed?.filename ?? "");
     // Versions the repository itself installs, so that npm's cache serves them.
     const tools = ["postgres", "typescript", "@types/node", "@types/pg"].map(
@@ -81,14 +85,24 @@ before(
         const app = join(folder, name);
         mkdirSync(app);
         // Installed from a file, Poutbox's `prepare` (which builds a clone) counts as an install
-        // script and npm 11 lists it as not yet reviewed; from the registry it does not.
+        // script, which npm 11 lists as not yet reviewed unless denied by the tarball's path;
+        // from the registry it does not count.
+        const allowScripts = { [`file:${tarball}`]: false };
         writeFileSync(
           join(app, "package.json"),
-          JSON.stringify({ name: `${name}-app`, private: true, type, allowScripts: { poutbox: false } }),
+          JSON.stringify({ name: `${name}-app`, private: true, type, allowScripts }),
         );
         cpSync(join(fixtures, "tsconfig.json"), join(app, "tsconfig.json"));
         cpSync(join(fixtures, name, "app.ts"), join(app, "app.ts"));
-        await runNpm(["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, ...tools], app);
+        const { stderr } = await runNpm(
+          ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball, ...tools],
+          app,
+        );
+        assert.doesNotMatch(
+          stderr,
+          /npm warn/i,
+          `npm install printed a warning in the ${name} application:\n${stderr}`,
+        );
       }),
     );
   },
