@@ -27,7 +27,7 @@ const attwArguments = ["--profile", "node16", "--ignore-rules", "cjs-resolves-to
 
 const say = (line) => console.log(`check:package: ${line}`);
 
-/** The npm running this script (`npm run` sets npm_execpath), else the one next to node. */
+/** The npm running this script (`npm run` sets npm_execpath), else the npm on PATH. */
 function npm(args, options = {}) {
   const cli = process.env.npm_execpath;
   return cli?.endsWith(".js")
