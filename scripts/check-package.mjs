@@ -3,18 +3,15 @@
 // publint (the package.json fields against the files shipped) and Are The Types Wrong (how
 // TypeScript resolves each entry's types under each module resolution). Any publint message,
 // suggestions included, fails the check; attw runs with the profile and the one ignored rule
-// explained in docs/development.md ("The package"). The tools are a package of their own,
-// scripts/check-package/, installed from its lock file when missing: attw brings its own
-// TypeScript, and the root `npm install` stays under 250 MB without them.
-import { execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// explained in docs/development.md ("The package"). The tools come from scripts/tools/
+// (see scripts/tools.mjs).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const tools = fileURLToPath(new URL("./check-package/", import.meta.url));
+import { pathToFileURL } from "node:url";
+import { installTools, npm, tools } from "./tools.mjs";
 
 /**
  * attw's verdict, narrowed on purpose. The `node16` profile leaves out the `node10` column:
@@ -27,27 +24,7 @@ const attwArguments = ["--profile", "node16", "--ignore-rules", "cjs-resolves-to
 
 const say = (line) => console.log(`check:package: ${line}`);
 
-/** The npm running this script (`npm run` sets npm_execpath), else the npm on PATH. */
-function npm(args, options = {}) {
-  const cli = process.env.npm_execpath;
-  return cli?.endsWith(".js")
-    ? execFileSync(process.execPath, [cli, ...args], { encoding: "utf8", ...options })
-    : execFileSync("npm", args, { encoding: "utf8", ...options });
-}
-
-/** `npm ci` in scripts/check-package/ unless its node_modules came from the same lock file. */
-function installTools() {
-  const marker = join(tools, "node_modules", ".poutbox-installed");
-  const lock = createHash("sha256")
-    .update(readFileSync(join(tools, "package-lock.json")))
-    .digest("hex");
-  if (existsSync(marker) && readFileSync(marker, "utf8") === lock) return;
-  say("installing publint and attw into scripts/check-package/node_modules (npm ci, once)");
-  npm(["ci", "--no-audit", "--no-fund", "--prefix", tools], { stdio: ["ignore", "ignore", "inherit"] });
-  writeFileSync(marker, lock);
-}
-
-installTools();
+installTools(say);
 const folder = mkdtempSync(join(tmpdir(), "poutbox-check-package-"));
 let failed = false;
 try {

@@ -1,3 +1,10 @@
+/**
+ * The transactional outbox: {@link migrate} creates the schema, {@link Client} enqueues jobs
+ * in your transaction, {@link Consumer} delivers them to your handler at least once, by
+ * snapshot polling or logical replication.
+ *
+ * @module poutbox
+ */
 // The public surface of the package: everything exported here is supported API.
 
 export type { ClientOptions, EnqueueArguments, TopicEnqueueOptions } from "./client/client.js";
@@ -16,7 +23,7 @@ export type {
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
 export { forEachJob } from "./consumer/for-each-job.js";
 export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
-export type { Handler, HandlerContext, Job, JobFailure } from "./consumer/job.js";
+export type { Handler, HandlerContext, HandlerResult, Job, JobFailure } from "./consumer/job.js";
 export type { Logger } from "./consumer/logger.js";
 export { consoleLogger, silentLogger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
@@ -91,5 +98,14 @@ export type {
   ReplicationSlotStatusJson,
 } from "./status/status-to-json.js";
 export { statusToJson } from "./status/status-to-json.js";
-export type { AnyTopics, IsTopics, JobOf, TopicInput, TopicName, Topics } from "./topics/topics.js";
+export type {
+  AnyTopics,
+  InputsOf,
+  IsTopics,
+  JobOf,
+  OutputsOf,
+  TopicInput,
+  TopicName,
+  Topics,
+} from "./topics/topics.js";
 export { defineTopics } from "./topics/topics.js";

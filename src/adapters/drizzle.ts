@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a Drizzle transaction (node-postgres or postgres.js driver).
+ *
+ * @module poutbox/drizzle
+ */
 import { type SQL, sql } from "drizzle-orm";
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";

@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a Knex transaction.
+ *
+ * @module poutbox/knex
+ */
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 import { type KnexRunner, knexQuery } from "./knex-raw.js";

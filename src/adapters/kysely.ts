@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a Kysely transaction.
+ *
+ * @module poutbox/kysely
+ */
 import { CompiledQuery } from "kysely";
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";

@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a MikroORM transaction (`em.transactional`).
+ *
+ * @module poutbox/mikro-orm
+ */
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 import { type KnexRunner, knexQuery } from "./knex-raw.js";

@@ -1,3 +1,9 @@
+/**
+ * node-postgres (`pg`): a Pool, Client or PoolClient is accepted as it is; `fromPg` checks
+ * one and returns it unchanged, for code that passes every library through an adapter.
+ *
+ * @module poutbox/pg
+ */
 import type { Queryable } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 

@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a postgres.js transaction (`sql.begin`).
+ *
+ * @module poutbox/postgres-js
+ */
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 

@@ -1,3 +1,8 @@
+/**
+ * Enqueue inside a Prisma interactive transaction.
+ *
+ * @module poutbox/prisma
+ */
 import type { Queryable, SqlStateAware, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 

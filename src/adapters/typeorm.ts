@@ -1,3 +1,9 @@
+/**
+ * Enqueue inside a TypeORM transaction: its EntityManager, or a QueryRunner after
+ * `startTransaction()`.
+ *
+ * @module poutbox/typeorm
+ */
 import type { Queryable, TransactionAware } from "../database/queryable.js";
 import { requireMethod } from "./connection-check.js";
 

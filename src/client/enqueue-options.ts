@@ -13,9 +13,9 @@ export interface EnqueueOptions {
   readonly tx?: Queryable;
   /** Deliver at or after this time (the job waits in `scheduled`). Default: now. */
   readonly runAt?: Date;
-  /** What kind of job this is, for handlers and relays to route on (1-255 characters). */
+  /** What kind of job this is, for handlers and relays to route on (1-255 characters). Default: none. */
   readonly topic?: string;
-  /** String metadata carried beside the payload (trace ids, content type...). */
+  /** String metadata carried beside the payload (trace ids, content type...). Default: none. */
   readonly headers?: Headers;
 }
 

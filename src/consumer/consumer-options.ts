@@ -45,7 +45,7 @@ export interface ConsumerOptions {
   readonly slotLost?: SlotLostPolicy;
   /** Deliveries per job before it goes to dead_letter. Default 5. */
   readonly maxAttempts?: number;
-  /** Delay before each retry. */
+  /** Delay before each retry. Default: 1,000 ms, doubling, at most one hour, jitter 0.5 (see BackoffOptions). */
   readonly backoff?: BackoffOptions;
   /** A batch still running after this many ms is aborted and failed. Default 30,000. */
   readonly handlerTimeout?: number;
@@ -79,7 +79,7 @@ export interface ConsumerOptions {
    * letter with the reason, without calling the handler or using up attempts. Default: none.
    */
   readonly topics?: AnyTopics;
-  /** Stops the consumer when aborted, like calling stop(). */
+  /** Stops the consumer when aborted, like calling stop(). Default: none. */
   readonly signal?: AbortSignal;
   /**
    * Where errors, warnings and information go. Default `consoleLogger("warn")`: warnings and

@@ -3,7 +3,7 @@ import type { Job, JobFailure } from "./job.js";
 export interface ForEachJobOptions {
   /** How many jobs run at once. Default 10. */
   readonly concurrency?: number;
-  /** Stops starting new jobs once aborted; the jobs not started are reported failed. */
+  /** Stops starting new jobs once aborted; the jobs not started are reported failed. Default: none. */
   readonly signal?: AbortSignal;
 }
 

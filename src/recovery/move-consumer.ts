@@ -25,7 +25,7 @@ export interface MoveConsumerOptions {
   /** The consumer name. Default `"default"`. */
   readonly consumer?: string;
   readonly to: MoveTarget;
-  /** Why, recorded with the move (for example "restored from last night's backup"). */
+  /** Why, recorded with the move (for example "restored from last night's backup"). Default: none. */
   readonly reason?: string;
 }
 

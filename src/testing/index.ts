@@ -1,3 +1,10 @@
+/**
+ * Test your handlers and producers against a real PostgreSQL: a throw-away, migrated database
+ * ({@link startTestDatabase}), a consumer run until the outbox is drained ({@link drain}), and
+ * what the outbox holds ({@link outboxContents}).
+ *
+ * @module poutbox/testing
+ */
 // The public surface of `poutbox/testing`: helpers for testing handlers and producers against
 // a real PostgreSQL. Everything exported here is supported API.
 

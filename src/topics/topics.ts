@@ -51,10 +51,12 @@ export type JobOf<Spec> =
       : never
     : Job<Spec>;
 
-type InputsOf<Schemas extends Record<string, StandardSchemaV1>> = {
+/** Per topic, the input type of its schema: what `enqueue` accepts. */
+export type InputsOf<Schemas extends Record<string, StandardSchemaV1>> = {
   [Topic in keyof Schemas]: StandardSchemaV1.InferInput<Schemas[Topic]>;
 };
-type OutputsOf<Schemas extends Record<string, StandardSchemaV1>> = {
+/** Per topic, the output type of its schema: what the handler receives. */
+export type OutputsOf<Schemas extends Record<string, StandardSchemaV1>> = {
   [Topic in keyof Schemas]: StandardSchemaV1.InferOutput<Schemas[Topic]>;
 };
 
