@@ -10,7 +10,6 @@
 export type { ClientOptions, EnqueueArguments, TopicEnqueueOptions } from "./client/client.js";
 export { Client } from "./client/client.js";
 export type { EnqueueOptions, Headers } from "./client/enqueue-options.js";
-export type { JobId } from "./client/job-id.js";
 export type { BackoffOptions } from "./consumer/backoff.js";
 export type { ConsumerEvents } from "./consumer/consumer.js";
 export { Consumer } from "./consumer/consumer.js";
@@ -22,11 +21,28 @@ export type {
 } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";
 export { forEachJob } from "./consumer/for-each-job.js";
+export type { Handler } from "./consumer/handler.js";
 export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
-export type { Handler, HandlerContext, HandlerResult, Job, JobFailure } from "./consumer/job.js";
-export type { Logger } from "./consumer/logger.js";
-export { consoleLogger, silentLogger } from "./consumer/logger.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
+export type { PoutboxErrorCode, ProgressMismatchReason, ValidationIssue } from "./core/errors.js";
+export {
+  errorCodes,
+  InvalidOptionError,
+  InvalidPayloadError,
+  PayloadValidationError,
+  PoutboxError,
+  ProgressMismatchError,
+  ReplicationProtocolError,
+  ReplicationSetupError,
+  SchemaMissingError,
+  SchemaVersionError,
+  SlotLostError,
+  TransactionStateError,
+} from "./core/errors.js";
+export type { HandlerContext, HandlerResult, Job, JobFailure } from "./core/job.js";
+export type { JobId } from "./core/job-id.js";
+export type { Logger } from "./core/logger.js";
+export { consoleLogger, silentLogger } from "./core/logger.js";
 export type {
   ConnectionSource,
   PooledConnection,
@@ -41,21 +57,6 @@ export {
   purgeDeadLetters,
   requeueDeadLetters,
 } from "./dead-letter/dead-letter.js";
-export type { PoutboxErrorCode, ProgressMismatchReason, ValidationIssue } from "./errors.js";
-export {
-  errorCodes,
-  InvalidOptionError,
-  InvalidPayloadError,
-  PayloadValidationError,
-  PoutboxError,
-  ProgressMismatchError,
-  ReplicationProtocolError,
-  ReplicationSetupError,
-  SchemaMissingError,
-  SchemaVersionError,
-  SlotLostError,
-  TransactionStateError,
-} from "./errors.js";
 export type { AttachedPartitionOptions, AttachedPartitionResult } from "./maintenance/attached-partitions.js";
 export { adoptPartition, importPartition } from "./maintenance/attached-partitions.js";
 export type {

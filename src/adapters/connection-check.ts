@@ -1,4 +1,4 @@
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../core/errors.js";
 
 /**
  * Refuses, at adapter construction, a value that lacks the method the adapter calls, so a

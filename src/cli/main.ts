@@ -2,9 +2,9 @@
 // The `poutbox` command. Exit status: 0 done, 1 failed (the reason on one line of stderr),
 // 2 bad command line.
 import { type Command, CommanderError } from "commander";
-import { InvalidOptionError } from "../errors.js";
-import { describeError, exitCodes, UsageError } from "./cli-errors.js";
-import { describeTarget } from "./connection.js";
+import { InvalidOptionError } from "../core/errors.js";
+import { describeError, exitCodes, UsageError } from "./common/cli-errors.js";
+import { describeTarget } from "./common/connection.js";
 import { program } from "./program.js";
 
 function writeError(line: string): void {

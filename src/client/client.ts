@@ -1,13 +1,13 @@
+import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf } from "../database/sql-state.js";
-import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/wake-channel.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries, type Statement } from "./enqueue-queries.js";
-import type { JobId } from "./job-id.js";
 import { toJson } from "./to-json.js";
 
 export interface ClientOptions {

@@ -1,5 +1,5 @@
+import { InvalidOptionError, TransactionStateError } from "../core/errors.js";
 import type { Queryable } from "../database/queryable.js";
-import { InvalidOptionError, TransactionStateError } from "../errors.js";
 
 export type Headers = Readonly<Record<string, string>>;
 

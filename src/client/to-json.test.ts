@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidPayloadError } from "../errors.js";
+import { InvalidPayloadError } from "../core/errors.js";
 import { toJson } from "./to-json.js";
 
 describe("toJson", () => {

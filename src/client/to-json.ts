@@ -1,5 +1,5 @@
-import { InvalidPayloadError } from "../errors.js";
-import { formatPath } from "./payload-path.js";
+import { InvalidPayloadError } from "../core/errors.js";
+import { formatPath } from "../core/payload-path.js";
 
 /**
  * Serialises a value to JSON text, refusing what `JSON.stringify` would silently change:

@@ -1,8 +1,9 @@
-import type { JobId } from "../client/job-id.js";
+import type { Job } from "../core/job.js";
+import type { JobId } from "../core/job-id.js";
 import { validateJobs } from "../topics/validate-jobs.js";
 import { retryDelay } from "./backoff.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
-import type { Handler, Job } from "./job.js";
+import type { Handler } from "./handler.js";
 import { type BatchResult, runHandler } from "./run-handler.js";
 
 /** A job the batch did not process, and whether it goes to dead letter now whatever its attempt. */

@@ -1,8 +1,8 @@
 import type pg from "pg";
+import { ReplicationSetupError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 import { replicationClient } from "../database/replication-client.js";
-import { ReplicationSetupError } from "../errors.js";
 import { ReplicationConnection } from "../replication/replication-connection.js";
-import type { Logger } from "./logger.js";
 import { replicationError } from "./replication-error.js";
 
 /**

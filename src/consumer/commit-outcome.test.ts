@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type pg from "pg";
 import { type CommitResult, commitOutcome, type OutcomeCommit } from "./commit-outcome.js";
-import { FencedError } from "./polling-leader.js";
+import { FencedError } from "./leader-lock.js";
 
 // The paths that hold outcomes need a real server; test/consumer-outcome-writes.test.ts has
 // them. These are the statement's own answers, scripted.

@@ -1,12 +1,12 @@
 import type pg from "pg";
+import { describeError } from "../core/describe-error.js";
+import { sleep } from "../core/sleep.js";
 import { connectListening } from "../database/connect.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf } from "../database/sql-state.js";
 import { type FailureRow, storableText } from "./batch-loop.js";
 import { type HeldOutcome, heldOutcome } from "./held-outcomes.js";
-import { FencedError } from "./polling-leader.js";
-import { describeError } from "./run-handler.js";
-import { sleep } from "./sleep.js";
+import { FencedError } from "./leader-lock.js";
 
 /** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
 export interface CommitResult {

@@ -1,10 +1,10 @@
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../core/errors.js";
+import { defaultLogger, type Logger } from "../core/logger.js";
+import { boolean, integer, number, oneOf } from "../core/option-checks.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
-import { boolean, integer, number, oneOf } from "../option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
-import { defaultLogger, type Logger } from "./logger.js";
 
 export interface ConsumerOptions {
   /**

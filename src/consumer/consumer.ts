@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
+import { InvalidOptionError, ProgressMismatchError, ReplicationSetupError, SlotLostError } from "../core/errors.js";
+import { sleep } from "../core/sleep.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
-import { InvalidOptionError, ProgressMismatchError, ReplicationSetupError, SlotLostError } from "../errors.js";
 import { Maintenance, type MaintenanceReport } from "../maintenance/maintenance.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { checkProgress } from "../recovery/progress-check.js";
@@ -15,15 +16,14 @@ import type { AnyTopics } from "../topics/topics.js";
 import { checkReplicationConnection } from "./check-replication-connection.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
 import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
+import type { Handler } from "./handler.js";
 import { type HeldOutcome, HeldOutcomes, type OutcomeWriteFailure } from "./held-outcomes.js";
-import type { Handler } from "./job.js";
 import { leaderLockKey } from "./leader-key.js";
-import { LeaderLock } from "./leader-lock.js";
+import { FencedError, LeaderLock } from "./leader-lock.js";
 import type { LongTransaction } from "./long-transactions.js";
-import { FencedError, type LeaderTerm, leadPolling } from "./polling-leader.js";
+import { type LeaderTerm, leadPolling } from "./polling-leader.js";
 import { startPromoter } from "./promoter.js";
 import { leadReplication } from "./replication-leader.js";
-import { sleep } from "./sleep.js";
 
 export interface ConsumerEvents {
   /** This process became the leader for its consumer name. */

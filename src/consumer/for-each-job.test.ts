@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Job } from "../core/job.js";
 import { forEachJob } from "./for-each-job.js";
-import type { Job } from "./job.js";
 
 const jobs: Job<number>[] = Array.from({ length: 10 }, (_, i) => ({
   id: BigInt(i + 1),

@@ -1,4 +1,4 @@
-import type { Job, JobFailure } from "./job.js";
+import type { Job, JobFailure } from "../core/job.js";
 
 export interface ForEachJobOptions {
   /** How many jobs run at once. Default 10. */

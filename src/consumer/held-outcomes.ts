@@ -1,10 +1,10 @@
 import type pg from "pg";
+import { describeError } from "../core/describe-error.js";
+import type { Logger } from "../core/logger.js";
+import { sleep } from "../core/sleep.js";
 import { queryRow } from "../database/query-rows.js";
 import type { FailureRow } from "./batch-loop.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
-import type { Logger } from "./logger.js";
-import { describeError } from "./run-handler.js";
-import { sleep } from "./sleep.js";
 
 /**
  * A handled job's outcome (a retry, or a dead letter) whose write failed, kept in the

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
+import { settleWithin } from "../core/sleep.js";
 import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
-import { settleWithin } from "./sleep.js";
 
 // How long release() waits for the unlock before it just closes the session.
 const unlockTimeout = 1000;
@@ -116,5 +116,12 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
     this.#held = false;
     client.release(error);
     if (wasHeld) this.emit("lost", error);
+  }
+}
+
+/** The epoch moved: another process took leadership. Nothing of this term may be committed. */
+export class FencedError extends Error {
+  constructor(name: string) {
+    super(`consumer "${name}" lost leadership: another process claimed it; this process stands down`);
   }
 }

@@ -9,8 +9,8 @@ import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batc
 import { type CommitResult, commitOutcome } from "./commit-outcome.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
+import type { Handler } from "./handler.js";
 import type { HeldOutcome, HeldOutcomes } from "./held-outcomes.js";
-import type { Handler } from "./job.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
 import { NotificationWakeup, timerWakeup } from "./wakeup.js";
@@ -42,13 +42,6 @@ export interface LeaderTerm {
   /** Give up the batch in the handler (shutdown grace over, or leadership lost). */
   readonly abandon: AbortSignal;
   readonly events: LeaderEvents;
-}
-
-/** The epoch moved: another process took leadership. Nothing of this term may be committed. */
-export class FencedError extends Error {
-  constructor(name: string) {
-    super(`consumer "${name}" lost leadership: another process claimed it; this process stands down`);
-  }
 }
 
 // How often an idle consumer records that it has seen everything up to a newer snapshot.

@@ -1,6 +1,6 @@
+import { sleep } from "../core/sleep.js";
 import { queryRow } from "../database/query-rows.js";
 import type { LeaderTerm } from "./polling-leader.js";
-import { sleep } from "./sleep.js";
 
 /** Moves due scheduled and failed jobs into immediate, every promoteInterval, until stopped. */
 export function startPromoter(term: LeaderTerm): { stop(): Promise<void> } {

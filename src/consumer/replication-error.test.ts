@@ -2,7 +2,7 @@
 // messages are PostgreSQL's and pg's own; test/pool-config.test.ts gets the real ones.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplicationSetupError, SlotLostError } from "../errors.js";
+import { ReplicationSetupError, SlotLostError } from "../core/errors.js";
 import { replicationError } from "./replication-error.js";
 
 function pgError(message: string, code?: string): Error {

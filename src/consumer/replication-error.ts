@@ -1,4 +1,4 @@
-import { ReplicationSetupError, SlotLostError } from "../errors.js";
+import { ReplicationSetupError, SlotLostError } from "../core/errors.js";
 
 // SQLSTATEs a walsender connection or command may fail with.
 const invalidPassword = "28P01";

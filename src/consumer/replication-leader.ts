@@ -1,8 +1,8 @@
 import type pg from "pg";
+import { SlotLostError } from "../core/errors.js";
 import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import { replicationClient } from "../database/replication-client.js";
-import { SlotLostError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { publicationName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
@@ -20,7 +20,8 @@ import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } fro
 import { validSnapshot } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
 import { type CommitResult, commitOutcome } from "./commit-outcome.js";
-import { FencedError, type LeaderTerm, leadPolling, outcomeWriting } from "./polling-leader.js";
+import { FencedError } from "./leader-lock.js";
+import { type LeaderTerm, leadPolling, outcomeWriting } from "./polling-leader.js";
 import { replicationError } from "./replication-error.js";
 
 /** The stored state of a replication consumer, as claimed. */

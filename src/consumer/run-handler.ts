@@ -1,6 +1,8 @@
-import type { JobId } from "../client/job-id.js";
-import type { Handler, Job, JobFailure } from "./job.js";
-import type { Logger } from "./logger.js";
+import { describeError } from "../core/describe-error.js";
+import type { Job, JobFailure } from "../core/job.js";
+import type { JobId } from "../core/job-id.js";
+import type { Logger } from "../core/logger.js";
+import type { Handler } from "./handler.js";
 
 /** The result of one batch: the error text of each failed job (none when all succeeded). */
 export type BatchResult =
@@ -77,15 +79,4 @@ function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logge
     failures.set(id, describeError(entry.error));
   }
   return failures;
-}
-
-/** Text stored as a job's last error: an Error's stack (which starts with its message). */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
-  if (typeof error === "string") return error;
-  try {
-    return JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
-  }
 }

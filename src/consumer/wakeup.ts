@@ -1,6 +1,6 @@
 import type pg from "pg";
+import { sleep } from "../core/sleep.js";
 import { connectListening } from "../database/connect.js";
-import { sleep } from "./sleep.js";
 
 /** How an idle leader waits before its next poll. */
 export interface Wakeup {

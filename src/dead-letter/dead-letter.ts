@@ -1,8 +1,8 @@
-import type { JobId } from "../client/job-id.js";
+import { InvalidOptionError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
 import { epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { InvalidOptionError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 
 /** A job that used up its attempts for one consumer. */

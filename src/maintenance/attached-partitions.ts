@@ -1,7 +1,7 @@
+import { InvalidOptionError } from "../core/errors.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
-import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { partitionImport, partitionMark, partitionRowsTotal } from "./maintenance-queries.js";

@@ -1,6 +1,6 @@
-import { defaultLogger, type Logger } from "../consumer/logger.js";
-import { InvalidOptionError } from "../errors.js";
-import { integer } from "../option-checks.js";
+import { InvalidOptionError } from "../core/errors.js";
+import { defaultLogger, type Logger } from "../core/logger.js";
+import { integer } from "../core/option-checks.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 
 const minute = 60_000;

@@ -1,10 +1,10 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
-import { sleep } from "../consumer/sleep.js";
+import { InvalidOptionError } from "../core/errors.js";
+import { sleep } from "../core/sleep.js";
 import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
-import { InvalidOptionError } from "../errors.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";

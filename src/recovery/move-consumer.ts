@@ -1,9 +1,9 @@
 import { leaderLockHolder } from "../consumer/leader-key.js";
+import { InvalidOptionError, PoutboxError } from "../core/errors.js";
 import { dateFromEpochMs, epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
-import { InvalidOptionError, PoutboxError } from "../errors.js";
 import { consumerSlot, dropSlot, slotState } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";

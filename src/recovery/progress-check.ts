@@ -1,6 +1,6 @@
+import { ProgressMismatchError } from "../core/errors.js";
 import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { ProgressMismatchError } from "../errors.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
 import { readServerPosition, type ServerPosition } from "./server-position.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 import { ByteReader, describeByte } from "./byte-reader.js";
 
 const hex = (text: string) => Buffer.from(text.replaceAll(" ", ""), "hex");

@@ -1,4 +1,4 @@
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 
 // `fatal` turns invalid UTF-8 into an error instead of U+FFFD: a replaced character would
 // silently change a job's payload, and invalid bytes mean the connection's encoding is wrong.

@@ -1,7 +1,7 @@
 import { leaderLockHolder } from "../consumer/leader-key.js";
+import { PoutboxError } from "../core/errors.js";
 import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { PoutboxError } from "../errors.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { publicationName } from "./names.js";
 import { consumerSlot, dropSlot, type SlotState, slotState } from "./slot-admin.js";

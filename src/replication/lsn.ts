@@ -1,4 +1,4 @@
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 
 // An LSN is a uint64 byte position in the WAL. PostgreSQL writes it as two 32-bit halves in
 // upper-case hex without padding ("16/B374D848"), so LSN strings do not sort as LSNs: compare

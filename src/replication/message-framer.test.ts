@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 import { type BackendMessage, MessageFramer } from "./message-framer.js";
 
 // Every byte PostgreSQL 17 sent on a replication connection (recorded from the socket, as in

@@ -1,4 +1,4 @@
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 
 /** One backend protocol message: its type byte as a character and its body. */
 export interface BackendMessage {

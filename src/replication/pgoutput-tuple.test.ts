@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 import { ByteReader } from "./byte-reader.js";
 import { readTupleData } from "./pgoutput-tuple.js";
 

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { settleWithin } from "../consumer/sleep.js";
+import { settleWithin } from "../core/sleep.js";
 import { lsnToString, parseLsn } from "./lsn.js";
 import { dateToPgMicros } from "./pg-time.js";
 import { decodeReplicationMessage, encodeStandbyStatusUpdate } from "./replication-messages.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ReplicationProtocolError } from "../errors.js";
+import { ReplicationProtocolError } from "../core/errors.js";
 import { lsnToString } from "./lsn.js";
 import { pgMicrosToDate } from "./pg-time.js";
 import { decodePgOutput } from "./pgoutput.js";

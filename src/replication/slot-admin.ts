@@ -1,7 +1,7 @@
-import { sleep } from "../consumer/sleep.js";
+import { ReplicationSetupError } from "../core/errors.js";
+import { sleep } from "../core/sleep.js";
 import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { ReplicationSetupError } from "../errors.js";
 import { parseLsn } from "./lsn.js";
 import { slotName } from "./names.js";
 

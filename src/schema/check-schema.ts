@@ -1,5 +1,5 @@
+import { SchemaMissingError, SchemaVersionError } from "../core/errors.js";
 import type { Queryable } from "../database/queryable.js";
-import { SchemaMissingError, SchemaVersionError } from "../errors.js";
 import { migrations } from "./migrations.js";
 
 /**

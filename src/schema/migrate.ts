@@ -1,6 +1,6 @@
 import pg from "pg";
+import { SchemaVersionError } from "../core/errors.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
-import { SchemaVersionError } from "../errors.js";
 import { migrationSql, migrations } from "./migrations.js";
 import { defaultSchemaName, quoteSchemaName } from "./schema-name.js";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../core/errors.js";
 import { quoteSchemaName } from "./schema-name.js";
 
 describe("quoteSchemaName", () => {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Job } from "../consumer/job.js";
+import type { Job } from "../core/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRows } from "../database/query-rows.js";
 import { jobHeaders } from "./job-headers.js";

@@ -1,4 +1,4 @@
-import type { Job } from "../consumer/job.js";
+import type { Job } from "../core/job.js";
 import type { RelationMessage, TupleData } from "../replication/pgoutput-messages.js";
 import { jobHeaders } from "./job-headers.js";
 

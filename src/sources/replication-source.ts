@@ -1,4 +1,4 @@
-import type { Job } from "../consumer/job.js";
+import type { Job } from "../core/job.js";
 import type { PgOutputMessage } from "../replication/pgoutput-messages.js";
 import { type ImmediateColumns, immediateColumns, jobFromTuple, rowConsumer } from "./replicated-job.js";
 

@@ -1,9 +1,10 @@
 import type pg from "pg";
-import type { JobId } from "../client/job-id.js";
 import { Consumer } from "../consumer/consumer.js";
 import type { ConsumerOptions } from "../consumer/consumer-options.js";
-import type { Handler, HandlerResult, Job } from "../consumer/job.js";
-import { integer } from "../option-checks.js";
+import type { Handler } from "../consumer/handler.js";
+import type { HandlerResult, Job } from "../core/job.js";
+import type { JobId } from "../core/job-id.js";
+import { integer } from "../core/option-checks.js";
 import { defaultSchemaName } from "../schema/schema-name.js";
 import type { JobOf } from "../topics/topics.js";
 import { type OutboxContents, outboxContents } from "./outbox-contents.js";

@@ -1,9 +1,9 @@
-import type { JobId } from "../client/job-id.js";
+import { InvalidOptionError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { type DeadLetter, listDeadLetters } from "../dead-letter/dead-letter.js";
-import { InvalidOptionError } from "../errors.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
 import { jobHeaders } from "../sources/job-headers.js";

@@ -1,5 +1,5 @@
-import type { JobId } from "../client/job-id.js";
-import { PoutboxError } from "../errors.js";
+import { PoutboxError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
 
 /**
  * startTestDatabase has no server to use: no `url` option, no `DATABASE_URL`, and the optional

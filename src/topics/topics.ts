@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Job } from "../consumer/job.js";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
 
 // Type-level only: no Topics value ever has this property. It carries the payload types and
 // keeps a plain payload type from being mistaken for a topic map.

@@ -1,8 +1,8 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { JobId } from "../client/job-id.js";
-import type { Job } from "../consumer/job.js";
-import { describeError } from "../consumer/run-handler.js";
-import { PayloadValidationError } from "../errors.js";
+import { describeError } from "../core/describe-error.js";
+import { PayloadValidationError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
+import type { JobId } from "../core/job-id.js";
 import { validatePayload } from "./validate-payload.js";
 
 /** A batch after validation: the jobs for the handler, and why the others were refused. */

@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { formatPath } from "../client/payload-path.js";
-import { InvalidOptionError, PayloadValidationError, type ValidationIssue } from "../errors.js";
+import { InvalidOptionError, PayloadValidationError, type ValidationIssue } from "../core/errors.js";
+import { formatPath } from "../core/payload-path.js";
 
 /** The schema a client or consumer with a topic map applies to `topic`'s payloads. */
 export function schemaFor(

@@ -1,15 +1,15 @@
 import { type Command, Option } from "commander";
-import { PoutboxError } from "../../errors.js";
+import { PoutboxError } from "../../core/errors.js";
 import { type MoveTarget, moveConsumer, moveTargets } from "../../recovery/move-consumer.js";
 import { storedProgressMismatch } from "../../recovery/progress-check.js";
 import { removeConsumer, replicationSlotStatus } from "../../replication/consumer-admin.js";
 import { quoteSchemaName } from "../../schema/schema-name.js";
 import { status } from "../../status/status.js";
-import { CommandError } from "../cli-errors.js";
-import { confirm } from "../confirm.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { bytes, count } from "../format.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { CommandError } from "../common/cli-errors.js";
+import { confirm } from "../common/confirm.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { bytes, count } from "../common/format.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface RemoveOptions extends ConnectionOptions {
   readonly yes?: boolean;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type pg from "pg";
-import type { JobId } from "../../client/job-id.js";
+import type { JobId } from "../../core/job-id.js";
 import { epochMs } from "../../database/epoch.js";
 import { queryRow } from "../../database/query-rows.js";
 import {
@@ -13,12 +13,12 @@ import {
 } from "../../dead-letter/dead-letter.js";
 import { checkSchema } from "../../schema/check-schema.js";
 import { quoteSchemaName } from "../../schema/schema-name.js";
-import { collectJobIds, parseDuration, parsePositiveInteger } from "../arguments.js";
-import { UsageError } from "../cli-errors.js";
-import { confirm } from "../confirm.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { clip, count, dim, duration, table, time } from "../format.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { collectJobIds, parseDuration, parsePositiveInteger } from "../common/arguments.js";
+import { UsageError } from "../common/cli-errors.js";
+import { confirm } from "../common/confirm.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { clip, count, dim, duration, table, time } from "../common/format.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface SelectionOptions extends ConnectionOptions {
   readonly consumer?: string;

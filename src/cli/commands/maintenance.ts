@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { Maintenance, type MaintenanceReport } from "../../maintenance/maintenance.js";
-import { parseDuration } from "../arguments.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { time } from "../format.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { parseDuration } from "../common/arguments.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { time } from "../common/format.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface MaintenanceCommandOptions extends ConnectionOptions {
   readonly json?: boolean;

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { migrate } from "../../schema/migrate.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface MigrateCommandOptions extends ConnectionOptions {
   readonly json?: boolean;

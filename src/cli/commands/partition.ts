@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { adoptPartition, importPartition } from "../../maintenance/attached-partitions.js";
 import { listPartitions } from "../../maintenance/partitions.js";
-import { CommandError } from "../cli-errors.js";
-import { confirm } from "../confirm.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { count } from "../format.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
+import { CommandError } from "../common/cli-errors.js";
+import { confirm } from "../common/confirm.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { count } from "../common/format.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface PartitionCommandOptions extends ConnectionOptions {
   readonly yes?: boolean;

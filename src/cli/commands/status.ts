@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { status } from "../../status/status.js";
 import { statusToJson } from "../../status/status-to-json.js";
-import { type ConnectionOptions, withPool } from "../connection.js";
-import { connectionOptions, jsonOption, print, printJson } from "../shared-options.js";
-import { statusView } from "../status-view.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
+import { statusView } from "../common/status-view.js";
 
 interface StatusCommandOptions extends ConnectionOptions {
   readonly json?: boolean;

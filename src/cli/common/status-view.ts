@@ -1,5 +1,5 @@
-import { lsnToString } from "../replication/lsn.js";
-import type { ConsumerStatus, OutboxStatus } from "../status/status.js";
+import { lsnToString } from "../../replication/lsn.js";
+import type { ConsumerStatus, OutboxStatus } from "../../status/status.js";
 import { bad, bold, bytes, clip, count, dim, duration, good, table, time, warn } from "./format.js";
 
 /** `poutbox status` for a person: a heading and one table per section. */

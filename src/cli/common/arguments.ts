@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
-import { PoutboxError } from "../errors.js";
-import { quoteSchemaName } from "../schema/schema-name.js";
+import { PoutboxError } from "../../core/errors.js";
+import { quoteSchemaName } from "../../schema/schema-name.js";
 
 // Parsers for option values. Commander reports the InvalidArgumentError they throw as a usage
 // error naming the option, so a bad value never reaches the database.

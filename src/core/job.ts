@@ -1,5 +1,4 @@
-import type { JobId } from "../client/job-id.js";
-import type { JobOf } from "../topics/topics.js";
+import type { JobId } from "./job-id.js";
 
 /**
  * One job as a handler receives it. With a topic map (see defineTopics) `Topic` is one of its
@@ -50,13 +49,3 @@ export interface HandlerContext {
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: see above; an async function without return is Promise<void>.
 export type HandlerResult = void | readonly JobFailure[];
-
-/**
- * Processes a batch. Resolve with nothing when every job succeeded, or with the jobs that
- * failed; a throw (or rejection) fails the whole batch with that error. `Payload` is the
- * payload type, or a topic map from defineTopics (the jobs are then a union by topic).
- */
-export type Handler<Payload = unknown> = (
-  jobs: readonly JobOf<Payload>[],
-  context: HandlerContext,
-) => Promise<HandlerResult>;

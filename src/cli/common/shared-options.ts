@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { defaultSchemaName } from "../schema/schema-name.js";
+import { defaultSchemaName } from "../../schema/schema-name.js";
 import { parsePositiveInteger, parseSchema } from "./arguments.js";
 
 /** Adds the connection options to a subcommand, so each one's --help lists them. */

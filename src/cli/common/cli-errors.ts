@@ -1,4 +1,4 @@
-import { PoutboxError } from "../errors.js";
+import { PoutboxError } from "../../core/errors.js";
 
 /** Exit statuses of the `poutbox` command. */
 export const exitCodes = {
