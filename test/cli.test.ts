@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
 import { withHostileRole } from "./support/hostile-role.js";
 import { needs } from "./support/needs.js";
@@ -181,6 +182,25 @@ describe("poutbox command line", () => {
       assert.ok(text.stdout.includes(heading), `${heading} in:\n${text.stdout}`);
     }
     assert.ok(!text.stdout.includes("\u001b["), "no colour codes when NO_COLOR is set");
+
+    // Output into a pipe is plain text, on CI machines too (which set CI, and often TERM);
+    // FORCE_COLOR asks for colours anyway, and NO_COLOR or --no-color wins over it.
+    const colourCases: [Record<string, string | undefined>, string[], boolean][] = [
+      [{ NO_COLOR: undefined, FORCE_COLOR: undefined, CI: "true", TERM: "xterm-256color" }, [], false],
+      [{ NO_COLOR: undefined, FORCE_COLOR: "1" }, [], true],
+      [{ NO_COLOR: undefined, FORCE_COLOR: "0", CI: "1" }, [], false],
+      [{ NO_COLOR: "1", FORCE_COLOR: "1" }, [], false],
+      [{ NO_COLOR: undefined, FORCE_COLOR: "1" }, ["--no-color"], false],
+    ];
+    for (const [env, extra, coloured] of colourCases) {
+      const shown = await poutbox([...extra, "status", "--schema", schema], { env });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.equal(shown.stdout.includes("\u001b["), coloured, `colour codes with ${JSON.stringify({ env, extra })}`);
+      assert.match(
+        stripVTControlCharacters(shown.stdout),
+        new RegExp(`^Poutbox schema "${schema}", migration \\d+, at `),
+      );
+    }
 
     const json = await poutbox(["status", "--schema", schema, "--json"]);
     assert.equal(json.code, 0, json.stderr);

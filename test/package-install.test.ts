@@ -28,11 +28,12 @@ const ownPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) 
 /**
  * Children get this Node.js first on PATH (so npm's scripts and the `poutbox` bin's
  * `#!/usr/bin/env node` run on it) and none of the npm_* variables `npm test` set, such as
- * npm_config_local_prefix, which names this repository.
+ * npm_config_local_prefix, which names this repository. Nor FORCE_COLOR or NO_COLOR: the
+ * installed command decides for itself that output into a pipe is plain text.
  */
 const env = Object.fromEntries(
   Object.entries({ ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}` }).filter(
-    ([name]) => !name.startsWith("npm_"),
+    ([name]) => !name.startsWith("npm_") && name !== "FORCE_COLOR" && name !== "NO_COLOR",
   ),
 );
 

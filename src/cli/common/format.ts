@@ -1,8 +1,25 @@
 import Table from "cli-table3";
-import colors from "picocolors";
+import { createColors } from "picocolors";
 
-// Human-readable figures for tables. picocolors leaves colours out when stdout is not a
-// terminal (or NO_COLOR is set, or --no-color is given), so piped output stays plain text.
+// Human-readable figures for tables.
+
+/**
+ * Whether the CLI writes colour codes: on a terminal (not TERM=dumb) or when FORCE_COLOR asks
+ * for them; never with NO_COLOR or --no-color. picocolors' own default also colours whenever a
+ * `CI` variable is set, which would put escape codes into piped output and files on every CI
+ * machine; the CLI promises plain text off a terminal, so it decides here.
+ */
+export function colorWanted(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv,
+  isTerminal: boolean = process.stdout.isTTY === true,
+): boolean {
+  if (env.NO_COLOR || argv.includes("--no-color")) return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0" && env.FORCE_COLOR !== "false";
+  return isTerminal && env.TERM !== "dumb";
+}
+
+const colors = createColors(colorWanted());
 
 /**
  * A table with a bold header, no lines between rows, and no colours of cli-table3's own.
