@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { Consumer, migrate } from "../src/index.js";
-import { publicationName } from "../src/replication/names.js";
-import { consumerSlot } from "../src/replication/slot-admin.js";
+import { publicationName } from "../src/schema/server-names.js";
+import { consumerSlot } from "../src/slots/slot-admin.js";
 
 let schemas = 0;
 

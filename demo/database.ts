@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { migrate, removeConsumer } from "../src/index.js";
-import { publicationName } from "../src/replication/names.js";
-import { consumerSlot } from "../src/replication/slot-admin.js";
+import { publicationName } from "../src/schema/server-names.js";
+import { consumerSlot } from "../src/slots/slot-admin.js";
 import type { DemoMode } from "./options.js";
 
 /** The outbox schema of the demo. Fixed, so that the demo can never drop someone's real outbox. */

@@ -77,10 +77,12 @@ export type {
   StoredPosition,
 } from "./recovery/move-consumer.js";
 export { moveConsumer, moveTargets } from "./recovery/move-consumer.js";
-export type { ConsumerSelection, RemovedConsumer, ReplicationSlotStatus } from "./replication/consumer-admin.js";
-export { removeConsumer, replicationSlotStatus } from "./replication/consumer-admin.js";
+export type { RemovedConsumer } from "./recovery/remove-consumer.js";
+export { removeConsumer } from "./recovery/remove-consumer.js";
 export type { MigrateOptions, MigrateResult } from "./schema/migrate.js";
 export { migrate } from "./schema/migrate.js";
+export type { ConsumerSelection, ReplicationSlotStatus } from "./slots/slot-status.js";
+export { replicationSlotStatus } from "./slots/slot-status.js";
 export type {
   ConsumerLeader,
   ConsumerMoveRecord,

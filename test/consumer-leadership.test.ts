@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type pg from "pg";
-import { leaderLockHolder } from "../src/consumer/leader-key.js";
+import { advisoryLockHolder } from "../src/database/advisory-locks.js";
 import { Client, Consumer, migrate, removeConsumer } from "../src/index.js";
+import { leaderLockKey } from "../src/schema/server-names.js";
 import { ConsumerProcess, type Line } from "./support/consumer-child.js";
 import { coversAll, enqueueTransaction } from "./support/jobs.js";
 import { recorder } from "./support/recorder.js";
@@ -505,7 +506,7 @@ describe("consumer leadership", () => {
       } finally {
         await consumer.stop();
       }
-      const holder = await leaderLockHolder(db.pool, schema, "quitter");
+      const holder = await advisoryLockHolder(db.pool, leaderLockKey(schema, "quitter"));
       assert.equal(holder, null, `round ${round}: lock still held by process ${holder} after stop()`);
     }
     assert.deepEqual(await removeConsumer(db.pool, { schema, consumer: "quitter" }), {

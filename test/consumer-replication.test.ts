@@ -12,7 +12,7 @@ import {
   replicationSlotStatus,
   SlotLostError,
 } from "../src/index.js";
-import { consumerSlot } from "../src/replication/slot-admin.js";
+import { consumerSlot } from "../src/slots/slot-admin.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer, replicationState, stopAndDropSlot } from "./support/replication.js";

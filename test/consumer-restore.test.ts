@@ -14,7 +14,7 @@ import {
   moveConsumer,
   ProgressMismatchError,
 } from "../src/index.js";
-import { consumerSlot } from "../src/replication/slot-admin.js";
+import { consumerSlot } from "../src/slots/slot-admin.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";

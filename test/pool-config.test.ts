@@ -23,7 +23,7 @@ import {
 } from "../dev/embedded-cluster.js";
 import { replicationClient } from "../src/database/replication-client.js";
 import { Client, migrate, ReplicationSetupError } from "../src/index.js";
-import { slotName } from "../src/replication/names.js";
+import { slotName } from "../src/schema/server-names.js";
 import { recorder } from "./support/recorder.js";
 import { replicationConsumer } from "./support/replication.js";
 import { admin as serverAdmin } from "./support/test-database.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { replicationClient } from "../src/database/replication-client.js";
 import { ReplicationConnection } from "../src/replication/replication-connection.js";
-import { awaitSlotRelease } from "../src/replication/slot-admin.js";
+import { awaitSlotRelease } from "../src/slots/slot-admin.js";
 import { validSnapshot } from "../src/sources/snapshot.js";
 import { needs } from "./support/needs.js";
 import { useTestDatabase } from "./support/test-database.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type pg from "pg";
 import { Client, Consumer, migrate } from "../src/index.js";
-import { wakeChannel } from "../src/schema/wake-channel.js";
+import { wakeChannel } from "../src/schema/server-names.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";

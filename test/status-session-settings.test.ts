@@ -18,7 +18,7 @@ import {
   removeConsumer,
   status,
 } from "../src/index.js";
-import { publicationName } from "../src/replication/names.js";
+import { publicationName } from "../src/schema/server-names.js";
 import { withHostileRole } from "./support/hostile-role.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";

@@ -1,4 +1,4 @@
-import { publicationName } from "../../src/replication/names.js";
+import { publicationName } from "../../src/schema/server-names.js";
 import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { createConsumerSlot, dropSchema, fillInTransactions, freshSchema, waitForIdleSlots } from "../database.js";

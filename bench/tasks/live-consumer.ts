@@ -1,6 +1,6 @@
 import pg from "pg";
 import { Consumer } from "../../src/index.js";
-import { consumerSlot } from "../../src/replication/slot-admin.js";
+import { consumerSlot } from "../../src/slots/slot-admin.js";
 import type { ChildMessage, LiveConsumerTask, ParentMessage, StartTimes } from "./task.js";
 import { wallClockMs } from "./task.js";
 

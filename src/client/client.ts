@@ -3,7 +3,7 @@ import type { JobId } from "../core/job-id.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf } from "../database/sql-state.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
-import { wakeChannel } from "../schema/wake-channel.js";
+import { wakeChannel } from "../schema/server-names.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";

@@ -1,13 +1,9 @@
-import { createHash } from "node:crypto";
+import { statementName } from "../schema/server-names.js";
 
 /** A statement and the name it is prepared under where the driver can prepare it. */
 export interface Statement {
   readonly text: string;
-  /**
-   * `poutbox_` and a hash of the text: the same text always gets the same name, so clients
-   * sharing a connection never prepare one name for two statements (which `pg` refuses),
-   * and the name stays within PostgreSQL's 63 bytes whatever the schema name.
-   */
+  /** See statementName: the same text, the same name. */
   readonly name: string;
 }
 
@@ -24,7 +20,7 @@ export interface EnqueueQueries {
 }
 
 function statement(text: string): Statement {
-  return { text, name: `poutbox_${createHash("sha256").update(text).digest("hex").slice(0, 24)}` };
+  return { text, name: statementName(text) };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { settleWithin } from "../core/sleep.js";
+import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
 import { connectListening } from "../database/connect.js";
-import { queryRow, queryRows } from "../database/query-rows.js";
+import { queryRow } from "../database/query-rows.js";
 
 // How long release() waits for the unlock before it just closes the session.
 const unlockTimeout = 1000;
@@ -36,13 +37,7 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
   /** Tries once to take the lock; true when this process is now the leader. */
   async tryAcquire(): Promise<boolean> {
     const client = await this.#connection();
-    // With the library's own parsers: an application's bool parser may give 't' or 'f'.
-    const [row] = await queryRows<{ acquired: boolean }>(
-      client,
-      "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired",
-      [this.#key],
-    );
-    this.#held = row?.acquired === true;
+    this.#held = await tryAdvisoryLock(client, this.#key);
     if (this.#held) this.#startHeartbeat(client);
     return this.#held;
   }
@@ -59,10 +54,7 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
     // moment after this returns: a removeConsumer or a takeover right after stop() would find
     // the lock still held. So unlock first, unless the connection does not answer in time.
     if (held) {
-      await settleWithin(
-        client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#key]),
-        unlockTimeout,
-      );
+      await settleWithin(advisoryUnlock(client, this.#key), unlockTimeout);
     }
     // Destroyed rather than returned to the pool: it carries a session timeout.
     client.release(true);

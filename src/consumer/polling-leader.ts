@@ -1,8 +1,8 @@
 import type pg from "pg";
 import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
-import { wakeChannel } from "../schema/wake-channel.js";
+import { wakeChannel } from "../schema/server-names.js";
+import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";

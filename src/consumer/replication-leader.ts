@@ -4,9 +4,9 @@ import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import { replicationClient } from "../database/replication-client.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
-import { publicationName } from "../replication/names.js";
 import { decodePgOutput } from "../replication/pgoutput.js";
 import { ReplicationConnection } from "../replication/replication-connection.js";
+import { publicationName } from "../schema/server-names.js";
 import {
   awaitSlotRelease,
   checkLogicalReplication,
@@ -15,7 +15,7 @@ import {
   ensurePublication,
   releaseSlot,
   slotState,
-} from "../replication/slot-admin.js";
+} from "../slots/slot-admin.js";
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
 import { validSnapshot } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";

@@ -2,12 +2,14 @@ import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { InvalidOptionError } from "../core/errors.js";
 import { sleep } from "../core/sleep.js";
+import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
 import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";
+import { maintenanceLockKey } from "../schema/server-names.js";
 import {
   type MaintenanceOptions,
   type ResolvedMaintenanceOptions,
@@ -134,7 +136,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     }
     this.#pool = pool;
     this.#options = resolveMaintenanceOptions(options);
-    this.#lockKey = `poutbox.maintenance.${this.#options.schema}`;
+    this.#lockKey = maintenanceLockKey(this.#options.schema);
   }
 
   /** Runs every runInterval (the first run at once) until stop(). Errors go to the `error` event. */
@@ -175,12 +177,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const client = await connectListening(this.#pool, onError);
     try {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
-      const [lock] = await queryRows<{ locked: boolean }>(
-        client,
-        "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
-        [this.#lockKey],
-      );
-      if (lock?.locked !== true) {
+      if (!(await tryAdvisoryLock(client, this.#lockKey))) {
         return {
           ran: false,
           at: new Date(),
@@ -196,7 +193,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       try {
         return await this.#run(client);
       } finally {
-        await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [this.#lockKey]);
+        await advisoryUnlock(client, this.#lockKey);
       }
     } catch (error) {
       broken = true;

@@ -1,12 +1,13 @@
-import { leaderLockHolder } from "../consumer/leader-key.js";
 import { InvalidOptionError, PoutboxError } from "../core/errors.js";
+import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { dateFromEpochMs, epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
-import { consumerSlot, dropSlot, slotState } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { leaderLockKey } from "../schema/server-names.js";
+import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
 import { restampFutureRows } from "./future-rows.js";
 import { readServerPosition } from "./server-position.js";
 
@@ -111,7 +112,7 @@ export async function moveConsumer(pool: ConnectionSource, options: MoveConsumer
 }
 
 async function refuseWhileRunning(client: PooledConnection, schema: string, consumer: string): Promise<void> {
-  const leaderPid = await leaderLockHolder(client, schema, consumer);
+  const leaderPid = await advisoryLockHolder(client, leaderLockKey(schema, consumer));
   if (leaderPid !== null) {
     throw new PoutboxError(
       "CONSUMER_ACTIVE",

@@ -1,8 +1,10 @@
 import pg from "pg";
 import { SchemaVersionError } from "../core/errors.js";
+import { advisoryTransactionLock } from "../database/advisory-locks.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { migrationSql, migrations } from "./migrations.js";
 import { defaultSchemaName, quoteSchemaName } from "./schema-name.js";
+import { migrateLockKey } from "./server-names.js";
 
 export interface MigrateOptions {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -62,7 +64,7 @@ async function migrateOn(connection: Queryable, schema: string, quoted: string):
       // Transaction-scoped, so a crash can never leave the lock held. Concurrent migrators
       // queue here; each re-reads the version after getting the lock, so a migration another
       // process applied meanwhile is skipped, not applied twice.
-      await connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`poutbox.migrate.${schema}`]);
+      await advisoryTransactionLock(connection, migrateLockKey(schema));
       await connection.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
       await connection.query(
         `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (

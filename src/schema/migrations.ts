@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { quoteSchemaName } from "./schema-name.js";
-import { wakeChannel } from "./wake-channel.js";
+import { wakeChannel } from "./server-names.js";
 
 export interface Migration {
   readonly version: number;

@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { Job } from "../core/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRows } from "../database/query-rows.js";
+import { statementName } from "../schema/server-names.js";
 import { jobHeaders } from "./job-headers.js";
 import { pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
@@ -53,7 +54,8 @@ export class PollingSource {
   constructor(db: pg.Pool, quotedSchema: string, consumer: string, batchSize: number, from: PollingProgress) {
     this.#db = db;
     // A named statement is parsed once per connection instead of at every poll.
-    this.#statement = { name: `poutbox.page.${quotedSchema}`, text: pageQuery(quotedSchema) };
+    const text = pageQuery(quotedSchema);
+    this.#statement = { name: statementName(text), text };
     this.#consumer = consumer;
     this.#batchSize = batchSize;
     this.#position = from;

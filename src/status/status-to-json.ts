@@ -1,6 +1,6 @@
 import type { Partition } from "../maintenance/partitions.js";
-import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { lsnToString } from "../replication/lsn.js";
+import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import type { ConsumerLeader, ConsumerMoveRecord, ConsumerStatus, OutboxStatus } from "./status.js";
 
 // `statusToJson` maps `status()` field by field, with the same names at every level; only the

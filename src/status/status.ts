@@ -1,13 +1,14 @@
-import { leaderLockHolder } from "../consumer/leader-key.js";
+import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { dateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { type Partition, publicPartition, readPartitions } from "../maintenance/partitions.js";
-import type { ReplicationSlotStatus } from "../replication/consumer-admin.js";
 import { parseLsn } from "../replication/lsn.js";
-import { consumerSlot, slotState } from "../replication/slot-admin.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { leaderLockKey } from "../schema/server-names.js";
+import { consumerSlot, slotState } from "../slots/slot-admin.js";
+import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { consumersRead, schemaVersionRead, tablesCount } from "./status-queries.js";
 
 export interface StatusOptions {
@@ -201,7 +202,7 @@ async function readStatus(client: PooledConnection, schema: string, quoted: stri
   for (const row of await queryRows<ConsumerRow>(client, consumersRead(quoted))) {
     const slot = await consumerSlot(client, schema, row.name);
     const state = await slotState(client, slot);
-    const leaderPid = await leaderLockHolder(client, schema, row.name);
+    const leaderPid = await advisoryLockHolder(client, leaderLockKey(schema, row.name));
     consumers.push(consumerStatus(row, at, leaderPid, state ? { name: slot, ...state } : null));
   }
   await client.query("COMMIT");

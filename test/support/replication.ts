@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { clientLikePool } from "../../src/database/replication-client.js";
 import { Consumer, type ConsumerOptions, type Handler } from "../../src/index.js";
-import { consumerSlot } from "../../src/replication/slot-admin.js";
+import { consumerSlot } from "../../src/slots/slot-admin.js";
 import { waitFor } from "./wait-for.js";
 
 /** A replication consumer with short retry and promotion delays, for tests. */

@@ -1,6 +1,6 @@
 import { startEmbeddedCluster } from "../../../dev/embedded-cluster.js";
 import { migrate } from "../../../src/index.js";
-import { consumerSlot } from "../../../src/replication/slot-admin.js";
+import { consumerSlot } from "../../../src/slots/slot-admin.js";
 import type { ConsumerProcess } from "../../support/consumer-child.js";
 import { waitFor } from "../../support/wait-for.js";
 import type { Run, Scenario } from "../run.js";

@@ -2,8 +2,8 @@ import { ReplicationSetupError } from "../core/errors.js";
 import { sleep } from "../core/sleep.js";
 import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { parseLsn } from "./lsn.js";
-import { slotName } from "./names.js";
+import { parseLsn } from "../replication/lsn.js";
+import { slotName } from "../schema/server-names.js";
 
 /** What the server says about a replication slot. */
 export interface SlotState {

@@ -1,39 +1,11 @@
-import { leaderLockHolder } from "../consumer/leader-key.js";
 import { PoutboxError } from "../core/errors.js";
+import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
-import { publicationName } from "./names.js";
-import { consumerSlot, dropSlot, type SlotState, slotState } from "./slot-admin.js";
-
-export interface ConsumerSelection {
-  /** Schema that holds the outbox tables. Default `"poutbox"`. */
-  readonly schema?: string;
-  /** The consumer name. Default `"default"`. */
-  readonly consumer?: string;
-}
-
-/** A replication consumer's slot as the server sees it. */
-export interface ReplicationSlotStatus extends SlotState {
-  /** The slot's name (`poutbox_<schema>_<consumer>_<hash>`). */
-  readonly name: string;
-}
-
-/**
- * The state of a consumer's replication slot, or undefined when it has none. Watch
- * `retainedBytes`: a slot keeps WAL for as long as its consumer is down or behind, until
- * max_slot_wal_keep_size (if set) invalidates it.
- */
-export async function replicationSlotStatus(
-  db: Queryable,
-  selection: ConsumerSelection = {},
-): Promise<ReplicationSlotStatus | undefined> {
-  const schema = selection.schema ?? defaultSchemaName;
-  quoteSchemaName(schema);
-  const slot = await consumerSlot(db, schema, selection.consumer ?? "default");
-  const state = await slotState(db, slot);
-  return state && { name: slot, ...state };
-}
+import { leaderLockKey, publicationName } from "../schema/server-names.js";
+import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
+import type { ConsumerSelection } from "../slots/slot-status.js";
 
 export interface RemovedConsumer {
   /** The consumer's row existed and was deleted. */
@@ -59,7 +31,7 @@ export async function removeConsumer(db: Queryable, selection: ConsumerSelection
   const consumer = selection.consumer ?? "default";
   // A polling consumer has no slot to show that it runs; its leader lock does. Removing the row
   // under a running leader would make it start over from the first job.
-  const leaderPid = await leaderLockHolder(db, schema, consumer);
+  const leaderPid = await advisoryLockHolder(db, leaderLockKey(schema, consumer));
   if (leaderPid !== null) {
     throw new PoutboxError(
       "CONSUMER_ACTIVE",
