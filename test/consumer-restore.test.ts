@@ -277,6 +277,13 @@ describe("a dump loaded into another cluster", () => {
             [rows[0].rows],
           );
         }
+        // A dump carries the job id sequence too (pg_dump ends with its setval): without it the
+        // job enqueued on the new cluster below would take the id of a copied one.
+        const { rows: sequence } = await db.pool.query(`SELECT last_value, is_called FROM ${schema}.job_id_seq`);
+        await pool.query(`SELECT setval('${schema}.job_id_seq', $1, $2)`, [
+          sequence[0].last_value,
+          sequence[0].is_called,
+        ]);
         if (mode === "replication") await dropSlots(db.pool, schema, "restored");
 
         const record = recorder();
@@ -317,6 +324,7 @@ describe("a dump loaded into another cluster", () => {
             timeout: 30_000,
           });
           const later = await new Client(pool, { schema }).enqueue("on the new cluster");
+          assert.ok(![...done, ...pending, scheduled].includes(later), `a new id for the new job, got ${later}`);
           await waitFor(() => record.counts().has(later), { what: "a job enqueued on the new cluster" });
           const twice = [...record.counts()].filter(([, count]) => count > 1).map(([id]) => id);
           assert.deepEqual(
