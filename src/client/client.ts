@@ -2,7 +2,7 @@ import { InvalidOptionError, SchemaMissingError, TransactionStateError } from ".
 import type { JobId } from "../core/job-id.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf } from "../database/sql-state.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/server-names.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
@@ -78,8 +78,8 @@ export class Client<Payload = unknown> {
   constructor(db: Queryable, options?: ClientOptions);
   constructor(db: Queryable, options: ClientOptions = {}) {
     this.#db = db;
-    this.#schema = options.schema ?? defaultSchemaName;
-    const quoted = quoteSchemaName(this.#schema);
+    const { schema, quotedSchema } = resolveSchema(options.schema);
+    this.#schema = schema;
     if (options.notify !== undefined && typeof options.notify !== "boolean") {
       throw new InvalidOptionError("notify", "expected a boolean");
     }
@@ -88,7 +88,7 @@ export class Client<Payload = unknown> {
     }
     this.#prepare = options.preparedStatements ?? true;
     this.#topics = checkTopics(options.topics);
-    this.#queries = enqueueQueries(quoted, options.notify ? wakeChannel(this.#schema) : undefined);
+    this.#queries = enqueueQueries(quotedSchema, options.notify ? wakeChannel(this.#schema) : undefined);
   }
 
   /**

@@ -27,7 +27,7 @@ function statement(text: string): Statement {
  * @param notifyChannel when set, immediate inserts also NOTIFY this channel. Off by default:
  *   NOTIFY takes a cluster-wide lock at commit, which serialises committing producers.
  */
-export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQueries {
+export function enqueueQueries(quotedSchema: string, notifyChannel?: string): EnqueueQueries {
   // Every value is sent as text and declared text (`$2::text::json`, not `$2::json`): drivers
   // that ask the server for parameter types (postgres.js, some Prisma adapters) would
   // otherwise see json and encode the already serialised text a second time.
@@ -42,22 +42,22 @@ export function enqueueQueries(schema: string, notifyChannel?: string): EnqueueQ
   // 1,000 jobs to parse, 6% of the whole call, on the caller's event loop.
   const many = (table: string, extraColumn: string, extraValue: string, notify: boolean) => `
     WITH input AS (
-      SELECT nextval('${schema}.job_id_seq') AS id, element.payload, element.position
+      SELECT nextval('${quotedSchema}.job_id_seq') AS id, element.payload, element.position
       FROM json_array_elements($2::text::json) WITH ORDINALITY AS element(payload, position)
     ), inserted AS (
-      INSERT INTO ${schema}.${table} (id, topic, payload, headers${extraColumn})
+      INSERT INTO ${quotedSchema}.${table} (id, topic, payload, headers${extraColumn})
       SELECT id, $1::text, payload, $3::text::json${extraValue} FROM input
     )${notify ? wake : ""}
     SELECT string_agg(id::text, ',' ORDER BY position) AS id FROM input${notify ? fromWake : ""}`;
   return {
     immediateOne: statement(
       notifyChannel === undefined
-        ? `INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id::text AS id`
-        : `WITH job AS (INSERT INTO ${schema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id)${wake}
+        ? `INSERT INTO ${quotedSchema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id::text AS id`
+        : `WITH job AS (INSERT INTO ${quotedSchema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id)${wake}
            SELECT job.id::text AS id FROM job${fromWake}`,
     ),
     scheduledOne: statement(
-      `INSERT INTO ${schema}.scheduled (topic, payload, headers, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text::timestamptz) RETURNING id::text AS id`,
+      `INSERT INTO ${quotedSchema}.scheduled (topic, payload, headers, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text::timestamptz) RETURNING id::text AS id`,
     ),
     immediateMany: statement(many("immediate", "", "", true)),
     scheduledMany: statement(many("scheduled", ", run_at", ", $4::text::timestamptz", false)),

@@ -1,9 +1,9 @@
 import type pg from "pg";
 import { describeError } from "../core/describe-error.js";
 import { sleep } from "../core/sleep.js";
-import { connectListening } from "../database/connect.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf } from "../database/sql-state.js";
+import { withConnection } from "../database/with-connection.js";
 import { type FailureRow, storableText } from "./batch-loop.js";
 import { type HeldOutcome, heldOutcome } from "./held-outcomes.js";
 import { FencedError } from "./leader-lock.js";
@@ -88,40 +88,34 @@ function outcomeMayBeAtFault(db: Queryable, error: unknown): boolean {
 
 /** The batch's commit, outcome by outcome, each one that fails held (see commitOutcome). */
 async function commitHolding(commit: OutcomeCommit): Promise<void> {
-  let broken: Error | undefined;
-  // Errors reach this function through its queries; the listener keeps an error event on the
-  // idle connection from ending the process.
-  const ignore = () => {};
-  const client = await connectListening(commit.pool, ignore);
   const held: HeldOutcome[] = [];
-  try {
-    await client.query("BEGIN");
-    for (const failure of commit.failures) {
-      await client.query("SAVEPOINT poutbox_outcome");
-      try {
-        const written = await commit.writeOutcomes(client, JSON.stringify([failure]));
-        await client.query("RELEASE SAVEPOINT poutbox_outcome");
-        if (written === 0) held.push(heldOutcome(failure, "its row in immediate is not visible yet"));
-      } catch (error) {
-        await client.query("ROLLBACK TO SAVEPOINT poutbox_outcome");
-        held.push(heldOutcome(failure, storableText(describeError(error))));
+  // Fenced is no fault of the connection, which goes back to the pool after its ROLLBACK.
+  const fenced = await withConnection(commit.pool, async (client) => {
+    try {
+      await client.query("BEGIN");
+      for (const failure of commit.failures) {
+        await client.query("SAVEPOINT poutbox_outcome");
+        try {
+          const written = await commit.writeOutcomes(client, JSON.stringify([failure]));
+          await client.query("RELEASE SAVEPOINT poutbox_outcome");
+          if (written === 0) held.push(heldOutcome(failure, "its row in immediate is not visible yet"));
+        } catch (error) {
+          await client.query("ROLLBACK TO SAVEPOINT poutbox_outcome");
+          held.push(heldOutcome(failure, storableText(describeError(error))));
+        }
       }
-    }
-    const result = await commit.progress(client, "[]", JSON.stringify(held));
-    if (result.written === 0) {
-      await client.query("ROLLBACK");
-      throw new FencedError(commit.name);
-    }
-    await client.query("COMMIT");
-  } catch (error) {
-    if (!(error instanceof FencedError)) {
-      broken = error instanceof Error ? error : new Error(String(error));
+      const result = await commit.progress(client, "[]", JSON.stringify(held));
+      if (result.written === 0) {
+        await client.query("ROLLBACK");
+        return true;
+      }
+      await client.query("COMMIT");
+      return false;
+    } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
     }
-    throw error;
-  } finally {
-    if (!broken) client.off("error", ignore);
-    client.release(broken);
-  }
+  });
+  if (fenced) throw new FencedError(commit.name);
   if (held.length > 0) commit.held(held);
 }

@@ -2,7 +2,7 @@ import { InvalidOptionError } from "../core/errors.js";
 import { defaultLogger, type Logger } from "../core/logger.js";
 import { boolean, integer, number, oneOf } from "../core/option-checks.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
 
@@ -133,7 +133,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   if (typeof name !== "string" || name.length === 0 || name.length > 200) {
     throw new InvalidOptionError("name", "expected a string of 1 to 200 characters");
   }
-  const schema = options.schema ?? defaultSchemaName;
+  const { schema, quotedSchema } = resolveSchema(options.schema);
   const mode = oneOf("mode", options.mode, consumerModes, "polling");
   const backoff = { ...defaultBackoff, ...options.backoff };
   const logger = options.logger ?? defaultLogger;
@@ -146,7 +146,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     statusInterval: integer("statusInterval", options.statusInterval, 1000, 10, 600_000),
     slotLost: oneOf("slotLost", options.slotLost, slotLostPolicies, "fail"),
     schema,
-    quotedSchema: quoteSchemaName(schema),
+    quotedSchema,
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
     pollInterval: integer("pollInterval", options.pollInterval, 10, 0, 3_600_000),
     listen: boolean("listen", options.listen, false),

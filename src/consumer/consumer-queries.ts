@@ -52,13 +52,13 @@ const failureColumns = "id bigint, xid xid8, attempt int, error text, delay_ms b
  * nobody would be silently dropped, so the progress update below requires every failure to
  * be found (see `missing`), and the caller tries again until they are.
  */
-function failedJobs(schema: string, failures: string): string {
+function failedJobs(quotedSchema: string, failures: string): string {
   return `
       WITH failure AS (
         SELECT i.id, i.topic, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
                f.attempt, f.error, f.delay_ms, f.dead
         FROM json_to_recordset(${failures}) AS f(${failureColumns})
-        JOIN ${schema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
+        JOIN ${quotedSchema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
       ), complete AS (
         SELECT (SELECT count(*) FROM failure) = json_array_length(${failures}) AS ok
       )`;
@@ -68,9 +68,9 @@ function failedJobs(schema: string, failures: string): string {
  * CTEs `retry` and `dead` that copy the `failure` rows into `failed` (retried after their
  * delay) or `dead_letter`, when `condition` holds. `$1` is the consumer name.
  */
-function failureInserts(schema: string, condition: string): string {
+function failureInserts(quotedSchema: string, condition: string): string {
   return `      , retry AS (
-        INSERT INTO ${schema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at,
+        INSERT INTO ${quotedSchema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at,
                                            enqueued_at, next_retry_at)
         SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at,
                now() + delay_ms * interval '1 millisecond'
@@ -80,7 +80,7 @@ function failureInserts(schema: string, condition: string): string {
               failed_at = now(), next_retry_at = excluded.next_retry_at
         RETURNING 1
       ), dead AS (
-        INSERT INTO ${schema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at,
+        INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at,
                                                 enqueued_at, failed_at)
         SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at, now()
         FROM failure WHERE dead AND ${condition}
@@ -96,21 +96,21 @@ function failureInserts(schema: string, condition: string): string {
  * `written` (0 when nothing was), `missing` (failed jobs whose row was not found) and
  * `leading` (the epoch is still this process's).
  */
-function recordFailures(schema: string, failures: string): string {
-  return `${failureInserts(schema, "EXISTS (SELECT 1 FROM fence)")}
+function recordFailures(quotedSchema: string, failures: string): string {
+  return `${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       SELECT (SELECT count(*) FROM fence)::int AS written,
              json_array_length(${failures}) - (SELECT count(*) FROM failure)::int AS missing,
-             EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`;
+             EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`;
 }
 
 /** The update of held_outcomes that appends `$8` (usually an empty array: nothing to hold). */
 const holdMore = `held_outcomes = CASE WHEN jsonb_array_length($8::jsonb) = 0 THEN held_outcomes
                                         ELSE coalesce(held_outcomes, '[]'::jsonb) || $8::jsonb END`;
 
-export function consumerQueries(schema: string): ConsumerQueries {
+export function consumerQueries(quotedSchema: string): ConsumerQueries {
   return {
     consumerClaim: `
-      INSERT INTO ${schema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
+      INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
       VALUES ($1, $3, '1:1:', 1, $2, now())
       ON CONFLICT (name) DO UPDATE
         SET leader_epoch = c.leader_epoch + 1, leader_id = $2, mode = $3, heartbeat_at = now(), updated_at = now()
@@ -120,7 +120,7 @@ export function consumerQueries(schema: string): ConsumerQueries {
                 held_outcomes::text AS held_outcomes`,
 
     consumerIdentify: `
-      UPDATE ${schema}.consumers SET system_identifier = $3, timeline = $4::int
+      UPDATE ${quotedSchema}.consumers SET system_identifier = $3, timeline = $4::int
       WHERE name = $1 AND leader_epoch = $2::bigint
         AND (system_identifier IS DISTINCT FROM $3 OR timeline IS DISTINCT FROM $4::int)`,
 
@@ -129,47 +129,47 @@ export function consumerQueries(schema: string): ConsumerQueries {
     // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
     // immediate row itself, found by the index on (transaction_id, id), so payloads do not
     // travel back to the server.
-    consumerCommit: `${failedJobs(schema, "$7::json")}, fence AS (
-        UPDATE ${schema}.consumers
+    consumerCommit: `${failedJobs(quotedSchema, "$7::json")}, fence AS (
+        UPDATE ${quotedSchema}.consumers
         SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
             position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(schema, "$7::json")}`,
+${recordFailures(quotedSchema, "$7::json")}`,
 
-    consumerCommitReplication: `${failedJobs(schema, "$7::json")}, fence AS (
-        UPDATE ${schema}.consumers
+    consumerCommitReplication: `${failedJobs(quotedSchema, "$7::json")}, fence AS (
+        UPDATE ${quotedSchema}.consumers
         SET acked_lsn = $3::pg_lsn, partial_lsn = $4::pg_lsn, partial_count = $5::int,
             snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(schema, "$7::json")}`,
+${recordFailures(quotedSchema, "$7::json")}`,
 
     consumerStartSlot: `
-      UPDATE ${schema}.consumers
+      UPDATE ${quotedSchema}.consumers
       SET mode = 'replication', acked_lsn = $3::pg_lsn, partial_lsn = NULL, partial_count = 0,
           window_snapshot = $4::pg_snapshot, position_xid = '0', position_id = 0, updated_at = now()
       WHERE name = $1 AND leader_epoch = $2::bigint
       RETURNING 1`,
 
-    outcomesWrite: `${failedJobs(schema, "$2::json")}
-${failureInserts(schema, "true")}
+    outcomesWrite: `${failedJobs(quotedSchema, "$2::json")}
+${failureInserts(quotedSchema, "true")}
       SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int AS written`,
 
     // The held outcome leaves the list in the statement that writes it, so it is written once.
-    heldOutcomeWrite: `${failedJobs(schema, "$3::jsonb::json")}, fence AS (
-        UPDATE ${schema}.consumers c
+    heldOutcomeWrite: `${failedJobs(quotedSchema, "$3::jsonb::json")}, fence AS (
+        UPDATE ${quotedSchema}.consumers c
         SET held_outcomes = (SELECT jsonb_agg(held.entry) FROM jsonb_array_elements(c.held_outcomes) AS held(entry)
                              WHERE (held.entry ->> 'id')::bigint NOT IN (SELECT id FROM failure)),
             updated_at = now()
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${failureInserts(schema, "EXISTS (SELECT 1 FROM fence)")}
+${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       SELECT (SELECT count(*) FROM fence)::int AS written,
-             EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`,
+             EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`,
 
     // SKIP LOCKED lets every leader run the promoter at once without waiting on, or moving
     // twice, the rows another one is moving. A job keeps its id and the time it was first
@@ -177,17 +177,17 @@ ${failureInserts(schema, "EXISTS (SELECT 1 FROM fence)")}
     // count.
     jobsPromote: `
       WITH due_scheduled AS (
-        DELETE FROM ${schema}.scheduled
-        WHERE id IN (SELECT id FROM ${schema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        DELETE FROM ${quotedSchema}.scheduled
+        WHERE id IN (SELECT id FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, topic, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
       ), due_failed AS (
-        DELETE FROM ${schema}.failed
+        DELETE FROM ${quotedSchema}.failed
         WHERE (consumer, id) IN (
-          SELECT consumer, id FROM ${schema}.failed WHERE next_retry_at <= now()
+          SELECT consumer, id FROM ${quotedSchema}.failed WHERE next_retry_at <= now()
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, topic, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), moved AS (
-        INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
+        INSERT INTO ${quotedSchema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
         SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed
         RETURNING 1
       )

@@ -1,22 +1,38 @@
+import type pg from "pg";
+import { connectListening } from "./connect.js";
 import type { ConnectionSource, PooledConnection } from "./queryable.js";
 
 /**
- * Checks a connection out of `pool`, runs `work` on it and gives it back. After an error the
- * connection may be inside a transaction or holding a session lock, so it is closed instead
- * of going back to the caller's pool.
+ * Checks a connection out of `pool`, runs `work` on it and gives it back.
+ *
+ * While it is out, an `error` event on it (the server ended the session, the network broke)
+ * is listened for, from the moment it is handed over (see connectListening), so that it cannot
+ * end the process; the failure reaches `work` through its queries. A connection that failed,
+ * or saw an error, may be inside a transaction, hold a session lock or be dead: it is closed
+ * instead of going back to the caller's pool.
  */
 export async function withConnection<T>(
   pool: ConnectionSource,
   work: (connection: PooledConnection) => Promise<T>,
 ): Promise<T> {
-  const connection = await pool.connect();
   let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken ??= error;
+  };
+  const connection = isNodePostgresPool(pool) ? await connectListening(pool, onError) : await pool.connect();
   try {
     return await work(connection);
   } catch (error) {
-    broken = error instanceof Error ? error : new Error(String(error));
+    broken ??= error instanceof Error ? error : new Error(String(error));
     throw error;
   } finally {
+    // A connection that broke keeps the listener: it may still report its end.
+    if (!broken) (connection as Partial<pg.PoolClient>).off?.("error", onError);
     connection.release(broken);
   }
+}
+
+/** A `pg` Pool: its callback form of connect() lets the listener in before any event. */
+function isNodePostgresPool(pool: ConnectionSource): pool is pg.Pool {
+  return typeof (pool as { Client?: unknown }).Client === "function" && "totalCount" in pool;
 }

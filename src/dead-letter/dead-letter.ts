@@ -3,7 +3,7 @@ import type { JobId } from "../core/job-id.js";
 import { epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 
 /** A job that used up its attempts for one consumer. */
 export interface DeadLetter {
@@ -46,13 +46,13 @@ export interface ListDeadLettersOptions extends DeadLetterSelection {
 }
 
 interface Filter {
-  readonly schema: string;
+  readonly quotedSchema: string;
   readonly where: string;
   readonly values: unknown[];
 }
 
 function filter(selection: DeadLetterSelection, requireChoice: boolean): Filter {
-  const schema = quoteSchemaName(selection.schema ?? defaultSchemaName);
+  const { quotedSchema } = resolveSchema(selection.schema);
   const clauses: string[] = [];
   const values: unknown[] = [];
   if (selection.consumer !== undefined) {
@@ -76,7 +76,7 @@ function filter(selection: DeadLetterSelection, requireChoice: boolean): Filter 
   if (requireChoice && clauses.length === 0 && selection.all !== true) {
     throw new InvalidOptionError("all", "select dead letters by consumer, ids or deadBefore, or pass all: true");
   }
-  return { schema, where: clauses.length > 0 ? clauses.join(" AND ") : "true", values };
+  return { quotedSchema, where: clauses.length > 0 ? clauses.join(" AND ") : "true", values };
 }
 
 // Read through the library's own types on pg connections, and by whatever the driver gives
@@ -98,7 +98,7 @@ interface DeadLetterRow {
 
 /** Lists dead letters, newest first. */
 export async function listDeadLetters(db: Queryable, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
-  const { schema, where, values } = filter(options, false);
+  const { quotedSchema, where, values } = filter(options, false);
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
   const rows = await queryRows<DeadLetterRow>(
@@ -108,7 +108,7 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
     `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
             ${epochMs("coalesce(enqueued_at, created_at)")} AS enqueued_ms, ${epochMs("created_at")} AS created_ms,
             ${epochMs("failed_at")} AS failed_ms, ${epochMs("dead_at")} AS dead_ms
-       FROM ${schema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
+       FROM ${quotedSchema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
     values,
   );
   return rows.map((row) => ({
@@ -128,10 +128,10 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
 
 /** Counts the dead letters a selection matches (every one when it has no filter). */
 export async function countDeadLetters(db: Queryable, selection: DeadLetterSelection = {}): Promise<number> {
-  const { schema, where, values } = filter(selection, false);
+  const { quotedSchema, where, values } = filter(selection, false);
   const { n } = await queryRow<{ n: unknown }>(
     db,
-    `SELECT count(*) AS n FROM ${schema}.dead_letter WHERE ${where}`,
+    `SELECT count(*) AS n FROM ${quotedSchema}.dead_letter WHERE ${where}`,
     values,
   );
   return Number(n);
@@ -142,16 +142,16 @@ export async function countDeadLetters(db: Queryable, selection: DeadLetterSelec
  * of attempts. Returns how many were requeued. One statement: all or none.
  */
 export async function requeueDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
-  const { schema, where, values } = filter(selection, true);
+  const { quotedSchema, where, values } = filter(selection, true);
   // The job keeps the time it was first enqueued; its new row's created_at is now, which places
   // it in the current partition.
   const { n } = await queryRow<{ n: unknown }>(
     db,
     `WITH revived AS (
-       DELETE FROM ${schema}.dead_letter WHERE ${where}
+       DELETE FROM ${quotedSchema}.dead_letter WHERE ${where}
        RETURNING id, topic, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
      moved AS (
-       INSERT INTO ${schema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
+       INSERT INTO ${quotedSchema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
        SELECT id, topic, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
      SELECT count(*) AS n FROM moved`,
     values,
@@ -161,10 +161,10 @@ export async function requeueDeadLetters(db: Queryable, selection: DeadLetterSel
 
 /** Deletes dead letters for good. Returns how many. */
 export async function purgeDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
-  const { schema, where, values } = filter(selection, true);
+  const { quotedSchema, where, values } = filter(selection, true);
   const { n } = await queryRow<{ n: unknown }>(
     db,
-    `WITH gone AS (DELETE FROM ${schema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`,
+    `WITH gone AS (DELETE FROM ${quotedSchema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`,
     values,
   );
   return Number(n);

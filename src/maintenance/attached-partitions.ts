@@ -3,7 +3,7 @@ import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
 import { checkSchema } from "../schema/check-schema.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { partitionImport, partitionMark, partitionRowsTotal } from "./maintenance-queries.js";
 import { managedMark, qualified } from "./partitions.js";
 
@@ -35,8 +35,8 @@ export async function importPartition(
   pool: ConnectionSource,
   options: AttachedPartitionOptions,
 ): Promise<AttachedPartitionResult> {
-  return onPartition(pool, options, async (client, quoted, table) => {
-    const { rows } = await queryRow<{ rows: string }>(client, partitionImport(quoted, table));
+  return onPartition(pool, options, async (client, quotedSchema, table) => {
+    const { rows } = await queryRow<{ rows: string }>(client, partitionImport(quotedSchema, table));
     return Number(rows);
   });
 }
@@ -61,28 +61,27 @@ export async function adoptPartition(
 async function onPartition(
   pool: ConnectionSource,
   options: AttachedPartitionOptions,
-  work: (client: PooledConnection, quoted: string, table: string) => Promise<number>,
+  work: (client: PooledConnection, quotedSchema: string, table: string) => Promise<number>,
 ): Promise<AttachedPartitionResult> {
-  const schema = options?.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(options?.schema);
   if (typeof options.partition !== "string" || options.partition.length === 0) {
     throw new InvalidOptionError("partition", "expected the name of a partition of immediate");
   }
   return withConnection(pool, async (client) => {
-    await checkSchema(client, schema, quoted);
+    await checkSchema(client, schema, quotedSchema);
     const found = await queryRows<{ name: string }>(
       client,
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
        WHERE i.inhparent = $1::regclass AND c.relname = $2`,
-      [`${quoted}.immediate`, options.partition],
+      [`${quotedSchema}.immediate`, options.partition],
     );
     if (found.length === 0) {
       throw new InvalidOptionError("partition", `"${options.partition}" is not a partition of ${schema}.immediate`);
     }
-    const table = qualified(quoted, options.partition);
+    const table = qualified(quotedSchema, options.partition);
     await client.query("BEGIN");
     try {
-      const rows = await work(client, quoted, table);
+      const rows = await work(client, quotedSchema, table);
       await client.query(partitionMark(table, managedMark));
       await client.query("COMMIT");
       return { partition: options.partition, rows };

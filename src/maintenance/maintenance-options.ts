@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "../core/errors.js";
 import { defaultLogger, type Logger } from "../core/logger.js";
 import { integer } from "../core/option-checks.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -53,8 +53,7 @@ export function resolveMaintenanceOptions(options: MaintenanceOptions, prefix = 
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError(prefix || "options", "expected an object");
   }
-  const schema = options.schema ?? defaultSchemaName;
-  const quotedSchema = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(options.schema);
   const partitionInterval = integer(`${prefix}partitionInterval`, options.partitionInterval, hour, minute, 366 * day);
   if (partitionInterval % 1000 !== 0) {
     throw new InvalidOptionError(`${prefix}partitionInterval`, `expected whole seconds, got ${partitionInterval} ms`);

@@ -2,7 +2,7 @@ import { epochMs } from "../database/epoch.js";
 
 /**
  * The SQL of partition maintenance, entity first, verb second. Table names are spliced in
- * (identifiers cannot be parameters): `schema` is validated and quoted once, `table` is quoted
+ * (identifiers cannot be parameters): `quotedSchema` is validated and quoted once, `table` is quoted
  * by `qualified()`. Partition bounds are spliced too (DDL takes no parameters), always as ISO
  * 8601 UTC strings made by `Date.toISOString()`.
  */
@@ -17,11 +17,11 @@ import { epochMs } from "../database/epoch.js";
  * such a consumer counts as behind until an operator moves it. So does one holding an
  * outcome whose job's row is in the table (see held_outcomes): the row is still needed.
  */
-export function consumersBehind(schema: string, table: string): string {
+export function consumersBehind(quotedSchema: string, table: string): string {
   return `
-    SELECT (SELECT count(*) FROM ${schema}.consumers)::int AS registered,
+    SELECT (SELECT count(*) FROM ${quotedSchema}.consumers)::int AS registered,
            coalesce(json_agg(c.name ORDER BY c.name), '[]') AS behind
-    FROM ${schema}.consumers c
+    FROM ${quotedSchema}.consumers c
     WHERE c.snapshot IS NULL
        OR pg_snapshot_xmax(c.snapshot) > pg_snapshot_xmax(pg_current_snapshot())
        OR ($1::text IS NOT NULL AND c.system_identifier IS NOT NULL AND c.system_identifier <> $1::text)
@@ -68,21 +68,21 @@ export function partitionRowsTotal(table: string): string {
  * transaction, so every consumer delivers it once (a replication consumer as a new insert).
  * Returns how many rows were taken.
  */
-export function partitionImport(schema: string, table: string): string {
+export function partitionImport(quotedSchema: string, table: string): string {
   const columns = "id, topic, payload, headers, attempt, consumer, created_at, enqueued_at";
   return `
     WITH moved AS (DELETE FROM ONLY ${table} RETURNING ${columns}),
-    inserted AS (INSERT INTO ${schema}.immediate (${columns}) SELECT ${columns} FROM moved RETURNING 1)
+    inserted AS (INSERT INTO ${quotedSchema}.immediate (${columns}) SELECT ${columns} FROM moved RETURNING 1)
     SELECT count(*) AS rows FROM inserted`;
 }
 
 /** A table shaped like `immediate`, to attach as a partition. */
-export function partitionCreate(schema: string, table: string): string {
-  return `CREATE TABLE ${table} (LIKE ${schema}.immediate INCLUDING DEFAULTS)`;
+export function partitionCreate(quotedSchema: string, table: string): string {
+  return `CREATE TABLE ${table} (LIKE ${quotedSchema}.immediate INCLUDING DEFAULTS)`;
 }
 
-export function partitionAttach(schema: string, table: string, from: Date, to: Date): string {
-  return `ALTER TABLE ${schema}.immediate ATTACH PARTITION ${table}
+export function partitionAttach(quotedSchema: string, table: string, from: Date, to: Date): string {
+  return `ALTER TABLE ${quotedSchema}.immediate ATTACH PARTITION ${table}
           FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`;
 }
 

@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import { InvalidOptionError } from "../core/errors.js";
-import { sleep } from "../core/sleep.js";
+import { type Periodic, repeat } from "../core/periodic.js";
 import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
-import { connectListening } from "../database/connect.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -126,8 +126,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   readonly #pool: pg.Pool;
   readonly #options: ResolvedMaintenanceOptions;
   readonly #lockKey: string;
-  #stopping: AbortController | undefined;
-  #loop: Promise<void> | undefined;
+  #runner: Periodic | undefined;
 
   constructor(pool: pg.Pool, options: MaintenanceOptions = {}) {
     super();
@@ -141,27 +140,24 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
 
   /** Runs every runInterval (the first run at once) until stop(). Errors go to the `error` event. */
   start(): void {
-    if (this.#loop) return;
-    const stopping = new AbortController();
-    this.#stopping = stopping;
-    this.#loop = (async () => {
-      while (!stopping.signal.aborted) {
-        try {
-          this.emit("run", await this.runOnce());
-        } catch (error) {
-          this.#options.logger.error?.(`maintenance failed: ${(error as Error).message}`, { error });
-          if (this.listenerCount("error") > 0) this.emit("error", error as Error);
-        }
-        await sleep(this.#options.runInterval, stopping.signal);
-      }
-    })();
+    if (this.#runner) return;
+    this.#runner = repeat(
+      this.#options.runInterval,
+      async () => {
+        this.emit("run", await this.runOnce());
+      },
+      (error) => {
+        this.#options.logger.error?.(`maintenance failed: ${(error as Error).message}`, { error });
+        if (this.listenerCount("error") > 0) this.emit("error", error as Error);
+      },
+    );
   }
 
   /** Stops the periodic runner, waiting for a run in progress to finish. */
   async stop(): Promise<void> {
-    this.#stopping?.abort();
-    await this.#loop;
-    this.#loop = undefined;
+    const runner = this.#runner;
+    await runner?.stop();
+    if (this.#runner === runner) this.#runner = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -170,12 +166,9 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
 
   /** One run: clear the default partition if it can, create what is missing, drop what is done. */
   async runOnce(): Promise<MaintenanceReport> {
-    let broken = false;
-    const onError = () => {
-      broken = true;
-    };
-    const client = await connectListening(this.#pool, onError);
-    try {
+    // After an error the session may still hold the advisory lock or an open transaction:
+    // withConnection closes it then, the sure way to free both.
+    return withConnection(this.#pool, async (client) => {
       await checkSchema(client, this.#options.schema, this.#options.quotedSchema);
       if (!(await tryAdvisoryLock(client, this.#lockKey))) {
         return {
@@ -195,16 +188,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       } finally {
         await advisoryUnlock(client, this.#lockKey);
       }
-    } catch (error) {
-      broken = true;
-      throw error;
-    } finally {
-      // After an error the session may still hold the advisory lock or an open transaction:
-      // closing it is the sure way to free both. A connection that broke keeps the listener,
-      // as it can still report its end; a healthy one goes back to the pool without it.
-      if (!broken) client.off("error", onError);
-      client.release(broken);
-    }
+    });
   }
 
   async #run(client: PooledConnection): Promise<MaintenanceReport> {

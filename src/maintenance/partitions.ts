@@ -1,7 +1,8 @@
 import { epochMs } from "../database/epoch.js";
 import { queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { withConnection } from "../database/with-connection.js";
+import { resolveSchema } from "../schema/schema-name.js";
 
 /** One partition of `immediate`, as the server has it. */
 export interface Partition {
@@ -131,16 +132,13 @@ export function publicPartition(partition: PartitionMs): Partition {
 
 /** The partitions of a schema's `immediate` table, oldest first, the default partition last. */
 export async function listPartitions(pool: ConnectionSource, options: { schema?: string } = {}): Promise<Partition[]> {
-  const quoted = quoteSchemaName(options.schema ?? defaultSchemaName);
-  const client = await pool.connect();
-  try {
-    return (await readPartitions(client, quoted)).partitions.map(publicPartition);
-  } finally {
-    client.release();
-  }
+  const { quotedSchema } = resolveSchema(options.schema);
+  return withConnection(pool, async (client) =>
+    (await readPartitions(client, quotedSchema)).partitions.map(publicPartition),
+  );
 }
 
-/** A partition's name, double-quoted and schema-qualified. */
+/** A partition's name, double-quotedSchema and schema-qualified. */
 export function qualified(quotedSchema: string, name: string): string {
   return `${quotedSchema}."${name.replaceAll('"', '""')}"`;
 }

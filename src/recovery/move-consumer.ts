@@ -5,7 +5,7 @@ import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
 import { checkSchema } from "../schema/check-schema.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
 import { restampFutureRows } from "./future-rows.js";
@@ -83,8 +83,7 @@ interface ConsumerRow {
  * ```
  */
 export async function moveConsumer(pool: ConnectionSource, options: MoveConsumerOptions): Promise<ConsumerMove> {
-  const schema = options?.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(options?.schema);
   const consumer = options.consumer ?? "default";
   if (typeof consumer !== "string" || consumer.length === 0 || consumer.length > 200) {
     throw new InvalidOptionError("consumer", "expected a string of 1 to 200 characters");
@@ -96,12 +95,12 @@ export async function moveConsumer(pool: ConnectionSource, options: MoveConsumer
     throw new InvalidOptionError("reason", "expected a string");
   }
   return withConnection(pool, async (client) => {
-    await checkSchema(client, schema, quoted);
+    await checkSchema(client, schema, quotedSchema);
     await refuseWhileRunning(client, schema, consumer);
-    const restamp = await restampFutureRows(client, quoted);
+    const restamp = await restampFutureRows(client, quotedSchema);
     if (restamp.refused) throw restamp.refused;
     const server = await readServerPosition(client);
-    const move = await recordMove(client, quoted, consumer, options, server);
+    const move = await recordMove(client, quotedSchema, consumer, options, server);
     const slot = await consumerSlot(client, schema, consumer);
     const state = await slotState(client, slot);
     // A slot in use now belongs to a consumer started since the check: its term is fenced and
@@ -130,7 +129,7 @@ async function refuseWhileRunning(client: PooledConnection, schema: string, cons
 
 async function recordMove(
   client: PooledConnection,
-  quoted: string,
+  quotedSchema: string,
   consumer: string,
   options: MoveConsumerOptions,
   server: { systemIdentifier: string | null; timeline: number | null },
@@ -141,7 +140,7 @@ async function recordMove(
       client,
       `SELECT mode, snapshot::text AS snapshot, window_snapshot::text AS window_snapshot, acked_lsn::text AS acked_lsn,
               system_identifier, timeline
-         FROM ${quoted}.consumers WHERE name = $1 FOR UPDATE`,
+         FROM ${quotedSchema}.consumers WHERE name = $1 FOR UPDATE`,
       [consumer],
     );
     const previous: StoredPosition | null = row
@@ -158,7 +157,7 @@ async function recordMove(
     const snapshotSql = options.to === "oldest" ? "'1:1:'::pg_snapshot" : "pg_current_snapshot()";
     const { snapshot } = await queryRow<{ snapshot: string }>(
       client,
-      `INSERT INTO ${quoted}.consumers AS c (name, mode, snapshot, system_identifier, timeline)
+      `INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, system_identifier, timeline)
        VALUES ($1, 'polling', ${snapshotSql}, $2, $3)
        ON CONFLICT (name) DO UPDATE
          SET snapshot = excluded.snapshot, window_snapshot = NULL, position_xid = NULL, position_id = NULL,
@@ -170,7 +169,7 @@ async function recordMove(
     );
     const recorded = await queryRow<{ moved_ms: string; moved_by: string }>(
       client,
-      `INSERT INTO ${quoted}.consumer_moves (consumer, target, reason, previous, position)
+      `INSERT INTO ${quotedSchema}.consumer_moves (consumer, target, reason, previous, position)
        VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
        RETURNING ${epochMs("moved_at")} AS moved_ms, moved_by`,
       [consumer, options.to, options.reason ?? null, JSON.stringify(previous), JSON.stringify({ snapshot })],

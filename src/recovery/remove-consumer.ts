@@ -2,7 +2,7 @@ import { PoutboxError } from "../core/errors.js";
 import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey, publicationName } from "../schema/server-names.js";
 import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
 import type { ConsumerSelection } from "../slots/slot-status.js";
@@ -26,8 +26,7 @@ export interface RemovedConsumer {
  * Maintenance never does this by itself: a consumer that is merely down keeps its place.
  */
 export async function removeConsumer(db: Queryable, selection: ConsumerSelection = {}): Promise<RemovedConsumer> {
-  const schema = selection.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(selection.schema);
   const consumer = selection.consumer ?? "default";
   // A polling consumer has no slot to show that it runs; its leader lock does. Removing the row
   // under a running leader would make it start over from the first job.
@@ -49,10 +48,10 @@ export async function removeConsumer(db: Queryable, selection: ConsumerSelection
   const droppedSlot = state ? await dropSlot(db, slot) : false;
   const result = await queryRow<{ rows: number; failed: number; last: boolean }>(
     db,
-    `WITH gone AS (DELETE FROM ${quoted}.consumers WHERE name = $1 RETURNING 1),
-          retries AS (DELETE FROM ${quoted}.failed WHERE consumer = $1 RETURNING 1)
+    `WITH gone AS (DELETE FROM ${quotedSchema}.consumers WHERE name = $1 RETURNING 1),
+          retries AS (DELETE FROM ${quotedSchema}.failed WHERE consumer = $1 RETURNING 1)
      SELECT (SELECT count(*) FROM gone)::int AS rows, (SELECT count(*) FROM retries)::int AS failed,
-            NOT EXISTS (SELECT 1 FROM ${quoted}.consumers WHERE mode = 'replication' AND name <> $1) AS last`,
+            NOT EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE mode = 'replication' AND name <> $1) AS last`,
     [consumer],
   );
   let droppedPublication = false;

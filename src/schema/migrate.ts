@@ -2,8 +2,9 @@ import pg from "pg";
 import { SchemaVersionError } from "../core/errors.js";
 import { advisoryTransactionLock } from "../database/advisory-locks.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { migrationSql, migrations } from "./migrations.js";
-import { defaultSchemaName, quoteSchemaName } from "./schema-name.js";
+import { resolveSchema } from "./schema-name.js";
 import { migrateLockKey } from "./server-names.js";
 
 export interface MigrateOptions {
@@ -31,31 +32,20 @@ export interface MigrateResult {
  * ```
  */
 export async function migrate(db: ConnectionSource | string, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const schema = options.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(options.schema);
   if (typeof db === "string") {
     const client = new pg.Client({ connectionString: db });
     await client.connect();
     try {
-      return await migrateOn(client, schema, quoted);
+      return await migrateOn(client, schema, quotedSchema);
     } finally {
       await client.end();
     }
   }
-  const connection = await db.connect();
-  let broken: Error | undefined;
-  try {
-    return await migrateOn(connection, schema, quoted);
-  } catch (error) {
-    // A connection left mid-transaction must not go back into the caller's pool.
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    connection.release(broken);
-  }
+  return withConnection(db, (connection) => migrateOn(connection, schema, quotedSchema));
 }
 
-async function migrateOn(connection: Queryable, schema: string, quoted: string): Promise<MigrateResult> {
+async function migrateOn(connection: Queryable, schema: string, quotedSchema: string): Promise<MigrateResult> {
   const known = migrations();
   const applied: number[] = [];
   for (;;) {
@@ -65,15 +55,15 @@ async function migrateOn(connection: Queryable, schema: string, quoted: string):
       // queue here; each re-reads the version after getting the lock, so a migration another
       // process applied meanwhile is skipped, not applied twice.
       await advisoryTransactionLock(connection, migrateLockKey(schema));
-      await connection.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+      await connection.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
       await connection.query(
-        `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (
+        `CREATE TABLE IF NOT EXISTS ${quotedSchema}.schema_migrations (
            version    integer     PRIMARY KEY,
            name       text        NOT NULL,
            applied_at timestamptz NOT NULL DEFAULT now()
          )`,
       );
-      const version = await currentVersion(connection, quoted);
+      const version = await currentVersion(connection, quotedSchema);
       if (version > known.length) throw new SchemaVersionError(schema, version, known.length);
       const next = known[version];
       if (!next) {
@@ -81,7 +71,7 @@ async function migrateOn(connection: Queryable, schema: string, quoted: string):
         return { schema, applied, version };
       }
       await connection.query(migrationSql(next, schema));
-      await connection.query(`INSERT INTO ${quoted}.schema_migrations (version, name) VALUES ($1, $2)`, [
+      await connection.query(`INSERT INTO ${quotedSchema}.schema_migrations (version, name) VALUES ($1, $2)`, [
         next.version,
         next.name,
       ]);
@@ -94,9 +84,9 @@ async function migrateOn(connection: Queryable, schema: string, quoted: string):
   }
 }
 
-async function currentVersion(connection: Queryable, quoted: string): Promise<number> {
+async function currentVersion(connection: Queryable, quotedSchema: string): Promise<number> {
   const { rows } = await connection.query(
-    `SELECT coalesce(max(version), 0) AS version FROM ${quoted}.schema_migrations`,
+    `SELECT coalesce(max(version), 0) AS version FROM ${quotedSchema}.schema_migrations`,
   );
   return Number((rows[0] as { version: number }).version);
 }

@@ -32,3 +32,17 @@ export function quoteSchemaName(name: unknown): string {
   }
   return `"${name}"`;
 }
+
+/**
+ * The `schema` option resolved once: the name as given, for the names derived from it and for
+ * messages, and the validated, quoted identifier for SQL. Default "poutbox".
+ */
+export interface ResolvedSchema {
+  readonly schema: string;
+  readonly quotedSchema: string;
+}
+
+export function resolveSchema(option: unknown): ResolvedSchema {
+  const schema = option === undefined ? defaultSchemaName : option;
+  return { schema: schema as string, quotedSchema: quoteSchemaName(schema) };
+}

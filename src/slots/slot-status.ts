@@ -1,5 +1,5 @@
 import type { Queryable } from "../database/queryable.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { consumerSlot, type SlotState, slotState } from "./slot-admin.js";
 
 /** One consumer of one schema, for the calls that inspect or remove it. */
@@ -25,8 +25,7 @@ export async function replicationSlotStatus(
   db: Queryable,
   selection: ConsumerSelection = {},
 ): Promise<ReplicationSlotStatus | undefined> {
-  const schema = selection.schema ?? defaultSchemaName;
-  quoteSchemaName(schema);
+  const { schema } = resolveSchema(selection.schema);
   const slot = await consumerSlot(db, schema, selection.consumer ?? "default");
   const state = await slotState(db, slot);
   return state && { name: slot, ...state };

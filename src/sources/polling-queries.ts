@@ -21,7 +21,7 @@ import { epochMs } from "../database/epoch.js";
  * Returns one row even when the window is empty, to carry the window snapshot. Times are read
  * as epoch milliseconds, which no session setting changes.
  */
-export function pageQuery(schema: string): string {
+export function pageQuery(quotedSchema: string): string {
   const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
   const mine = "(i.consumer IS NULL OR i.consumer = $6)";
   return `
@@ -35,7 +35,7 @@ export function pageQuery(schema: string): string {
         (SELECT ${columns}
            FROM pg_snapshot_xip(w.prev) AS hole(xid)
            CROSS JOIN LATERAL (
-             SELECT * FROM ${schema}.immediate i
+             SELECT * FROM ${quotedSchema}.immediate i
              WHERE i.transaction_id = hole.xid
                AND i.id > CASE WHEN hole.xid = $3::xid8 THEN $4::bigint ELSE -1 END
                AND ${mine}
@@ -44,7 +44,7 @@ export function pageQuery(schema: string): string {
            WHERE hole.xid >= $3::xid8 AND pg_visible_in_snapshot(hole.xid, w.cur))
         UNION ALL
         (SELECT ${columns}
-           FROM ${schema}.immediate i
+           FROM ${quotedSchema}.immediate i
            WHERE (i.transaction_id, i.id) > (
                    CASE WHEN $3::xid8 >= pg_snapshot_xmax(w.prev) THEN $3::xid8 ELSE pg_snapshot_xmax(w.prev) END,
                    CASE WHEN $3::xid8 >= pg_snapshot_xmax(w.prev) THEN $4::bigint ELSE -1 END)

@@ -11,8 +11,8 @@ import { epochMs } from "../database/epoch.js";
  */
 
 /** The schema's migration version. */
-export function schemaVersionRead(schema: string): string {
-  return `SELECT coalesce(max(version), 0)::int AS version FROM ${schema}.schema_migrations`;
+export function schemaVersionRead(quotedSchema: string): string {
+  return `SELECT coalesce(max(version), 0)::int AS version FROM ${quotedSchema}.schema_migrations`;
 }
 
 /**
@@ -20,14 +20,14 @@ export function schemaVersionRead(schema: string): string {
  * full count could read millions of rows). Rows waiting in the other tables, and how many of
  * them are due now.
  */
-export function tablesCount(schema: string): string {
+export function tablesCount(quotedSchema: string): string {
   return `
-    SELECT (SELECT count(*) FROM (SELECT FROM ${schema}.immediate LIMIT $1) i) AS immediate,
-           (SELECT count(*) FROM ${schema}.scheduled) AS scheduled,
-           (SELECT count(*) FROM ${schema}.scheduled WHERE run_at <= now()) AS scheduled_due,
-           (SELECT count(*) FROM ${schema}.failed) AS failed,
-           (SELECT count(*) FROM ${schema}.failed WHERE next_retry_at <= now()) AS failed_due,
-           (SELECT count(*) FROM ${schema}.dead_letter) AS dead_letter,
+    SELECT (SELECT count(*) FROM (SELECT FROM ${quotedSchema}.immediate LIMIT $1) i) AS immediate,
+           (SELECT count(*) FROM ${quotedSchema}.scheduled) AS scheduled,
+           (SELECT count(*) FROM ${quotedSchema}.scheduled WHERE run_at <= now()) AS scheduled_due,
+           (SELECT count(*) FROM ${quotedSchema}.failed) AS failed,
+           (SELECT count(*) FROM ${quotedSchema}.failed WHERE next_retry_at <= now()) AS failed_due,
+           (SELECT count(*) FROM ${quotedSchema}.dead_letter) AS dead_letter,
            ${epochMs("now()")} AS now_ms`;
 }
 
@@ -40,7 +40,7 @@ export function tablesCount(schema: string): string {
  * xmin are always visible in it, so the (transaction_id, id) index skips history. The count
  * costs in proportion to the backlog, not to the table.
  */
-export function consumersRead(schema: string): string {
+export function consumersRead(quotedSchema: string): string {
   return `
     SELECT c.name, c.mode, c.leader_id, c.leader_epoch::text AS leader_epoch,
            ${epochMs("c.heartbeat_at")} AS heartbeat_ms,
@@ -51,18 +51,18 @@ export function consumersRead(schema: string): string {
                 THEN greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), c.acked_lsn), 0)::int8 END AS ack_lag_bytes,
            CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs END AS pending_jobs,
            ${epochMs("pending.oldest")} AS oldest_pending_ms,
-           (SELECT count(*) FROM ${schema}.failed f WHERE f.consumer = c.name) AS retrying,
-           (SELECT count(*) FROM ${schema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters,
+           (SELECT count(*) FROM ${quotedSchema}.failed f WHERE f.consumer = c.name) AS retrying,
+           (SELECT count(*) FROM ${quotedSchema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters,
            coalesce(jsonb_array_length(c.held_outcomes), 0) AS held_outcomes,
            ${epochMs("move.moved_at")} AS moved_ms, move.moved_by, move.target AS move_target, move.reason AS move_reason
-    FROM ${schema}.consumers c
+    FROM ${quotedSchema}.consumers c
     LEFT JOIN LATERAL (
-      SELECT m.moved_at, m.moved_by, m.target, m.reason FROM ${schema}.consumer_moves m
+      SELECT m.moved_at, m.moved_by, m.target, m.reason FROM ${quotedSchema}.consumer_moves m
       WHERE m.consumer = c.name ORDER BY m.moved_at DESC, m.id DESC LIMIT 1
     ) move ON true
     LEFT JOIN LATERAL (
       SELECT count(*) AS jobs, min(i.created_at) AS oldest
-      FROM ${schema}.immediate i
+      FROM ${quotedSchema}.immediate i
       WHERE ${pendingFor("i", "c")}
     ) pending ON true
     ORDER BY c.name`;

@@ -2,10 +2,11 @@ import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { dateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { type Partition, publicPartition, readPartitions } from "../maintenance/partitions.js";
 import { parseLsn } from "../replication/lsn.js";
 import { checkSchema } from "../schema/check-schema.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, slotState } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
@@ -161,27 +162,18 @@ interface TablesRow {
  * ```
  */
 export async function status(pool: ConnectionSource, options: StatusOptions = {}): Promise<OutboxStatus> {
-  const schema = options.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await checkSchema(client, schema, quoted);
-    const partitions = (await readPartitions(client, quoted)).partitions.map(publicPartition);
-    const read = await readStatus(client, schema, quoted);
+  const { schema, quotedSchema } = resolveSchema(options.schema);
+  return withConnection(pool, async (client) => {
+    await checkSchema(client, schema, quotedSchema);
+    const partitions = (await readPartitions(client, quotedSchema)).partitions.map(publicPartition);
+    const read = await readStatus(client, schema, quotedSchema);
     const estimate = partitions.reduce((sum, each) => sum + (each.estimatedRows ?? 0), 0);
     const immediate =
       read.immediateRows > immediateCountLimit
         ? { rows: Math.max(estimate, read.immediateRows), estimated: true }
         : { rows: read.immediateRows, estimated: false };
     return { ...read.status, tables: { ...read.status.tables, immediate }, partitions };
-  } catch (error) {
-    // A connection left inside a transaction must not go back to the pool.
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /** `immediate` holds history; counting it all could take long, so the count stops past this. */
@@ -193,13 +185,13 @@ interface ReadStatus {
   readonly immediateRows: number;
 }
 
-async function readStatus(client: PooledConnection, schema: string, quoted: string): Promise<ReadStatus> {
+async function readStatus(client: PooledConnection, schema: string, quotedSchema: string): Promise<ReadStatus> {
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const { version } = await queryRow<{ version: number }>(client, schemaVersionRead(quoted));
-  const tables = await queryRow<TablesRow>(client, tablesCount(quoted), [immediateCountLimit + 1]);
+  const { version } = await queryRow<{ version: number }>(client, schemaVersionRead(quotedSchema));
+  const tables = await queryRow<TablesRow>(client, tablesCount(quotedSchema), [immediateCountLimit + 1]);
   const at = new Date(Number(tables.now_ms));
   const consumers: ConsumerStatus[] = [];
-  for (const row of await queryRows<ConsumerRow>(client, consumersRead(quoted))) {
+  for (const row of await queryRows<ConsumerRow>(client, consumersRead(quotedSchema))) {
     const slot = await consumerSlot(client, schema, row.name);
     const state = await slotState(client, slot);
     const leaderPid = await advisoryLockHolder(client, leaderLockKey(schema, row.name));

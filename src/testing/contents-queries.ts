@@ -11,44 +11,44 @@ import { pendingFor } from "../status/status-queries.js";
  * The consumer's stored progress, or `1:1:` (nothing done: where a new consumer starts) when it
  * has none yet, as a row `c` for pendingFor.
  */
-function consumerProgress(schema: string): string {
+function consumerProgress(quotedSchema: string): string {
   return `SELECT $1::text AS name, coalesce(k.snapshot, '1:1:'::pg_snapshot) AS snapshot,
                  k.window_snapshot, k.position_xid, k.position_id
-            FROM (SELECT 1) one LEFT JOIN ${schema}.consumers k ON k.name = $1`;
+            FROM (SELECT 1) one LEFT JOIN ${quotedSchema}.consumers k ON k.name = $1`;
 }
 
 /** Whether the consumer has recorded progress, what it holds, and the server's clock. */
-export function consumerRead(schema: string): string {
+export function consumerRead(quotedSchema: string): string {
   return `
-    SELECT EXISTS (SELECT 1 FROM ${schema}.consumers WHERE name = $1 AND snapshot IS NOT NULL) AS recorded,
-           coalesce((SELECT jsonb_array_length(held_outcomes) FROM ${schema}.consumers WHERE name = $1), 0) AS held_outcomes,
+    SELECT EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE name = $1 AND snapshot IS NOT NULL) AS recorded,
+           coalesce((SELECT jsonb_array_length(held_outcomes) FROM ${quotedSchema}.consumers WHERE name = $1), 0) AS held_outcomes,
            ${epochMs("now()")} AS now_ms`;
 }
 
 /** Committed jobs in `immediate` that the consumer has still to handle, in delivery order. */
-export function pendingList(schema: string): string {
+export function pendingList(quotedSchema: string): string {
   return `
-    WITH c AS (${consumerProgress(schema)})
+    WITH c AS (${consumerProgress(quotedSchema)})
     SELECT i.id::text AS id, i.topic, i.payload::text AS payload, i.headers::text AS headers, i.attempt,
            ${epochMs("coalesce(i.enqueued_at, i.created_at)")} AS enqueued_ms, ${epochMs("i.created_at")} AS created_ms
-      FROM ${schema}.immediate i, c
+      FROM ${quotedSchema}.immediate i, c
      WHERE ${pendingFor("i", "c")}
      ORDER BY i.transaction_id, i.id`;
 }
 
 /** Every scheduled job (they belong to no consumer until they are due), soonest first. */
-export function scheduledList(schema: string): string {
+export function scheduledList(quotedSchema: string): string {
   return `
     SELECT id::text AS id, topic, payload::text AS payload, headers::text AS headers,
            ${epochMs("created_at")} AS enqueued_ms, ${epochMs("run_at")} AS run_ms
-      FROM ${schema}.scheduled ORDER BY run_at, id`;
+      FROM ${quotedSchema}.scheduled ORDER BY run_at, id`;
 }
 
 /** The consumer's failed jobs waiting for their retry, soonest retry first. */
-export function failedList(schema: string): string {
+export function failedList(quotedSchema: string): string {
   return `
     SELECT id::text AS id, topic, payload::text AS payload, headers::text AS headers, attempt, last_error,
            ${epochMs("coalesce(enqueued_at, created_at)")} AS enqueued_ms, ${epochMs("failed_at")} AS failed_ms,
            ${epochMs("next_retry_at")} AS retry_ms
-      FROM ${schema}.failed WHERE consumer = $1 ORDER BY next_retry_at, id`;
+      FROM ${quotedSchema}.failed WHERE consumer = $1 ORDER BY next_retry_at, id`;
 }

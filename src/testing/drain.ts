@@ -5,7 +5,7 @@ import type { Handler } from "../consumer/handler.js";
 import type { HandlerResult, Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
 import { integer } from "../core/option-checks.js";
-import { defaultSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import type { JobOf } from "../topics/topics.js";
 import { type OutboxContents, outboxContents } from "./outbox-contents.js";
 import { type DrainRemainder, DrainTimeoutError } from "./testing-errors.js";
@@ -84,7 +84,7 @@ export async function drain<Payload = unknown>(
     return result;
   };
   const consumer = new Consumer<Payload>(pool, recording, { promoteInterval: 50, ...consumerOptions, name });
-  const contentsOptions = { schema: consumerOptions.schema ?? defaultSchemaName, consumer: name };
+  const contentsOptions = { schema: resolveSchema(consumerOptions.schema).schema, consumer: name };
   const started = Date.now();
   let horizon: number | undefined;
   try {

@@ -3,9 +3,10 @@ import type { JobId } from "../core/job-id.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
 import { type DeadLetter, listDeadLetters } from "../dead-letter/dead-letter.js";
 import { checkSchema } from "../schema/check-schema.js";
-import { defaultSchemaName, quoteSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { jobHeaders } from "../sources/job-headers.js";
 import { consumerRead, failedList, pendingList, scheduledList } from "./contents-queries.js";
 
@@ -91,47 +92,38 @@ export async function outboxContents(
   pool: ConnectionSource,
   options: OutboxContentsOptions = {},
 ): Promise<OutboxContents> {
-  const schema = options.schema ?? defaultSchemaName;
-  const quoted = quoteSchemaName(schema);
+  const { schema, quotedSchema } = resolveSchema(options.schema);
   const consumer = options.consumer ?? "default";
   if (typeof consumer !== "string" || consumer.length === 0) {
     throw new InvalidOptionError("consumer", "expected a consumer name");
   }
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await checkSchema(client, schema, quoted);
+  return withConnection(pool, async (client) => {
+    await checkSchema(client, schema, quotedSchema);
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const contents = await readContents(client, schema, quoted, consumer);
+    const contents = await readContents(client, schema, quotedSchema, consumer);
     await client.query("COMMIT");
     return contents;
-  } catch (error) {
-    // A connection left inside a transaction must not go back to the pool.
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 async function readContents(
   client: PooledConnection,
   schema: string,
-  quoted: string,
+  quotedSchema: string,
   consumer: string,
 ): Promise<OutboxContents> {
   const state = await queryRow<{ recorded: boolean; held_outcomes: number; now_ms: string }>(
     client,
-    consumerRead(quoted),
+    consumerRead(quotedSchema),
     [consumer],
   );
-  const pending = await queryRows<JobRow & { attempt: number; created_ms: string }>(client, pendingList(quoted), [
+  const pending = await queryRows<JobRow & { attempt: number; created_ms: string }>(client, pendingList(quotedSchema), [
     consumer,
   ]);
-  const scheduled = await queryRows<JobRow & { run_ms: string }>(client, scheduledList(quoted));
+  const scheduled = await queryRows<JobRow & { run_ms: string }>(client, scheduledList(quotedSchema));
   const failed = await queryRows<JobRow & { attempt: number; last_error: string; failed_ms: string; retry_ms: string }>(
     client,
-    failedList(quoted),
+    failedList(quotedSchema),
     [consumer],
   );
   const dead = await listDeadLetters(client, { schema, consumer, limit: 1_000_000 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { migrate } from "../schema/migrate.js";
-import { defaultSchemaName } from "../schema/schema-name.js";
+import { resolveSchema } from "../schema/schema-name.js";
 import { type EmbeddedPostgresModule, loadEmbeddedPostgres, startEmbeddedServer } from "./embedded-server.js";
 import { TestServerUnavailableError } from "./testing-errors.js";
 
@@ -66,7 +66,7 @@ export interface TestDatabase extends AsyncDisposable {
  * ```
  */
 export async function startTestDatabase(options: StartTestDatabaseOptions = {}): Promise<TestDatabase> {
-  const schema = options.schema ?? defaultSchemaName;
+  const { schema } = resolveSchema(options.schema);
   const given = options.url === false ? undefined : (options.url ?? process.env.DATABASE_URL);
   const embedded = given
     ? undefined

@@ -3,7 +3,7 @@ import { PoutboxError } from "../../core/errors.js";
 import { type MoveTarget, moveConsumer, moveTargets } from "../../recovery/move-consumer.js";
 import { storedProgressMismatch } from "../../recovery/progress-check.js";
 import { removeConsumer } from "../../recovery/remove-consumer.js";
-import { quoteSchemaName } from "../../schema/schema-name.js";
+import { resolveSchema } from "../../schema/schema-name.js";
 import { replicationSlotStatus } from "../../slots/slot-status.js";
 import { status } from "../../status/status.js";
 import { CommandError } from "../common/cli-errors.js";
@@ -87,7 +87,7 @@ export function defineConsumer(command: Command): void {
               `consumer "${name}" is running (process ${found.leader.pid} holds its leader lock); stop it first`,
             );
           }
-          const mismatch = await storedProgressMismatch(pool, quoteSchemaName(options.schema), name);
+          const mismatch = await storedProgressMismatch(pool, resolveSchema(options.schema).quotedSchema, name);
           const why = mismatch ? `Its stored progress does not belong to this server: ${mismatch.detail}. ` : "";
           const what =
             options.to === "oldest"

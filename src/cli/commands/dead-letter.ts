@@ -12,7 +12,7 @@ import {
   requeueDeadLetters,
 } from "../../dead-letter/dead-letter.js";
 import { checkSchema } from "../../schema/check-schema.js";
-import { quoteSchemaName } from "../../schema/schema-name.js";
+import { resolveSchema } from "../../schema/schema-name.js";
 import { collectJobIds, parseDuration, parsePositiveInteger } from "../common/arguments.js";
 import { UsageError } from "../common/cli-errors.js";
 import { confirm } from "../common/confirm.js";
@@ -52,7 +52,8 @@ function described(options: SelectionOptions): string {
  * was written with, so a skewed client clock cannot widen it.
  */
 async function selection(pool: pg.Pool, options: SelectionOptions): Promise<DeadLetterSelection> {
-  await checkSchema(pool, options.schema, quoteSchemaName(options.schema));
+  const { schema, quotedSchema } = resolveSchema(options.schema);
+  await checkSchema(pool, schema, quotedSchema);
   let deadBefore: Date | undefined;
   if (options.olderThan !== undefined) {
     // As epoch ms: a timestamptz's text follows the role's DateStyle and TimeZone.

@@ -1,0 +1,36 @@
+import { sleep } from "./sleep.js";
+
+/** A background loop started by {@link repeat}. */
+export interface Periodic {
+  /** Ends the loop, waiting for a round in progress to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `round` at once, then again `interval` ms after each round ends, until stopped. A round
+ * that resolves true has more to do and is followed by the next at once. A round that fails
+ * goes to `onError` and the loop goes on: a background task outlives a passing database error.
+ */
+export function repeat(
+  interval: number,
+  round: (signal: AbortSignal) => Promise<unknown>,
+  onError: (error: unknown) => void,
+): Periodic {
+  const stopping = new AbortController();
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        if ((await round(stopping.signal)) === true) continue;
+      } catch (error) {
+        onError(error);
+      }
+      await sleep(interval, stopping.signal);
+    }
+  })();
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+    },
+  };
+}
