@@ -1,7 +1,8 @@
-// The tools that check the package and build its API reference (publint, Are The Types Wrong,
-// TypeDoc) are a package of their own, scripts/tools/, installed from its lock file the first
-// time a script needs them: attw and TypeDoc bring TypeScript and syntax highlighting of their
-// own, which would take a clone's `npm install` past 250 MB.
+// The tools that check the package, its import structure and build its API reference
+// (publint, Are The Types Wrong, madge, TypeDoc) are a package of their own, scripts/tools/,
+// installed from its lock file the first time a script needs them: they bring TypeScript,
+// syntax highlighting and parsers of their own, which would take a clone's `npm install` past
+// 250 MB.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,7 +1,8 @@
 import { InvalidOptionError, SchemaMissingError, TransactionStateError } from "../core/errors.js";
 import type { JobId } from "../core/job-id.js";
+import { isNodePostgres } from "../database/node-postgres.js";
 import type { Queryable } from "../database/queryable.js";
-import { sqlStateOf } from "../database/sql-state.js";
+import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/server-names.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
@@ -175,27 +176,16 @@ export class Client<Payload = unknown> {
       }
       // The driver's transaction status can lag the server by one message right after an
       // error, so the server's own refusal is the final word on a failed transaction.
-      if (state === "25P02") throw new TransactionStateError(failedTransactionMessage, { cause: error });
+      if (state === sqlStates.inFailedSqlTransaction)
+        throw new TransactionStateError(failedTransactionMessage, { cause: error });
       throw error;
     }
   }
 }
 
-/**
- * A `pg` Client or PoolClient (it has connection parameters) or Pool (it makes Clients), the
- * connections that take a named statement as `query({ name, text, values })`.
- */
-function isNodePostgres(db: Queryable): db is Queryable & NamedQueryable {
-  const candidate = db as { connectionParameters?: unknown; Client?: unknown; connect?: unknown };
-  return (
-    (typeof candidate.connectionParameters === "object" && candidate.connectionParameters !== null) ||
-    (typeof candidate.Client === "function" && typeof candidate.connect === "function")
-  );
-}
-
-interface NamedQueryable {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
-}
-
-// undefined_table, invalid_schema_name, undefined_object (the sequence).
-const missingRelationCodes = new Set(["42P01", "3F000", "42704"]);
+// The schema, a table or the sequence is missing.
+const missingRelationCodes = new Set<string>([
+  sqlStates.undefinedTable,
+  sqlStates.invalidSchemaName,
+  sqlStates.undefinedObject,
+]);

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { describeError } from "../core/describe-error.js";
 import { sleep } from "../core/sleep.js";
 import type { Queryable } from "../database/queryable.js";
-import { sqlStateOf } from "../database/sql-state.js";
+import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { withConnection } from "../database/with-connection.js";
 import { type FailureRow, storableText } from "./batch-loop.js";
 import { type HeldOutcome, heldOutcome } from "./held-outcomes.js";
@@ -83,7 +83,7 @@ function outcomeMayBeAtFault(db: Queryable, error: unknown): boolean {
   // Connection exceptions, insufficient resources, system and internal errors, and operator
   // intervention other than a cancelled statement (shutdown, crash, database dropped...).
   if (["08", "53", "58", "XX"].includes(errorClass)) return false;
-  return errorClass !== "57" || state === "57014";
+  return errorClass !== "57" || state === sqlStates.queryCanceled;
 }
 
 /** The batch's commit, outcome by outcome, each one that fails held (see commitOutcome). */

@@ -1,3 +1,5 @@
+import { sql } from "../database/query-rows.js";
+
 /** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
 export interface ConsumerQueries {
   /**
@@ -194,3 +196,23 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       SELECT count(*)::int AS moved FROM moved`,
   };
 }
+
+/**
+ * $1 32-bit transaction ids as text. Who holds them open: a session (pg_stat_activity) or a
+ * prepared transaction (pg_prepared_xacts, with its gid), and for how long.
+ */
+export const transactionsDescribe = sql<{
+  xid: string;
+  pid: number | null;
+  age_ms: string;
+  database: string | null;
+  state: string | null;
+  gid: string | null;
+}>(
+  `SELECT a.backend_xid::text AS xid, a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::bigint AS age_ms,
+          a.datname AS database, a.state, NULL AS gid
+     FROM pg_stat_activity a WHERE a.backend_xid::text = ANY($1::text[])
+   UNION ALL
+   SELECT p.transaction::text, NULL, (extract(epoch FROM now() - p.prepared) * 1000)::bigint, p.database, 'prepared', p.gid
+     FROM pg_prepared_xacts p WHERE p.transaction::text = ANY($1::text[])`,
+);

@@ -1,6 +1,7 @@
 import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { inProgress, type SnapshotText } from "../sources/snapshot.js";
+import { transactionsDescribe } from "./consumer-queries.js";
 
 /** A transaction that has stayed open long enough to be worth an operator's look. */
 export interface LongTransaction {
@@ -55,23 +56,7 @@ export class LongTransactionWatch {
 export async function describeTransactions(db: Queryable, xids: readonly bigint[]): Promise<LongTransaction[]> {
   // The catalogs show 32-bit xids; a 64-bit xid8 is its epoch and that xid.
   const short = xids.map((xid) => String(xid % 4294967296n));
-  const rows = await queryRows<{
-    xid: string;
-    pid: number | null;
-    age_ms: string;
-    database: string | null;
-    state: string | null;
-    gid: string | null;
-  }>(
-    db,
-    `SELECT a.backend_xid::text AS xid, a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::bigint AS age_ms,
-            a.datname AS database, a.state, NULL AS gid
-       FROM pg_stat_activity a WHERE a.backend_xid::text = ANY($1::text[])
-     UNION ALL
-     SELECT p.transaction::text, NULL, (extract(epoch FROM now() - p.prepared) * 1000)::bigint, p.database, 'prepared', p.gid
-       FROM pg_prepared_xacts p WHERE p.transaction::text = ANY($1::text[])`,
-    [short],
-  );
+  const rows = await queryRows(db, transactionsDescribe, [short]);
   return rows.map((row) => ({
     transactionId: xids[short.indexOf(row.xid)] ?? BigInt(row.xid),
     pid: row.pid === null ? null : Number(row.pid),

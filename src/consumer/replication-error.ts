@@ -1,14 +1,17 @@
 import { ReplicationSetupError, SlotLostError } from "../core/errors.js";
+import { sqlStates } from "../database/sql-state.js";
 
-// SQLSTATEs a walsender connection or command may fail with.
-const invalidPassword = "28P01";
-/** A pg_hba.conf refusal (with or without SSL), an unknown role, a role that may not log in. */
-const invalidAuthorization = "28000";
-const insufficientPrivilege = "42501";
-/** Too many connections; for walsenders, max_wal_senders are all taken. */
-const tooManyConnections = "53300";
-const configurationLimitExceeded = "53400";
-const objectNotInPrerequisiteState = "55000";
+// SQLSTATEs a walsender connection or command may fail with. invalid_authorization_specification
+// is a pg_hba.conf refusal (with or without SSL), an unknown role, a role that may not log in;
+// too_many_connections, for walsenders, means max_wal_senders are all taken.
+const {
+  invalidPassword,
+  invalidAuthorizationSpecification: invalidAuthorization,
+  insufficientPrivilege,
+  tooManyConnections,
+  configurationLimitExceeded,
+  objectNotInPrerequisiteState,
+} = sqlStates;
 
 /** Node's codes for a server certificate that the pool's `ssl` settings do not accept. */
 const certificateCodes = new Set([

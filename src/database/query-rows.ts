@@ -1,6 +1,23 @@
 import { isNodePostgres } from "./node-postgres.js";
 import { ownTypes } from "./own-types.js";
 import type { Queryable } from "./queryable.js";
+import { sqlStates } from "./sql-state.js";
+
+/**
+ * One of the library's statements with the shape of the rows it returns, so that the code
+ * that runs it needs no cast: `queryRows(db, statement)` gives rows of that shape. `Row`
+ * exists for the type checker only.
+ */
+export interface Sql<Row> {
+  readonly text: string;
+  /** Never set: it carries the row type. */
+  readonly row?: Row;
+}
+
+/** Declares a statement and its row shape, as `*-queries.ts` files do. */
+export function sql<Row = Record<string, never>>(text: string): Sql<Row> {
+  return { text };
+}
 
 /**
  * Runs one of the library's statements and returns its rows. On a `pg` connection the rows
@@ -14,7 +31,13 @@ import type { Queryable } from "./queryable.js";
  * resolves: nothing of it was written. So on a Pool those are retried a few times here, rather
  * than ending a consumer's term and delivering its batches again.
  */
-export async function queryRows<Row>(db: Queryable, text: string, values?: unknown[], name?: string): Promise<Row[]> {
+export async function queryRows<Row>(
+  db: Queryable,
+  statement: string | Sql<Row>,
+  values?: unknown[],
+  name?: string,
+): Promise<Row[]> {
+  const text = typeof statement === "string" ? statement : statement.text;
   if (!isNodePostgres(db)) {
     const { rows } = await db.query(text, values);
     return rows as Row[];
@@ -33,14 +56,18 @@ export async function queryRows<Row>(db: Queryable, text: string, values?: unkno
 }
 
 /** The first row of a statement that always returns one. */
-export async function queryRow<Row>(db: Queryable, text: string, values?: unknown[], name?: string): Promise<Row> {
-  const [row] = await queryRows<Row>(db, text, values, name);
+export async function queryRow<Row>(
+  db: Queryable,
+  statement: string | Sql<Row>,
+  values?: unknown[],
+  name?: string,
+): Promise<Row> {
+  const [row] = await queryRows<Row>(db, statement, values, name);
   if (row === undefined) throw new Error("poutbox: a statement that returns one row returned none");
   return row;
 }
 
-// serialization_failure, deadlock_detected.
-const retryable = new Set(["40001", "40P01"]);
+const retryable = new Set<string>([sqlStates.serializationFailure, sqlStates.deadlockDetected]);
 const maxAttempts = 5;
 
 /** A `pg` Pool: it runs each query on a connection of its own, outside any transaction of ours. */

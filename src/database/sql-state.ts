@@ -18,3 +18,26 @@ export function sqlStateOf(db: Queryable, error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The SQLSTATEs the library tells apart, by their names in PostgreSQL's errcodes table
+ * (Appendix A of its manual).
+ */
+export const sqlStates = {
+  invalidAuthorizationSpecification: "28000",
+  invalidPassword: "28P01",
+  inFailedSqlTransaction: "25P02",
+  checkViolation: "23514",
+  serializationFailure: "40001",
+  deadlockDetected: "40P01",
+  insufficientPrivilege: "42501",
+  undefinedTable: "42P01",
+  undefinedObject: "42704",
+  duplicateObject: "42710",
+  invalidSchemaName: "3F000",
+  tooManyConnections: "53300",
+  configurationLimitExceeded: "53400",
+  objectNotInPrerequisiteState: "55000",
+  lockNotAvailable: "55P03",
+  queryCanceled: "57014",
+} as const;

@@ -1,9 +1,9 @@
 import { InvalidOptionError } from "../core/errors.js";
 import type { JobId } from "../core/job-id.js";
-import { epochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { resolveSchema } from "../schema/schema-name.js";
+import { deadLetterCount, deadLetterList, deadLetterPurge, deadLetterRequeue } from "./dead-letter-queries.js";
 
 /** A job that used up its attempts for one consumer. */
 export interface DeadLetter {
@@ -79,38 +79,12 @@ function filter(selection: DeadLetterSelection, requireChoice: boolean): Filter 
   return { quotedSchema, where: clauses.length > 0 ? clauses.join(" AND ") : "true", values };
 }
 
-// Read through the library's own types on pg connections, and by whatever the driver gives
-// through an adapter: every value is converted here, never taken as the driver parsed it.
-// Times are epoch milliseconds (see epochMs), counts int8.
-interface DeadLetterRow {
-  id: unknown;
-  consumer: string;
-  topic: string | null;
-  payload: unknown;
-  headers: unknown;
-  attempts: unknown;
-  last_error: string;
-  enqueued_ms: unknown;
-  created_ms: unknown;
-  failed_ms: unknown;
-  dead_ms: unknown;
-}
-
 /** Lists dead letters, newest first. */
 export async function listDeadLetters(db: Queryable, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
   const { quotedSchema, where, values } = filter(options, false);
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError("limit", "expected a positive integer");
-  const rows = await queryRows<DeadLetterRow>(
-    db,
-    // Payload and headers as text, parsed here: drivers differ in whether they parse json.
-    // Times as epoch milliseconds: their text depends on the session's DateStyle and TimeZone.
-    `SELECT id::text AS id, consumer, topic, payload::text AS payload, headers::text AS headers, attempts, last_error,
-            ${epochMs("coalesce(enqueued_at, created_at)")} AS enqueued_ms, ${epochMs("created_at")} AS created_ms,
-            ${epochMs("failed_at")} AS failed_ms, ${epochMs("dead_at")} AS dead_ms
-       FROM ${quotedSchema}.dead_letter WHERE ${where} ORDER BY dead_at DESC, id DESC LIMIT ${limit}`,
-    values,
-  );
+  const rows = await queryRows(db, deadLetterList(quotedSchema, where, limit), values);
   return rows.map((row) => ({
     id: BigInt(String(row.id)),
     consumer: row.consumer,
@@ -129,11 +103,7 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
 /** Counts the dead letters a selection matches (every one when it has no filter). */
 export async function countDeadLetters(db: Queryable, selection: DeadLetterSelection = {}): Promise<number> {
   const { quotedSchema, where, values } = filter(selection, false);
-  const { n } = await queryRow<{ n: unknown }>(
-    db,
-    `SELECT count(*) AS n FROM ${quotedSchema}.dead_letter WHERE ${where}`,
-    values,
-  );
+  const { n } = await queryRow(db, deadLetterCount(quotedSchema, where), values);
   return Number(n);
 }
 
@@ -143,29 +113,13 @@ export async function countDeadLetters(db: Queryable, selection: DeadLetterSelec
  */
 export async function requeueDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
   const { quotedSchema, where, values } = filter(selection, true);
-  // The job keeps the time it was first enqueued; its new row's created_at is now, which places
-  // it in the current partition.
-  const { n } = await queryRow<{ n: unknown }>(
-    db,
-    `WITH revived AS (
-       DELETE FROM ${quotedSchema}.dead_letter WHERE ${where}
-       RETURNING id, topic, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
-     moved AS (
-       INSERT INTO ${quotedSchema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
-       SELECT id, topic, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
-     SELECT count(*) AS n FROM moved`,
-    values,
-  );
+  const { n } = await queryRow(db, deadLetterRequeue(quotedSchema, where), values);
   return Number(n);
 }
 
 /** Deletes dead letters for good. Returns how many. */
 export async function purgeDeadLetters(db: Queryable, selection: DeadLetterSelection): Promise<number> {
   const { quotedSchema, where, values } = filter(selection, true);
-  const { n } = await queryRow<{ n: unknown }>(
-    db,
-    `WITH gone AS (DELETE FROM ${quotedSchema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`,
-    values,
-  );
+  const { n } = await queryRow(db, deadLetterPurge(quotedSchema, where), values);
   return Number(n);
 }

@@ -1,4 +1,5 @@
 import { epochMs } from "../database/epoch.js";
+import { sql } from "../database/query-rows.js";
 
 /**
  * The SQL of partition maintenance, entity first, verb second. Table names are spliced in
@@ -101,4 +102,43 @@ export function partitionTruncate(table: string): string {
 
 export function tablesLock(tables: readonly string[]): string {
   return `LOCK TABLE ${tables.join(", ")} IN ACCESS EXCLUSIVE MODE`;
+}
+
+export interface PartitionRow {
+  name: string;
+  is_default: boolean;
+  from_bound: string | null;
+  from_ms: string | null;
+  to_bound: string | null;
+  to_ms: string | null;
+  estimated_rows: string | null;
+  bytes: string;
+  managed: boolean;
+}
+
+/**
+ * $1 the qualified `immediate`, $2 the comment that marks a partition as the library's, $3 the
+ * pattern of a range bound. Bounds come as text and as epoch ms (null for MINVALUE/MAXVALUE).
+ */
+export const partitionsRead = sql<PartitionRow>(
+  `SELECT c.relname AS name, c.relpartbound IS NOT NULL AND b.bounds IS NULL AS is_default,
+          b.bounds[1] AS from_bound, ${boundMs("b.bounds[1]")} AS from_ms,
+          b.bounds[2] AS to_bound, ${boundMs("b.bounds[2]")} AS to_ms,
+          -- -1 (PostgreSQL 14+): never analysed.
+          CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
+          pg_total_relation_size(c.oid) AS bytes,
+          coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS managed
+   FROM pg_inherits i
+   JOIN pg_class c ON c.oid = i.inhrelid
+   LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $3) AS b(bounds) ON true
+   WHERE i.inhparent = $1::regclass
+   ORDER BY is_default, from_ms NULLS FIRST, name`,
+);
+
+/** The server's clock, in ms since the epoch. */
+export const clockRead = sql<{ now: string }>(`SELECT ${epochMs("clock_timestamp()")} AS now`);
+
+/** A bound such as `'2026-11-27 14:00:00+00'` in ms; null for MINVALUE, MAXVALUE and the default partition. */
+function boundMs(bound: string): string {
+  return `(CASE WHEN ${bound} NOT IN ('MINVALUE', 'MAXVALUE') THEN ${epochMs(`btrim(${bound}, '''')::timestamptz`)} END)`;
 }

@@ -5,6 +5,7 @@ import { type Periodic, repeat } from "../core/periodic.js";
 import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
+import { sqlStates } from "../database/sql-state.js";
 import { withConnection } from "../database/with-connection.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { readServerPosition } from "../recovery/server-position.js";
@@ -392,7 +393,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     }).catch((error: { code?: string }) => {
       if (error instanceof TooLate) return "too-late" as const;
       // A row reached the default partition in this range since it was checked.
-      if (error.code === "23514") return "default-rows" as const;
+      if (error.code === sqlStates.checkViolation) return "default-rows" as const;
       throw error;
     });
   }
@@ -492,7 +493,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
-      if ((error as { code?: string }).code === "55P03") return "locked";
+      if ((error as { code?: string }).code === sqlStates.lockNotAvailable) return "locked";
       throw error;
     }
   }

@@ -1,8 +1,8 @@
-import { epochMs } from "../database/epoch.js";
 import { queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
 import { resolveSchema } from "../schema/schema-name.js";
+import { clockRead, partitionsRead } from "./maintenance-queries.js";
 
 /** One partition of `immediate`, as the server has it. */
 export interface Partition {
@@ -44,18 +44,6 @@ export interface PartitionMs {
 
 // Every figure is an int8, which the library's own types leave as text: float8 text depends on
 // the session's extra_float_digits (-15 prints epoch milliseconds as "2e+12").
-interface PartitionRow {
-  name: string;
-  is_default: boolean;
-  from_bound: string | null;
-  from_ms: string | null;
-  to_bound: string | null;
-  to_ms: string | null;
-  estimated_rows: string | null;
-  bytes: string;
-  managed: boolean;
-}
-
 /**
  * Reads the partitions of `immediate` and the server's clock (ms since the epoch), on a
  * connection that is not inside a transaction. Bounds are read back from their text form,
@@ -70,25 +58,14 @@ export async function readPartitions(
   try {
     await client.query("SET LOCAL TimeZone = 'UTC'");
     await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
-    const rows = await queryRows<PartitionRow>(
+    const rows = await queryRows(
       client,
-      `SELECT c.relname AS name, c.relpartbound IS NOT NULL AND b.bounds IS NULL AS is_default,
-              b.bounds[1] AS from_bound, ${boundMs("b.bounds[1]")} AS from_ms,
-              b.bounds[2] AS to_bound, ${boundMs("b.bounds[2]")} AS to_ms,
-              -- -1 (PostgreSQL 14+): never analysed.
-              CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_rows,
-              pg_total_relation_size(c.oid) AS bytes,
-              coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS managed
-       FROM pg_inherits i
-       JOIN pg_class c ON c.oid = i.inhrelid
-       LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $3) AS b(bounds) ON true
-       WHERE i.inhparent = $1::regclass
-       ORDER BY is_default, from_ms NULLS FIRST, name`,
+      partitionsRead,
       // The pattern is a parameter: standard_conforming_strings = off would read the
       // backslashes of a literal as escapes.
       [`${quotedSchema}.immediate`, managedMark, "^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$"],
     );
-    const [clock] = await queryRows<{ now: string }>(client, `SELECT ${epochMs("clock_timestamp()")} AS now`);
+    const [clock] = await queryRows(client, clockRead);
     await client.query("COMMIT");
     const partitions = rows.map((row) => ({
       name: row.name,
@@ -104,11 +81,6 @@ export async function readPartitions(
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   }
-}
-
-/** A bound such as `'2026-11-27 14:00:00+00'` in ms; null for MINVALUE, MAXVALUE and the default partition. */
-function boundMs(bound: string): string {
-  return `(CASE WHEN ${bound} NOT IN ('MINVALUE', 'MAXVALUE') THEN ${epochMs(`btrim(${bound}, '''')::timestamptz`)} END)`;
 }
 
 function boundNumber(bound: string | null, ms: string | null): number {

@@ -1,6 +1,6 @@
 import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
-import { sqlStateOf } from "../database/sql-state.js";
+import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 
 /**
  * Rows of `immediate` whose transaction_id this server has not assigned yet. The column's
@@ -53,7 +53,7 @@ export async function restampFutureRows(db: Queryable, quotedSchema: string): Pr
   } catch (error) {
     // A consumer's role may insert and read only: say so, and let the consumer go on with the
     // rest; the rows wait for someone who may (moveConsumer, or the table's owner).
-    if (sqlStateOf(db, error) === "42501") return { rows: 0, refused: error as Error };
+    if (sqlStateOf(db, error) === sqlStates.insufficientPrivilege) return { rows: 0, refused: error as Error };
     throw error;
   }
 }

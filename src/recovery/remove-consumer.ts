@@ -1,11 +1,13 @@
 import { PoutboxError } from "../core/errors.js";
 import { advisoryLockHolder } from "../database/advisory-locks.js";
-import { queryRow } from "../database/query-rows.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey, publicationName } from "../schema/server-names.js";
 import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
+import { publicationDrop, publicationFind } from "../slots/slot-queries.js";
 import type { ConsumerSelection } from "../slots/slot-status.js";
+import { consumerRemove } from "./recovery-queries.js";
 
 export interface RemovedConsumer {
   /** The consumer's row existed and was deleted. */
@@ -46,20 +48,12 @@ export async function removeConsumer(db: Queryable, selection: ConsumerSelection
     );
   }
   const droppedSlot = state ? await dropSlot(db, slot) : false;
-  const result = await queryRow<{ rows: number; failed: number; last: boolean }>(
-    db,
-    `WITH gone AS (DELETE FROM ${quotedSchema}.consumers WHERE name = $1 RETURNING 1),
-          retries AS (DELETE FROM ${quotedSchema}.failed WHERE consumer = $1 RETURNING 1)
-     SELECT (SELECT count(*) FROM gone)::int AS rows, (SELECT count(*) FROM retries)::int AS failed,
-            NOT EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE mode = 'replication' AND name <> $1) AS last`,
-    [consumer],
-  );
+  const result = await queryRow(db, consumerRemove(quotedSchema), [consumer]);
   let droppedPublication = false;
   if (result.last) {
     const publication = publicationName(schema);
-    const { rows: found } = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
-    if (found.length > 0) {
-      await db.query(`DROP PUBLICATION IF EXISTS "${publication}"`);
+    if ((await queryRows(db, publicationFind, [publication])).length > 0) {
+      await db.query(publicationDrop(publication));
       droppedPublication = true;
     }
   }

@@ -1,6 +1,9 @@
 import { SchemaMissingError, SchemaVersionError } from "../core/errors.js";
+import { queryRow } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
+import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { migrations } from "./migrations.js";
+import { schemaVersionRead } from "./schema-queries.js";
 
 /**
  * Fails unless the schema is migrated to exactly the version this library knows: behind
@@ -10,11 +13,12 @@ export async function checkSchema(db: Queryable, schema: string, quoted: string)
   const known = migrations().length;
   let version: number;
   try {
-    const { rows } = await db.query(`SELECT coalesce(max(version), 0) AS version FROM ${quoted}.schema_migrations`);
-    version = Number((rows[0] as { version: number }).version);
+    version = Number((await queryRow(db, schemaVersionRead(quoted))).version);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "42P01" || code === "3F000") throw new SchemaMissingError(schema, { cause: error });
+    const code = sqlStateOf(db, error);
+    if (code === sqlStates.undefinedTable || code === sqlStates.invalidSchemaName) {
+      throw new SchemaMissingError(schema, { cause: error });
+    }
     throw error;
   }
   if (version > known) throw new SchemaVersionError(schema, version, known);

@@ -1,10 +1,12 @@
 import pg from "pg";
 import { SchemaVersionError } from "../core/errors.js";
 import { advisoryTransactionLock } from "../database/advisory-locks.js";
+import { queryRow } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
 import { migrationSql, migrations } from "./migrations.js";
 import { resolveSchema } from "./schema-name.js";
+import { schemaVersionRead } from "./schema-queries.js";
 import { migrateLockKey } from "./server-names.js";
 
 export interface MigrateOptions {
@@ -85,8 +87,5 @@ async function migrateOn(connection: Queryable, schema: string, quotedSchema: st
 }
 
 async function currentVersion(connection: Queryable, quotedSchema: string): Promise<number> {
-  const { rows } = await connection.query(
-    `SELECT coalesce(max(version), 0) AS version FROM ${quotedSchema}.schema_migrations`,
-  );
-  return Number((rows[0] as { version: number }).version);
+  return Number((await queryRow(connection, schemaVersionRead(quotedSchema))).version);
 }

@@ -1,9 +1,20 @@
 import { ReplicationSetupError } from "../core/errors.js";
 import { sleep } from "../core/sleep.js";
-import { queryRows } from "../database/query-rows.js";
+import { queryRow, queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
+import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { parseLsn } from "../replication/lsn.js";
 import { slotName } from "../schema/server-names.js";
+import {
+  backendTerminate,
+  databaseRead,
+  publicationCreate,
+  publicationFind,
+  slotDrop,
+  slotHolderFind,
+  slotRead,
+  walLevelRead,
+} from "./slot-queries.js";
 
 /** What the server says about a replication slot. */
 export interface SlotState {
@@ -19,8 +30,7 @@ export interface SlotState {
 
 /** Fails with an actionable error unless the server can decode WAL logically. */
 export async function checkLogicalReplication(db: Queryable): Promise<void> {
-  const { rows } = await db.query("SELECT current_setting('wal_level') AS wal_level");
-  const level = (rows[0] as { wal_level: string }).wal_level;
+  const { wal_level: level } = await queryRow(db, walLevelRead);
   if (level !== "logical") {
     throw new ReplicationSetupError(
       `wal_level is "${level}"; replication consumers need wal_level = logical ` +
@@ -29,23 +39,19 @@ export async function checkLogicalReplication(db: Queryable): Promise<void> {
   }
 }
 
-/**
- * Creates the schema's publication if it does not exist: inserts into `immediate` only,
- * published as the parent table so that partitions come and go without touching it.
- */
+/** Creates the schema's publication (see publicationCreate) if it does not exist. */
 export async function ensurePublication(db: Queryable, quotedSchema: string, publication: string): Promise<void> {
-  const { rows } = await db.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
-  if (rows.length > 0) return;
-  const statement = `CREATE PUBLICATION "${publication}" FOR TABLE ${quotedSchema}.immediate WITH (publish = 'insert', publish_via_partition_root = true)`;
+  if ((await queryRows(db, publicationFind, [publication])).length > 0) return;
+  const statement = publicationCreate(quotedSchema, publication);
   try {
     await db.query(statement);
   } catch (error) {
-    const code = (error as { code?: string }).code;
+    const code = sqlStateOf(db, error);
     // Another consumer created it first.
-    if (code === "42710") return;
+    if (code === sqlStates.duplicateObject) return;
     // Creating a publication takes CREATE on the database and ownership of the table: a
     // consumer's role often has neither. Retrying cannot help; the owner can run it once.
-    if (code === "42501") {
+    if (code === sqlStates.insufficientPrivilege) {
       throw new ReplicationSetupError(
         `cannot create the publication (${(error as Error).message}); as the owner of ${quotedSchema}.immediate, run once: ${statement}`,
         { cause: error },
@@ -57,8 +63,8 @@ export async function ensurePublication(db: Queryable, quotedSchema: string, pub
 
 /** The name of a consumer's replication slot, for the database `db` is connected to. */
 export async function consumerSlot(db: Queryable, schema: string, consumer: string): Promise<string> {
-  const { rows } = await db.query("SELECT current_database() AS database");
-  return slotName((rows[0] as { database: string }).database, schema, consumer);
+  const { database } = await queryRow(db, databaseRead);
+  return slotName(database, schema, consumer);
 }
 
 /**
@@ -66,19 +72,7 @@ export async function consumerSlot(db: Queryable, schema: string, consumer: stri
  * (`db` may be the application's pool, with its own parsers), retained bytes as int8 text.
  */
 export async function slotState(db: Queryable, slot: string): Promise<SlotState | undefined> {
-  const [row] = await queryRows<{
-    active: boolean;
-    active_pid: number | null;
-    confirmed_flush: string | null;
-    wal_status: string | null;
-    retained: string;
-  }>(
-    db,
-    `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed_flush, wal_status,
-            coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8::text AS retained
-       FROM pg_replication_slots WHERE slot_name = $1`,
-    [slot],
-  );
+  const [row] = await queryRows(db, slotRead, [slot]);
   if (!row) return undefined;
   return {
     active: row.active === true,
@@ -91,11 +85,7 @@ export async function slotState(db: Queryable, slot: string): Promise<SlotState 
 
 /** Drops a slot that no process is using; true when there was one. */
 export async function dropSlot(db: Queryable, slot: string): Promise<boolean> {
-  const { rows } = await db.query(
-    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-    [slot],
-  );
-  return rows.length > 0;
+  return (await queryRows(db, slotDrop, [slot])).length > 0;
 }
 
 /**
@@ -108,7 +98,7 @@ export async function dropSlot(db: Queryable, slot: string): Promise<boolean> {
 export async function releaseSlot(db: Queryable, slot: string, timeout = 10_000): Promise<number | null> {
   const state = await slotState(db, slot);
   if (!state?.active || state.activePid === null) return null;
-  await db.query("SELECT pg_terminate_backend($1)", [state.activePid]);
+  await queryRows(db, backendTerminate, [state.activePid]);
   if (!(await awaitSlotRelease(db, slot, state.activePid, timeout))) {
     throw new Error(`replication slot "${slot}" is still in use by process ${state.activePid} after ending it`);
   }
@@ -124,11 +114,7 @@ export async function releaseSlot(db: Queryable, slot: string, timeout = 10_000)
 export async function awaitSlotRelease(db: Queryable, slot: string, pid: number, timeout: number): Promise<boolean> {
   const deadline = Date.now() + timeout;
   for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
-    const { rows } = await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = $2", [
-      slot,
-      pid,
-    ]);
-    if (rows.length === 0) return true;
+    if ((await queryRows(db, slotHolderFind, [slot, pid])).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await sleep(pause);
   }

@@ -71,7 +71,9 @@ export class PollingSource {
       [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
       this.#statement.name,
     );
-    const windowSnapshot = (rows[0] as PageRow).window_snapshot;
+    // The page query always returns its window row, jobs or none.
+    const windowSnapshot = rows[0]?.window_snapshot;
+    if (windowSnapshot === undefined) throw new Error("poutbox: the page query returned no row");
     if (xmax(windowSnapshot) < xmax(from.snapshot)) {
       // Snapshots only move forward on one server: this one was restored or replaced under the
       // running consumer. Moving progress backwards would skip jobs; the next term's check says

@@ -10,11 +10,6 @@ import { epochMs } from "../database/epoch.js";
  * timestamptz follows DateStyle and TimeZone.
  */
 
-/** The schema's migration version. */
-export function schemaVersionRead(quotedSchema: string): string {
-  return `SELECT coalesce(max(version), 0)::int AS version FROM ${quotedSchema}.schema_migrations`;
-}
-
 /**
  * $1: where to stop counting `immediate` (it keeps history until partitions are dropped, so a
  * full count could read millions of rows). Rows waiting in the other tables, and how many of

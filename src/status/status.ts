@@ -7,10 +7,11 @@ import { type Partition, publicPartition, readPartitions } from "../maintenance/
 import { parseLsn } from "../replication/lsn.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { resolveSchema } from "../schema/schema-name.js";
+import { schemaVersionRead } from "../schema/schema-queries.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, slotState } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
-import { consumersRead, schemaVersionRead, tablesCount } from "./status-queries.js";
+import { consumersRead, tablesCount } from "./status-queries.js";
 
 export interface StatusOptions {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -187,7 +188,7 @@ interface ReadStatus {
 
 async function readStatus(client: PooledConnection, schema: string, quotedSchema: string): Promise<ReadStatus> {
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  const { version } = await queryRow<{ version: number }>(client, schemaVersionRead(quotedSchema));
+  const { version } = await queryRow(client, schemaVersionRead(quotedSchema));
   const tables = await queryRow<TablesRow>(client, tablesCount(quotedSchema), [immediateCountLimit + 1]);
   const at = new Date(Number(tables.now_ms));
   const consumers: ConsumerStatus[] = [];

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { sqlStates } from "../database/sql-state.js";
 import { migrate } from "../schema/migrate.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { type EmbeddedPostgresModule, loadEmbeddedPostgres, startEmbeddedServer } from "./embedded-server.js";
@@ -114,7 +115,8 @@ async function createDatabase(serverUrl: string, database: string): Promise<void
     await onServer(serverUrl, (client) => client.query(`CREATE DATABASE ${database}`));
   } catch (error) {
     // insufficient_privilege: the role lacks CREATEDB.
-    const hint = (error as { code?: unknown }).code === "42501" ? " (the role needs CREATEDB)" : "";
+    const hint =
+      (error as { code?: unknown }).code === sqlStates.insufficientPrivilege ? " (the role needs CREATEDB)" : "";
     throw new TestServerUnavailableError(
       `could not create a test database on ${redacted(serverUrl)}${hint}: ${(error as Error).message}`,
       { cause: error },

@@ -1,0 +1,50 @@
+import { sql } from "../database/query-rows.js";
+
+// The SQL of slot and publication administration. Catalog reads go through the library's own
+// types (the caller's pool may carry its own parsers); LSNs and byte counts come as text.
+
+export const walLevelRead = sql<{ wal_level: string }>("SELECT current_setting('wal_level') AS wal_level");
+
+export const databaseRead = sql<{ database: string }>("SELECT current_database() AS database");
+
+/** $1 publication name. */
+export const publicationFind = sql<{ found: number }>("SELECT 1 AS found FROM pg_publication WHERE pubname = $1");
+
+/**
+ * Inserts into `immediate` only, published as the parent table so that partitions come and go
+ * without touching the publication. Names are identifiers, spliced in: the publication's is
+ * minted by the library, the schema's validated and quoted.
+ */
+export function publicationCreate(quotedSchema: string, publication: string): string {
+  return `CREATE PUBLICATION "${publication}" FOR TABLE ${quotedSchema}.immediate WITH (publish = 'insert', publish_via_partition_root = true)`;
+}
+
+export function publicationDrop(publication: string): string {
+  return `DROP PUBLICATION IF EXISTS "${publication}"`;
+}
+
+/** $1 slot name. Retained bytes: WAL kept from recycling since the slot's restart_lsn. */
+export const slotRead = sql<{
+  active: boolean;
+  active_pid: number | null;
+  confirmed_flush: string | null;
+  wal_status: string | null;
+  retained: string;
+}>(
+  `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed_flush, wal_status,
+          coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8::text AS retained
+     FROM pg_replication_slots WHERE slot_name = $1`,
+);
+
+/** $1 slot name; a row when the slot existed (and is dropped). */
+export const slotDrop = sql<{ dropped: unknown }>(
+  "SELECT pg_drop_replication_slot(slot_name) AS dropped FROM pg_replication_slots WHERE slot_name = $1",
+);
+
+/** $1 slot name, $2 pid; a row while that server process still holds the slot. */
+export const slotHolderFind = sql<{ found: number }>(
+  "SELECT 1 AS found FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = $2",
+);
+
+/** $1 pid. */
+export const backendTerminate = sql<{ terminated: boolean }>("SELECT pg_terminate_backend($1) AS terminated");
