@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type pg from "pg";
-import { type CommitResult, commitOutcome, type OutcomeCommit } from "./commit-outcome.js";
+import { commitOutcome, type OutcomeCommit } from "./commit-outcome.js";
+import type { CommitResult } from "./consumer-queries.js";
 import { FencedError } from "./leader-lock.js";
 
 // The paths that hold outcomes need a real server; test/consumer-outcome-writes.test.ts has

@@ -5,18 +5,9 @@ import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { withConnection } from "../database/with-connection.js";
 import { type FailureRow, storableText } from "./batch-loop.js";
+import type { CommitResult } from "./consumer-queries.js";
 import { type HeldOutcome, heldOutcome } from "./held-outcomes.js";
 import { FencedError } from "./leader-lock.js";
-
-/** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
-export interface CommitResult {
-  /** 1 when progress and failures were written, 0 when nothing was. */
-  readonly written: number;
-  /** Failed jobs whose immediate row the statement did not see. */
-  readonly missing: number;
-  /** The stored epoch is still the one this process claimed. */
-  readonly leading: boolean;
-}
 
 /** One batch's outcome, and how to write it. */
 export interface OutcomeCommit {

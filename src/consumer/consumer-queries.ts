@@ -1,4 +1,29 @@
-import { sql } from "../database/query-rows.js";
+import { type Sql, sql } from "../database/query-rows.js";
+
+/** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
+export interface CommitResult {
+  /** 1 when progress and failures were written, 0 when nothing was. */
+  readonly written: number;
+  /** Failed jobs whose immediate row the statement did not see. */
+  readonly missing: number;
+  /** The stored epoch is still the one this process claimed. */
+  readonly leading: boolean;
+}
+
+/** What consumerClaim returns: the new epoch and the stored progress, as text. */
+export interface ClaimedRow {
+  epoch: string;
+  acked_lsn: string | null;
+  partial_lsn: string | null;
+  partial_count: number | null;
+  snapshot: string;
+  window: string | null;
+  after_xid: string | null;
+  after_id: string | null;
+  system_identifier: string | null;
+  timeline: number | null;
+  held_outcomes: string | null;
+}
 
 /** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
 export interface ConsumerQueries {
@@ -6,39 +31,39 @@ export interface ConsumerQueries {
    * $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it, the stored progress,
    * the cluster and timeline it was recorded on, and the held outcomes.
    */
-  readonly consumerClaim: string;
+  readonly consumerClaim: Sql<ClaimedRow>;
   /** $1 name, $2 epoch, $3 system identifier, $4 timeline: where this term's progress is recorded. */
-  readonly consumerIdentify: string;
+  readonly consumerIdentify: Sql<Record<string, never>>;
   /**
    * $1 name, $2 epoch, $3..$6 progress, $7 failures as JSON, $8 outcomes to hold as JSON.
    * Returns `written` (1, or 0 when nothing was), `missing` (failed jobs whose row was not
    * found) and `leading` (the epoch is still the caller's); see recordFailures.
    */
-  readonly consumerCommit: string;
+  readonly consumerCommit: Sql<CommitResult>;
   /**
    * Replication: $1 name, $2 epoch, $3 acked LSN, $4 partial LSN, $5 partial count, $6 a
    * progress snapshot now known to be passed (or null), $7 failures as JSON, $8 outcomes to
    * hold as JSON. Returns `written`, `missing` and `leading` as consumerCommit does.
    */
-  readonly consumerCommitReplication: string;
+  readonly consumerCommitReplication: Sql<CommitResult>;
   /**
    * Replication: $1 name, $2 epoch, $3 acked LSN, $4 catch-up window. Records a new slot's
    * starting point, and the snapshot up to which polling must catch up first.
    */
-  readonly consumerStartSlot: string;
+  readonly consumerStartSlot: Sql<Record<string, unknown>>;
   /**
    * $1 name, $2 failures as JSON (one, in practice). Writes their `failed` or `dead_letter`
    * rows without touching progress, inside the caller's transaction; returns `written`.
    */
-  readonly outcomesWrite: string;
+  readonly outcomesWrite: Sql<{ written: number }>;
   /**
    * $1 name, $2 epoch, $3 one held outcome as a JSON array. Writes it and removes it from the
    * consumer's held outcomes, if its job's row is found and the epoch is still the caller's.
    * Returns `written` and `leading`.
    */
-  readonly heldOutcomeWrite: string;
+  readonly heldOutcomeWrite: Sql<{ written: number; leading: boolean }>;
   /** $1 how many rows at most. Returns how many jobs moved into immediate. */
-  readonly jobsPromote: string;
+  readonly jobsPromote: Sql<{ moved: number }>;
 }
 
 const failureColumns = "id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean";
@@ -111,7 +136,7 @@ const holdMore = `held_outcomes = CASE WHEN jsonb_array_length($8::jsonb) = 0 TH
 
 export function consumerQueries(quotedSchema: string): ConsumerQueries {
   return {
-    consumerClaim: `
+    consumerClaim: sql(`
       INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
       VALUES ($1, $3, '1:1:', 1, $2, now())
       ON CONFLICT (name) DO UPDATE
@@ -119,49 +144,49 @@ export function consumerQueries(quotedSchema: string): ConsumerQueries {
       RETURNING leader_epoch::text AS epoch, mode, snapshot::text AS snapshot, window_snapshot::text AS window,
                 position_xid::text AS after_xid, position_id::text AS after_id, acked_lsn::text AS acked_lsn,
                 partial_lsn::text AS partial_lsn, partial_count, system_identifier, timeline,
-                held_outcomes::text AS held_outcomes`,
+                held_outcomes::text AS held_outcomes`),
 
-    consumerIdentify: `
+    consumerIdentify: sql(`
       UPDATE ${quotedSchema}.consumers SET system_identifier = $3, timeline = $4::int
       WHERE name = $1 AND leader_epoch = $2::bigint
-        AND (system_identifier IS DISTINCT FROM $3 OR timeline IS DISTINCT FROM $4::int)`,
+        AND (system_identifier IS DISTINCT FROM $3 OR timeline IS DISTINCT FROM $4::int)`),
 
     // One statement, so one round trip and one atomic step: progress moves if and only if
     // the failures are recorded, and neither happens unless this process is still the
     // leader it was when it claimed the epoch (fencing). Failed jobs are copied from the
     // immediate row itself, found by the index on (transaction_id, id), so payloads do not
     // travel back to the server.
-    consumerCommit: `${failedJobs(quotedSchema, "$7::json")}, fence AS (
+    consumerCommit: sql(`${failedJobs(quotedSchema, "$7::json")}, fence AS (
         UPDATE ${quotedSchema}.consumers
         SET snapshot = $3::pg_snapshot, window_snapshot = $4::pg_snapshot,
             position_xid = $5::xid8, position_id = $6::bigint, heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(quotedSchema, "$7::json")}`,
+${recordFailures(quotedSchema, "$7::json")}`),
 
-    consumerCommitReplication: `${failedJobs(quotedSchema, "$7::json")}, fence AS (
+    consumerCommitReplication: sql(`${failedJobs(quotedSchema, "$7::json")}, fence AS (
         UPDATE ${quotedSchema}.consumers
         SET acked_lsn = $3::pg_lsn, partial_lsn = $4::pg_lsn, partial_count = $5::int,
             snapshot = coalesce($6::pg_snapshot, snapshot), heartbeat_at = now(), updated_at = now(), ${holdMore}
         WHERE name = $1 AND leader_epoch = $2::bigint AND (SELECT ok FROM complete)
         RETURNING 1
       )
-${recordFailures(quotedSchema, "$7::json")}`,
+${recordFailures(quotedSchema, "$7::json")}`),
 
-    consumerStartSlot: `
+    consumerStartSlot: sql(`
       UPDATE ${quotedSchema}.consumers
       SET mode = 'replication', acked_lsn = $3::pg_lsn, partial_lsn = NULL, partial_count = 0,
           window_snapshot = $4::pg_snapshot, position_xid = '0', position_id = 0, updated_at = now()
       WHERE name = $1 AND leader_epoch = $2::bigint
-      RETURNING 1`,
+      RETURNING 1`),
 
-    outcomesWrite: `${failedJobs(quotedSchema, "$2::json")}
+    outcomesWrite: sql(`${failedJobs(quotedSchema, "$2::json")}
 ${failureInserts(quotedSchema, "true")}
-      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int AS written`,
+      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int AS written`),
 
     // The held outcome leaves the list in the statement that writes it, so it is written once.
-    heldOutcomeWrite: `${failedJobs(quotedSchema, "$3::jsonb::json")}, fence AS (
+    heldOutcomeWrite: sql(`${failedJobs(quotedSchema, "$3::jsonb::json")}, fence AS (
         UPDATE ${quotedSchema}.consumers c
         SET held_outcomes = (SELECT jsonb_agg(held.entry) FROM jsonb_array_elements(c.held_outcomes) AS held(entry)
                              WHERE (held.entry ->> 'id')::bigint NOT IN (SELECT id FROM failure)),
@@ -171,13 +196,13 @@ ${failureInserts(quotedSchema, "true")}
       )
 ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       SELECT (SELECT count(*) FROM fence)::int AS written,
-             EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`,
+             EXISTS (SELECT 1 FROM ${quotedSchema}.consumers WHERE name = $1 AND leader_epoch = $2::bigint) AS leading`),
 
     // SKIP LOCKED lets every leader run the promoter at once without waiting on, or moving
     // twice, the rows another one is moving. A job keeps its id and the time it was first
     // enqueued; a retry keeps its consumer (only that consumer sees it again) and its attempt
     // count.
-    jobsPromote: `
+    jobsPromote: sql(`
       WITH due_scheduled AS (
         DELETE FROM ${quotedSchema}.scheduled
         WHERE id IN (SELECT id FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -193,7 +218,7 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
         SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed
         RETURNING 1
       )
-      SELECT count(*)::int AS moved FROM moved`,
+      SELECT count(*)::int AS moved FROM moved`),
   };
 }
 

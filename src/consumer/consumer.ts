@@ -16,7 +16,7 @@ import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import type { AnyTopics } from "../topics/topics.js";
 import { checkReplicationConnection } from "./check-replication-connection.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
-import { type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
+import { type ClaimedRow, type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./handler.js";
 import { type HeldOutcome, HeldOutcomes, type OutcomeWriteFailure } from "./held-outcomes.js";
 import { FencedError, LeaderLock } from "./leader-lock.js";
@@ -51,20 +51,6 @@ export interface ConsumerEvents {
 }
 
 type State = "new" | "running" | "stopping" | "stopped";
-
-interface ClaimedRow {
-  epoch: string;
-  acked_lsn: string | null;
-  partial_lsn: string | null;
-  partial_count: number | null;
-  snapshot: string;
-  window: string | null;
-  after_xid: string | null;
-  after_id: string | null;
-  system_identifier: string | null;
-  timeline: number | null;
-  held_outcomes: string | null;
-}
 
 /**
  * Delivers committed jobs to a handler, at least once, in snapshot order. Several processes
@@ -261,7 +247,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     this.#abandon.signal.addEventListener("abort", abandon, { once: true });
     let claimed: ClaimedRow;
     try {
-      claimed = await queryRow<ClaimedRow>(this.#pool, this.#queries.consumerClaim, [
+      claimed = await queryRow(this.#pool, this.#queries.consumerClaim, [
         this.#options.name,
         this.#id,
         this.#options.mode,

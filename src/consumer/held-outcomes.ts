@@ -110,11 +110,7 @@ export class HeldOutcomes {
     for (const outcome of [...this.#items]) {
       if (this.#stop.signal.aborted) break;
       try {
-        const result = await queryRow<{ written: number; leading: boolean }>(pool, queries.heldOutcomeWrite, [
-          name,
-          epoch,
-          JSON.stringify([outcome]),
-        ]);
+        const result = await queryRow(pool, queries.heldOutcomeWrite, [name, epoch, JSON.stringify([outcome])]);
         // Fenced: another leader has the list now.
         if (!result.leading) return wrote;
         if (result.written === 0) continue; // its row is not visible yet: next round

@@ -6,7 +6,7 @@ import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
-import { type CommitResult, commitOutcome } from "./commit-outcome.js";
+import { commitOutcome } from "./commit-outcome.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./handler.js";
@@ -68,7 +68,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
       ...outcomeWriting(term),
       failures,
       progress: (db, failed, held) =>
-        queryRow<CommitResult>(db, queries.consumerCommit, [
+        queryRow(db, queries.consumerCommit, [
           options.name,
           term.epoch,
           progress.snapshot,
@@ -114,7 +114,7 @@ export function outcomeWriting(term: LeaderTerm) {
     name: options.name,
     pool,
     writeOutcomes: async (db: Queryable, failures: string) =>
-      (await queryRow<{ written: number }>(db, queries.outcomesWrite, [options.name, failures])).written,
+      (await queryRow(db, queries.outcomesWrite, [options.name, failures])).written,
     held: (outcomes: readonly HeldOutcome[]) => term.held.add(outcomes),
   };
 }

@@ -10,7 +10,7 @@ export function startPromoter(term: LeaderTerm): Periodic {
   return repeat(
     term.options.promoteInterval,
     async () => {
-      const { moved } = await queryRow<{ moved: number }>(term.pool, term.queries.jobsPromote, [promoteLimit]);
+      const { moved } = await queryRow(term.pool, term.queries.jobsPromote, [promoteLimit]);
       return moved >= promoteLimit;
     },
     (error) => term.events.error(error as Error),

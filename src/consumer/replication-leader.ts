@@ -19,7 +19,7 @@ import {
 import { type ReplicatedBatch, type ReplicationProgress, ReplicationSource } from "../sources/replication-source.js";
 import { validSnapshot } from "../sources/snapshot.js";
 import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
-import { type CommitResult, commitOutcome } from "./commit-outcome.js";
+import { commitOutcome } from "./commit-outcome.js";
 import { FencedError } from "./leader-lock.js";
 import { type LeaderTerm, leadPolling, outcomeWriting } from "./polling-leader.js";
 import { replicationError } from "./replication-error.js";
@@ -155,7 +155,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
       ...outcomeWriting(term),
       failures,
       progress: (db, failed, held) =>
-        queryRow<CommitResult>(db, queries.consumerCommitReplication, [
+        queryRow(db, queries.consumerCommitReplication, [
           options.name,
           term.epoch,
           lsnToString(progress.ackedLsn),
