@@ -19,7 +19,7 @@ interface Setup {
 async function setUp(): Promise<Setup> {
   const { schema, client } = await db.freshSchema("commit");
   const queries = consumerQueries(schema);
-  const { rows: claimed } = await db.pool.query(queries.consumerClaim, ["c", randomUUID(), "polling"]);
+  const { rows: claimed } = await db.pool.query(queries.consumerClaim.text, ["c", randomUUID(), "polling"]);
   const id = await client.enqueue({ poison: true });
   const { rows } = await db.pool.query(`SELECT transaction_id::text AS xid FROM ${schema}.immediate WHERE id = $1`, [
     String(id),
@@ -47,11 +47,11 @@ describe("consumer commit statements", () => {
     const before = await stored(schema);
     const progress = ["c", epoch, "5:5:", null, "0", "0"];
     const wrongXid = { id: job.id, xid: String(BigInt(job.xid) + 1000n) };
-    const { rows: refused } = await db.pool.query(queries.consumerCommit, [...progress, failures(wrongXid), "[]"]);
+    const { rows: refused } = await db.pool.query(queries.consumerCommit.text, [...progress, failures(wrongXid), "[]"]);
     assert.deepEqual(refused[0], { written: 0, missing: 1, leading: true });
     assert.deepEqual(await stored(schema), before, "neither progress nor failures written");
 
-    const { rows: written } = await db.pool.query(queries.consumerCommit, [...progress, failures(job), "[]"]);
+    const { rows: written } = await db.pool.query(queries.consumerCommit.text, [...progress, failures(job), "[]"]);
     assert.deepEqual(written[0], { written: 1, missing: 0, leading: true });
     assert.deepEqual(await stored(schema), { ...before, snapshot: "5:5:", failed: 1 });
   });
@@ -61,7 +61,7 @@ describe("consumer commit statements", () => {
     const before = await stored(schema);
     const progress = ["c", epoch, "0/1000", null, 0, null];
     const unknownId = { id: String(BigInt(job.id) + 1000n), xid: job.xid };
-    const { rows: refused } = await db.pool.query(queries.consumerCommitReplication, [
+    const { rows: refused } = await db.pool.query(queries.consumerCommitReplication.text, [
       ...progress,
       failures(unknownId, true),
       "[]",
@@ -69,7 +69,7 @@ describe("consumer commit statements", () => {
     assert.deepEqual(refused[0], { written: 0, missing: 1, leading: true });
     assert.deepEqual(await stored(schema), before);
 
-    const { rows: written } = await db.pool.query(queries.consumerCommitReplication, [
+    const { rows: written } = await db.pool.query(queries.consumerCommitReplication.text, [
       ...progress,
       failures(job, true),
       "[]",
@@ -82,7 +82,7 @@ describe("consumer commit statements", () => {
     const { schema, queries, epoch, job } = await setUp();
     const before = await stored(schema);
     const stale = String(BigInt(epoch) - 1n);
-    const { rows } = await db.pool.query(queries.consumerCommit, [
+    const { rows } = await db.pool.query(queries.consumerCommit.text, [
       "c",
       stale,
       "5:5:",
@@ -94,7 +94,7 @@ describe("consumer commit statements", () => {
     ]);
     assert.deepEqual(rows[0], { written: 0, missing: 0, leading: false });
     const wrongXid = { id: job.id, xid: String(BigInt(job.xid) + 1000n) };
-    const { rows: both } = await db.pool.query(queries.consumerCommit, [
+    const { rows: both } = await db.pool.query(queries.consumerCommit.text, [
       "c",
       stale,
       "5:5:",

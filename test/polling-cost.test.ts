@@ -135,7 +135,7 @@ describe("polling cost", () => {
       const analyzed = performance.now();
       t.diagnostic(`ANALYZE took ${((analyzed - loaded) / 1000).toFixed(1)} s; progress snapshot ${prev}`);
 
-      const sql = pageQuery('"poutbox"');
+      const sql = pageQuery('"poutbox"').text;
       const parameters = [prev, null, "0", "0", 100, "default"];
       const { rows: page } = await db.pool.query(sql, parameters);
       assert.deepEqual(

@@ -241,3 +241,8 @@ export const transactionsDescribe = sql<{
    SELECT p.transaction::text, NULL, (extract(epoch FROM now() - p.prepared) * 1000)::bigint, p.database, 'prepared', p.gid
      FROM pg_prepared_xacts p WHERE p.transaction::text = ANY($1::text[])`,
 );
+
+/** The server's version as a number: 170004 for 17.4. */
+export const serverVersionRead = sql<{ version: number }>(
+  "SELECT current_setting('server_version_num')::int AS version",
+);

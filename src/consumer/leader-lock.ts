@@ -4,6 +4,7 @@ import { settleWithin } from "../core/sleep.js";
 import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
 import { connectListening } from "../database/connect.js";
 import { queryRow } from "../database/query-rows.js";
+import { serverVersionRead } from "./consumer-queries.js";
 
 // How long release() waits for the unlock before it just closes the session.
 const unlockTimeout = 1000;
@@ -69,10 +70,7 @@ export class LeaderLock extends EventEmitter<{ lost: [Error] }> {
     });
     connected = client;
     try {
-      const { version } = await queryRow<{ version: number }>(
-        client,
-        "SELECT current_setting('server_version_num')::int AS version",
-      );
+      const { version } = await queryRow(client, serverVersionRead);
       if (version >= 140000) {
         await client.query(`SET idle_session_timeout = ${Math.floor(this.#timeout)}`);
       }

@@ -60,3 +60,8 @@ export function deadLetterPurge(quotedSchema: string, where: string): Sql<{ n: u
     `WITH gone AS (DELETE FROM ${quotedSchema}.dead_letter WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM gone`,
   );
 }
+
+/** $1 milliseconds. The server's time that long ago, in ms since the epoch. */
+export const serverTimeBefore = sql<{ before: string }>(
+  `SELECT ${epochMs("now() - $1::float8 * interval '1 millisecond'")} AS before`,
+);

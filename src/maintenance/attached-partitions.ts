@@ -4,7 +4,7 @@ import type { ConnectionSource, PooledConnection } from "../database/queryable.j
 import { withConnection } from "../database/with-connection.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { resolveSchema } from "../schema/schema-name.js";
-import { partitionImport, partitionMark, partitionRowsTotal } from "./maintenance-queries.js";
+import { partitionFind, partitionImport, partitionMark, partitionRowsTotal } from "./maintenance-queries.js";
 import { managedMark, qualified } from "./partitions.js";
 
 export interface AttachedPartitionOptions {
@@ -36,7 +36,7 @@ export async function importPartition(
   options: AttachedPartitionOptions,
 ): Promise<AttachedPartitionResult> {
   return onPartition(pool, options, async (client, quotedSchema, table) => {
-    const { rows } = await queryRow<{ rows: string }>(client, partitionImport(quotedSchema, table));
+    const { rows } = await queryRow(client, partitionImport(quotedSchema, table));
     return Number(rows);
   });
 }
@@ -53,7 +53,7 @@ export async function adoptPartition(
   options: AttachedPartitionOptions,
 ): Promise<AttachedPartitionResult> {
   return onPartition(pool, options, async (client, _quoted, table) => {
-    const { rows } = await queryRow<{ rows: string }>(client, partitionRowsTotal(table));
+    const { rows } = await queryRow(client, partitionRowsTotal(table));
     return Number(rows);
   });
 }
@@ -69,12 +69,7 @@ async function onPartition(
   }
   return withConnection(pool, async (client) => {
     await checkSchema(client, schema, quotedSchema);
-    const found = await queryRows<{ name: string }>(
-      client,
-      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-       WHERE i.inhparent = $1::regclass AND c.relname = $2`,
-      [`${quotedSchema}.immediate`, options.partition],
-    );
+    const found = await queryRows(client, partitionFind, [`${quotedSchema}.immediate`, options.partition]);
     if (found.length === 0) {
       throw new InvalidOptionError("partition", `"${options.partition}" is not a partition of ${schema}.immediate`);
     }

@@ -1,5 +1,5 @@
 import { epochMs } from "../database/epoch.js";
-import { sql } from "../database/query-rows.js";
+import { type Sql, sql } from "../database/query-rows.js";
 
 /**
  * The SQL of partition maintenance, entity first, verb second. Table names are spliced in
@@ -18,8 +18,8 @@ import { sql } from "../database/query-rows.js";
  * such a consumer counts as behind until an operator moves it. So does one holding an
  * outcome whose job's row is in the table (see held_outcomes): the row is still needed.
  */
-export function consumersBehind(quotedSchema: string, table: string): string {
-  return `
+export function consumersBehind(quotedSchema: string, table: string): Sql<{ registered: number; behind: string[] }> {
+  return sql(`
     SELECT (SELECT count(*) FROM ${quotedSchema}.consumers)::int AS registered,
            coalesce(json_agg(c.name ORDER BY c.name), '[]') AS behind
     FROM ${quotedSchema}.consumers c
@@ -32,25 +32,25 @@ export function consumersBehind(quotedSchema: string, table: string): string {
        OR EXISTS (
             SELECT 1 FROM ONLY ${table} j
             WHERE j.transaction_id >= pg_snapshot_xmin(c.snapshot)
-              AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`;
+              AND NOT pg_visible_in_snapshot(j.transaction_id, c.snapshot))`);
 }
 
 /**
  * Rows in a (default) partition and the range of their created_at, in ms since the epoch, all
  * int8: float8 text would follow the session's extra_float_digits.
  */
-export function partitionRowsCount(table: string): string {
-  return `
+export function partitionRowsCount(table: string): Sql<{ rows: string; from_ms: string | null; to_ms: string | null }> {
+  return sql(`
     SELECT count(*) AS rows, ${epochMs("min(created_at)")} AS from_ms, ${epochMs("max(created_at)")} AS to_ms
-    FROM ONLY ${table}`;
+    FROM ONLY ${table}`);
 }
 
 /** $1, $2: a range in ms since the epoch. Whether `table` holds a row whose created_at is in it. */
-export function partitionRowsExist(table: string): string {
-  return `
+export function partitionRowsExist(table: string): Sql<{ held: boolean }> {
+  return sql(`
     SELECT EXISTS (
       SELECT 1 FROM ONLY ${table}
-      WHERE created_at >= to_timestamp($1::float8 / 1000) AND created_at < to_timestamp($2::float8 / 1000)) AS held`;
+      WHERE created_at >= to_timestamp($1::float8 / 1000) AND created_at < to_timestamp($2::float8 / 1000)) AS held`);
 }
 
 /** Marks a partition as the library's own (see managedMark in partitions.ts). */
@@ -59,8 +59,8 @@ export function partitionMark(table: string, mark: string): string {
 }
 
 /** How many rows a partition holds. */
-export function partitionRowsTotal(table: string): string {
-  return `SELECT count(*) AS rows FROM ONLY ${table}`;
+export function partitionRowsTotal(table: string): Sql<{ rows: string }> {
+  return sql(`SELECT count(*) AS rows FROM ONLY ${table}`);
 }
 
 /**
@@ -69,12 +69,12 @@ export function partitionRowsTotal(table: string): string {
  * transaction, so every consumer delivers it once (a replication consumer as a new insert).
  * Returns how many rows were taken.
  */
-export function partitionImport(quotedSchema: string, table: string): string {
+export function partitionImport(quotedSchema: string, table: string): Sql<{ rows: string }> {
   const columns = "id, topic, payload, headers, attempt, consumer, created_at, enqueued_at";
-  return `
+  return sql(`
     WITH moved AS (DELETE FROM ONLY ${table} RETURNING ${columns}),
     inserted AS (INSERT INTO ${quotedSchema}.immediate (${columns}) SELECT ${columns} FROM moved RETURNING 1)
-    SELECT count(*) AS rows FROM inserted`;
+    SELECT count(*) AS rows FROM inserted`);
 }
 
 /** A table shaped like `immediate`, to attach as a partition. */
@@ -88,8 +88,8 @@ export function partitionAttach(quotedSchema: string, table: string, from: Date,
 }
 
 /** $1: a time (ISO 8601). Whether the server's clock is more than `marginMs` before it. */
-export function clockBefore(marginMs: number): string {
-  return `SELECT clock_timestamp() + interval '${Math.floor(marginMs)} milliseconds' < $1::timestamptz AS early`;
+export function clockBefore(marginMs: number): Sql<{ early: boolean }> {
+  return sql(`SELECT clock_timestamp() + interval '${Math.floor(marginMs)} milliseconds' < $1::timestamptz AS early`);
 }
 
 export function partitionsDrop(tables: readonly string[]): string {
@@ -133,6 +133,12 @@ export const partitionsRead = sql<PartitionRow>(
    LEFT JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), $3) AS b(bounds) ON true
    WHERE i.inhparent = $1::regclass
    ORDER BY is_default, from_ms NULLS FIRST, name`,
+);
+
+/** $1 the qualified `immediate`, $2 a table name: a row when that table is one of its partitions. */
+export const partitionFind = sql<{ name: string }>(
+  `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+   WHERE i.inhparent = $1::regclass AND c.relname = $2`,
 );
 
 /** The server's clock, in ms since the epoch. */

@@ -254,7 +254,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     for (const [index, partition] of plan.partitions.entries()) {
       if (partition.managed) continue;
       const table = qualified(quotedSchema, partition.name);
-      const { rows } = await queryRow<{ rows: string }>(client, partitionRowsTotal(table));
+      const { rows } = await queryRow(client, partitionRowsTotal(table));
       if (Number(rows) === 0) {
         await client.query(partitionMark(table, managedMark));
         plan.partitions[index] = { ...partition, managed: true };
@@ -314,10 +314,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   async #defaultRows(client: PooledConnection, table: string): Promise<{ rows: number; from: number; to: number }> {
-    const row = await queryRow<{ rows: string; from_ms: string | null; to_ms: string | null }>(
-      client,
-      partitionRowsCount(table),
-    );
+    const row = await queryRow(client, partitionRowsCount(table));
     return {
       rows: Number(row.rows),
       from: row.from_ms === null ? Number.NaN : Number(row.from_ms),
@@ -331,7 +328,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     range: { from: number; to: number },
   ): Promise<boolean> {
     const table = qualified(this.#options.quotedSchema, partition.name);
-    const [row] = await queryRows<{ held: boolean }>(client, partitionRowsExist(table), [range.from, range.to]);
+    const [row] = await queryRows(client, partitionRowsExist(table), [range.from, range.to]);
     return row?.held !== false;
   }
 
@@ -384,9 +381,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       await client.query(partitionAttach(quotedSchema, table, range.from, range.to));
       await client.query(partitionMark(table, managedMark));
       if (future) {
-        const [clock] = await queryRows<{ early: boolean }>(client, clockBefore(futureMargin / 2), [
-          range.from.toISOString(),
-        ]);
+        const [clock] = await queryRows(client, clockBefore(futureMargin / 2), [range.from.toISOString()]);
         if (clock?.early !== true) throw new TooLate();
       }
       return "created" as const;
@@ -465,11 +460,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     plan: Plan,
   ): Promise<{ reason: SkipReason; consumers?: string[] } | undefined> {
     if (end > plan.now - this.#options.retention) return { reason: "retention" };
-    const row = await queryRow<{ registered: number; behind: string[] }>(
-      client,
-      consumersBehind(this.#options.quotedSchema, table),
-      [plan.systemIdentifier],
-    );
+    const row = await queryRow(client, consumersBehind(this.#options.quotedSchema, table), [plan.systemIdentifier]);
     if (row.registered === 0) return { reason: "no-consumers" };
     if (row.behind.length > 0) return { reason: "not-consumed", consumers: row.behind };
     return undefined;

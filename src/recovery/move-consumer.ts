@@ -1,6 +1,6 @@
 import { InvalidOptionError, PoutboxError } from "../core/errors.js";
 import { advisoryLockHolder } from "../database/advisory-locks.js";
-import { dateFromEpochMs, epochMs } from "../database/epoch.js";
+import { dateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
@@ -9,6 +9,7 @@ import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
 import { restampFutureRows } from "./future-rows.js";
+import { consumerMoveRecord, consumerPositionLock, consumerPositionReset } from "./recovery-queries.js";
 import { readServerPosition } from "./server-position.js";
 
 /**
@@ -56,15 +57,6 @@ export interface ConsumerMove {
   readonly restamped: number;
   /** Its replication slot was dropped: the next start makes a new one and catches up from `snapshot`. */
   readonly slotDropped: boolean;
-}
-
-interface ConsumerRow {
-  mode: string;
-  snapshot: string | null;
-  window_snapshot: string | null;
-  acked_lsn: string | null;
-  system_identifier: string | null;
-  timeline: number | null;
 }
 
 /**
@@ -136,13 +128,7 @@ async function recordMove(
 ): Promise<Omit<ConsumerMove, "restamped" | "slotDropped">> {
   await client.query("BEGIN");
   try {
-    const [row] = await queryRows<ConsumerRow>(
-      client,
-      `SELECT mode, snapshot::text AS snapshot, window_snapshot::text AS window_snapshot, acked_lsn::text AS acked_lsn,
-              system_identifier, timeline
-         FROM ${quotedSchema}.consumers WHERE name = $1 FOR UPDATE`,
-      [consumer],
-    );
+    const [row] = await queryRows(client, consumerPositionLock(quotedSchema), [consumer]);
     const previous: StoredPosition | null = row
       ? {
           mode: row.mode,
@@ -155,25 +141,18 @@ async function recordMove(
       : null;
     // `1:1:` shows no transaction as done: every job there is gets delivered.
     const snapshotSql = options.to === "oldest" ? "'1:1:'::pg_snapshot" : "pg_current_snapshot()";
-    const { snapshot } = await queryRow<{ snapshot: string }>(
-      client,
-      `INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, system_identifier, timeline)
-       VALUES ($1, 'polling', ${snapshotSql}, $2, $3)
-       ON CONFLICT (name) DO UPDATE
-         SET snapshot = excluded.snapshot, window_snapshot = NULL, position_xid = NULL, position_id = NULL,
-             acked_lsn = NULL, partial_lsn = NULL, partial_count = NULL,
-             system_identifier = excluded.system_identifier, timeline = excluded.timeline,
-             leader_epoch = c.leader_epoch + 1, updated_at = now()
-       RETURNING snapshot::text AS snapshot`,
-      [consumer, server.systemIdentifier, server.timeline],
-    );
-    const recorded = await queryRow<{ moved_ms: string; moved_by: string }>(
-      client,
-      `INSERT INTO ${quotedSchema}.consumer_moves (consumer, target, reason, previous, position)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
-       RETURNING ${epochMs("moved_at")} AS moved_ms, moved_by`,
-      [consumer, options.to, options.reason ?? null, JSON.stringify(previous), JSON.stringify({ snapshot })],
-    );
+    const { snapshot } = await queryRow(client, consumerPositionReset(quotedSchema, snapshotSql), [
+      consumer,
+      server.systemIdentifier,
+      server.timeline,
+    ]);
+    const recorded = await queryRow(client, consumerMoveRecord(quotedSchema), [
+      consumer,
+      options.to,
+      options.reason ?? null,
+      JSON.stringify(previous),
+      JSON.stringify({ snapshot }),
+    ]);
     await client.query("COMMIT");
     return {
       consumer,

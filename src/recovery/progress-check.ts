@@ -2,6 +2,7 @@ import { ProgressMismatchError } from "../core/errors.js";
 import { queryRows } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { lsnToString, parseLsn } from "../replication/lsn.js";
+import { consumerProgressRead } from "./recovery-queries.js";
 import { readServerPosition, type ServerPosition } from "./server-position.js";
 
 /** A consumer's progress as stored in its row, in text as read. */
@@ -122,21 +123,7 @@ export async function storedProgressMismatch(
   quotedSchema: string,
   consumer: string,
 ): Promise<ProgressMismatchError | undefined> {
-  const [row] = await queryRows<{
-    snapshot: string | null;
-    window: string | null;
-    after_xid: string | null;
-    acked_lsn: string | null;
-    partial_lsn: string | null;
-    system_identifier: string | null;
-    timeline: number | null;
-  }>(
-    db,
-    `SELECT snapshot::text AS snapshot, window_snapshot::text AS window, position_xid::text AS after_xid,
-            acked_lsn::text AS acked_lsn, partial_lsn::text AS partial_lsn, system_identifier, timeline
-       FROM ${quotedSchema}.consumers WHERE name = $1`,
-    [consumer],
-  );
+  const [row] = await queryRows(db, consumerProgressRead(quotedSchema), [consumer]);
   if (!row) return undefined;
   return checkProgress(
     consumer,

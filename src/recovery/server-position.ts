@@ -1,6 +1,7 @@
-import { queryRow } from "../database/query-rows.js";
+import { queryRow, type Sql } from "../database/query-rows.js";
 import type { Queryable } from "../database/queryable.js";
 import { parseLsn } from "../replication/lsn.js";
+import { serverPositionRead, systemIdentifierRead, timelineRead } from "./recovery-queries.js";
 
 /** Where the server is, and which cluster and timeline it is on. */
 export interface ServerPosition {
@@ -20,16 +21,9 @@ export interface ServerPosition {
  * fails reads as null, which disables only the checks that need it.
  */
 export async function readServerPosition(db: Queryable): Promise<ServerPosition> {
-  const position = await queryRow<{ next_xid: string; wal_lsn: string }>(
-    db,
-    `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid, pg_current_wal_insert_lsn()::text AS wal_lsn`,
-  );
-  const identity = await optional(db, "SELECT system_identifier::text AS value FROM pg_control_system()");
-  // A WAL file's name starts with its timeline, in 8 hex digits.
-  const timeline = await optional(
-    db,
-    "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int::text AS value",
-  );
+  const position = await queryRow(db, serverPositionRead);
+  const identity = await optional(db, systemIdentifierRead);
+  const timeline = await optional(db, timelineRead);
   return {
     systemIdentifier: identity,
     timeline: timeline === null ? null : Number(timeline),
@@ -38,9 +32,9 @@ export async function readServerPosition(db: Queryable): Promise<ServerPosition>
   };
 }
 
-async function optional(db: Queryable, text: string): Promise<string | null> {
+async function optional(db: Queryable, statement: Sql<{ value: string | null }>): Promise<string | null> {
   try {
-    const row = await queryRow<{ value: string | null }>(db, text);
+    const row = await queryRow(db, statement);
     return row.value;
   } catch {
     return null;

@@ -1,4 +1,18 @@
 import { epochMs } from "../database/epoch.js";
+import { type Sql, sql } from "../database/query-rows.js";
+
+/** A row of the page query, parsed by ownTypes: json parsed, numbers that may be large as text. */
+export interface PageRow {
+  window_snapshot: string;
+  id: string | null;
+  topic: string | null;
+  payload: unknown;
+  headers: unknown;
+  attempt: number;
+  created_ms: string | null;
+  enqueued_ms: string | null;
+  transaction_id: string;
+}
 
 /**
  * The page query of the polling source, for one schema.
@@ -21,10 +35,10 @@ import { epochMs } from "../database/epoch.js";
  * Returns one row even when the window is empty, to carry the window snapshot. Times are read
  * as epoch milliseconds, which no session setting changes.
  */
-export function pageQuery(quotedSchema: string): string {
+export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
   const mine = "(i.consumer IS NULL OR i.consumer = $6)";
-  return `
+  return sql(`
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.payload, page.headers,
            page.attempt, ${epochMs("page.created_at")} AS created_ms,
@@ -55,5 +69,5 @@ export function pageQuery(quotedSchema: string): string {
       ) found
       ORDER BY found.transaction_id, found.id
       LIMIT $5
-    ) page ON true`;
+    ) page ON true`);
 }

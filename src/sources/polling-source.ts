@@ -1,10 +1,10 @@
 import type pg from "pg";
 import type { Job } from "../core/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
-import { queryRows } from "../database/query-rows.js";
+import { queryRows, type Sql } from "../database/query-rows.js";
 import { statementName } from "../schema/server-names.js";
 import { jobHeaders } from "./job-headers.js";
-import { pageQuery } from "./polling-queries.js";
+import { type PageRow, pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
 
 /**
@@ -26,19 +26,6 @@ export interface PolledBatch {
   readonly windowSnapshot: SnapshotText;
 }
 
-/** A row of the page query, parsed by ownTypes: json parsed, numbers that may be large as text. */
-interface PageRow {
-  window_snapshot: string;
-  id: string | null;
-  topic: string | null;
-  payload: unknown;
-  headers: unknown;
-  attempt: number;
-  created_ms: string | null;
-  enqueued_ms: string | null;
-  transaction_id: string;
-}
-
 /**
  * Reads new jobs by snapshot difference (see polling-queries.ts). next() fetches the batch
  * after the previous one without waiting for it to be handled, so the consumer can fetch
@@ -46,7 +33,8 @@ interface PageRow {
  */
 export class PollingSource {
   readonly #db: pg.Pool;
-  readonly #statement: { readonly name: string; readonly text: string };
+  readonly #page: Sql<PageRow>;
+  readonly #pageName: string;
   readonly #consumer: string;
   readonly #batchSize: number;
   #position: PollingProgress;
@@ -54,8 +42,8 @@ export class PollingSource {
   constructor(db: pg.Pool, quotedSchema: string, consumer: string, batchSize: number, from: PollingProgress) {
     this.#db = db;
     // A named statement is parsed once per connection instead of at every poll.
-    const text = pageQuery(quotedSchema);
-    this.#statement = { name: statementName(text), text };
+    this.#page = pageQuery(quotedSchema);
+    this.#pageName = statementName(this.#page.text);
     this.#consumer = consumer;
     this.#batchSize = batchSize;
     this.#position = from;
@@ -65,11 +53,11 @@ export class PollingSource {
     const from = this.#position;
     // Whatever parsers the application gave pg, the handler gets the same shapes as in
     // replication mode.
-    const rows = await queryRows<PageRow>(
+    const rows = await queryRows(
       this.#db,
-      this.#statement.text,
+      this.#page,
       [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
-      this.#statement.name,
+      this.#pageName,
     );
     // The page query always returns its window row, jobs or none.
     const windowSnapshot = rows[0]?.window_snapshot;

@@ -1,4 +1,5 @@
 import { epochMs } from "../database/epoch.js";
+import { type Sql, sql } from "../database/query-rows.js";
 
 /**
  * The SQL of `status()`, for one schema (validated and quoted by the caller). Entity first,
@@ -10,20 +11,56 @@ import { epochMs } from "../database/epoch.js";
  * timestamptz follows DateStyle and TimeZone.
  */
 
+// What the statements return through the library's own types: int8 (counts, epochs, bytes)
+// as text, int4 as numbers. Other connections may give numbers or bigints: every figure goes
+// through Number() or BigInt().
+export interface ConsumerRow {
+  name: string;
+  mode: "polling" | "replication";
+  leader_id: string | null;
+  leader_epoch: string;
+  heartbeat_ms: string | null;
+  snapshot: string | null;
+  window_snapshot: string | null;
+  position_xid: string | null;
+  position_id: string | null;
+  acked_lsn: string | null;
+  ack_lag_bytes: string | null;
+  pending_jobs: string | null;
+  oldest_pending_ms: string | null;
+  retrying: string;
+  dead_letters: string;
+  held_outcomes: number;
+  moved_ms: string | null;
+  moved_by: string | null;
+  move_target: string | null;
+  move_reason: string | null;
+}
+
+export interface TablesRow {
+  immediate: string;
+  scheduled: string;
+  scheduled_due: string;
+  failed: string;
+  failed_due: string;
+  dead_letter: string;
+  now_ms: string;
+}
+
 /**
  * $1: where to stop counting `immediate` (it keeps history until partitions are dropped, so a
  * full count could read millions of rows). Rows waiting in the other tables, and how many of
  * them are due now.
  */
-export function tablesCount(quotedSchema: string): string {
-  return `
+export function tablesCount(quotedSchema: string): Sql<TablesRow> {
+  return sql(`
     SELECT (SELECT count(*) FROM (SELECT FROM ${quotedSchema}.immediate LIMIT $1) i) AS immediate,
            (SELECT count(*) FROM ${quotedSchema}.scheduled) AS scheduled,
            (SELECT count(*) FROM ${quotedSchema}.scheduled WHERE run_at <= now()) AS scheduled_due,
            (SELECT count(*) FROM ${quotedSchema}.failed) AS failed,
            (SELECT count(*) FROM ${quotedSchema}.failed WHERE next_retry_at <= now()) AS failed_due,
            (SELECT count(*) FROM ${quotedSchema}.dead_letter) AS dead_letter,
-           ${epochMs("now()")} AS now_ms`;
+           ${epochMs("now()")} AS now_ms`);
 }
 
 /**
@@ -35,8 +72,8 @@ export function tablesCount(quotedSchema: string): string {
  * xmin are always visible in it, so the (transaction_id, id) index skips history. The count
  * costs in proportion to the backlog, not to the table.
  */
-export function consumersRead(quotedSchema: string): string {
-  return `
+export function consumersRead(quotedSchema: string): Sql<ConsumerRow> {
+  return sql(`
     SELECT c.name, c.mode, c.leader_id, c.leader_epoch::text AS leader_epoch,
            ${epochMs("c.heartbeat_at")} AS heartbeat_ms,
            c.snapshot::text AS snapshot, c.window_snapshot::text AS window_snapshot,
@@ -60,7 +97,7 @@ export function consumersRead(quotedSchema: string): string {
       FROM ${quotedSchema}.immediate i
       WHERE ${pendingFor("i", "c")}
     ) pending ON true
-    ORDER BY c.name`;
+    ORDER BY c.name`);
 }
 
 /**

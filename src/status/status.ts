@@ -11,7 +11,7 @@ import { schemaVersionRead } from "../schema/schema-queries.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, slotState } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
-import { consumersRead, tablesCount } from "./status-queries.js";
+import { type ConsumerRow, consumersRead, tablesCount } from "./status-queries.js";
 
 export interface StatusOptions {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -113,42 +113,6 @@ export interface OutboxStatus {
   readonly partitions: readonly Partition[];
 }
 
-// What the statements return through the library's own types: int8 (counts, epochs, bytes)
-// as text, int4 as numbers. Other connections may give numbers or bigints: every figure goes
-// through Number() or BigInt().
-interface ConsumerRow {
-  name: string;
-  mode: "polling" | "replication";
-  leader_id: string | null;
-  leader_epoch: string;
-  heartbeat_ms: string | null;
-  snapshot: string | null;
-  window_snapshot: string | null;
-  position_xid: string | null;
-  position_id: string | null;
-  acked_lsn: string | null;
-  ack_lag_bytes: string | null;
-  pending_jobs: string | null;
-  oldest_pending_ms: string | null;
-  retrying: string;
-  dead_letters: string;
-  held_outcomes: number;
-  moved_ms: string | null;
-  moved_by: string | null;
-  move_target: string | null;
-  move_reason: string | null;
-}
-
-interface TablesRow {
-  immediate: string;
-  scheduled: string;
-  scheduled_due: string;
-  failed: string;
-  failed_due: string;
-  dead_letter: string;
-  now_ms: string;
-}
-
 /**
  * Reads the state of an outbox: jobs waiting per table, each consumer's progress, leader,
  * backlog and replication slot, and the partitions. Read-only; the counts come from one
@@ -189,10 +153,10 @@ interface ReadStatus {
 async function readStatus(client: PooledConnection, schema: string, quotedSchema: string): Promise<ReadStatus> {
   await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   const { version } = await queryRow(client, schemaVersionRead(quotedSchema));
-  const tables = await queryRow<TablesRow>(client, tablesCount(quotedSchema), [immediateCountLimit + 1]);
+  const tables = await queryRow(client, tablesCount(quotedSchema), [immediateCountLimit + 1]);
   const at = new Date(Number(tables.now_ms));
   const consumers: ConsumerStatus[] = [];
-  for (const row of await queryRows<ConsumerRow>(client, consumersRead(quotedSchema))) {
+  for (const row of await queryRows(client, consumersRead(quotedSchema))) {
     const slot = await consumerSlot(client, schema, row.name);
     const state = await slotState(client, slot);
     const leaderPid = await advisoryLockHolder(client, leaderLockKey(schema, row.name));

@@ -8,7 +8,7 @@ import { type DeadLetter, listDeadLetters } from "../dead-letter/dead-letter.js"
 import { checkSchema } from "../schema/check-schema.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { jobHeaders } from "../sources/job-headers.js";
-import { consumerRead, failedList, pendingList, scheduledList } from "./contents-queries.js";
+import { consumerRead, failedList, type JobRow, pendingList, scheduledList } from "./contents-queries.js";
 
 export interface OutboxContentsOptions {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -68,15 +68,6 @@ export interface OutboxContents {
   readonly heldOutcomes: number;
 }
 
-// Rows through the library's own types: int8 and times (epoch ms) as text, int4 as numbers.
-interface JobRow {
-  id: string;
-  topic: string | null;
-  payload: string;
-  headers: string | null;
-  enqueued_ms: string;
-}
-
 /**
  * Reads what is in the outbox for one consumer: pending, scheduled, failed (awaiting a retry)
  * and dead jobs, from one read-only snapshot. Meant for tests: it lists every row.
@@ -112,20 +103,10 @@ async function readContents(
   quotedSchema: string,
   consumer: string,
 ): Promise<OutboxContents> {
-  const state = await queryRow<{ recorded: boolean; held_outcomes: number; now_ms: string }>(
-    client,
-    consumerRead(quotedSchema),
-    [consumer],
-  );
-  const pending = await queryRows<JobRow & { attempt: number; created_ms: string }>(client, pendingList(quotedSchema), [
-    consumer,
-  ]);
-  const scheduled = await queryRows<JobRow & { run_ms: string }>(client, scheduledList(quotedSchema));
-  const failed = await queryRows<JobRow & { attempt: number; last_error: string; failed_ms: string; retry_ms: string }>(
-    client,
-    failedList(quotedSchema),
-    [consumer],
-  );
+  const state = await queryRow(client, consumerRead(quotedSchema), [consumer]);
+  const pending = await queryRows(client, pendingList(quotedSchema), [consumer]);
+  const scheduled = await queryRows(client, scheduledList(quotedSchema));
+  const failed = await queryRows(client, failedList(quotedSchema), [consumer]);
   const dead = await listDeadLetters(client, { schema, consumer, limit: 1_000_000 });
   return {
     consumer,

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type pg from "pg";
 import type { JobId } from "../../core/job-id.js";
-import { epochMs } from "../../database/epoch.js";
 import { queryRow } from "../../database/query-rows.js";
 import {
   countDeadLetters,
@@ -11,6 +10,7 @@ import {
   purgeDeadLetters,
   requeueDeadLetters,
 } from "../../dead-letter/dead-letter.js";
+import { serverTimeBefore } from "../../dead-letter/dead-letter-queries.js";
 import { checkSchema } from "../../schema/check-schema.js";
 import { resolveSchema } from "../../schema/schema-name.js";
 import { collectJobIds, parseDuration, parsePositiveInteger } from "../common/arguments.js";
@@ -57,11 +57,7 @@ async function selection(pool: pg.Pool, options: SelectionOptions): Promise<Dead
   let deadBefore: Date | undefined;
   if (options.olderThan !== undefined) {
     // As epoch ms: a timestamptz's text follows the role's DateStyle and TimeZone.
-    const { before } = await queryRow<{ before: string }>(
-      pool,
-      `SELECT ${epochMs("now() - $1::float8 * interval '1 millisecond'")} AS before`,
-      [options.olderThan],
-    );
+    const { before } = await queryRow(pool, serverTimeBefore, [options.olderThan]);
     deadBefore = new Date(Number(before));
   }
   return {
