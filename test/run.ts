@@ -20,7 +20,7 @@ import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./
 import { installTestDeps } from "./support/test-deps.js";
 
 /**
- * How long one test may run. The slowest, CPU-bound (src/replication/replication-stream.test.ts
+ * How long one test may run. The slowest, CPU-bound (test/replication-stream.test.ts
  * frames a 130 KB stream split at every byte offset), takes 27 s alone on a 2-core machine and
  * took 168 s in a full run while other runs shared it; others wait up to 60 s for a slot on a
  * loaded server, and a few set a timeout of their own (up to 90 s), which applies first.

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { needs } from "../../test/support/needs.js";
-import { useTestDatabase } from "../../test/support/test-database.js";
-import { parseLsn } from "./lsn.js";
-import { pgMicrosToDate } from "./pg-time.js";
-import { decodePgOutput } from "./pgoutput.js";
-import type { PgOutputMessage, RelationMessage, TupleData } from "./pgoutput-messages.js";
+import { parseLsn } from "../src/replication/lsn.js";
+import { pgMicrosToDate } from "../src/replication/pg-time.js";
+import { decodePgOutput } from "../src/replication/pgoutput.js";
+import type { PgOutputMessage, RelationMessage, TupleData } from "../src/replication/pgoutput-messages.js";
+import { needs } from "./support/needs.js";
+import { useTestDatabase } from "./support/test-database.js";
 
 // Decodes what a real PostgreSQL sends for inserts: rows are written to a throw-away database
 // and read back through a logical slot with pg_logical_slot_peek_binary_changes, which returns
 // the exact bytes pgoutput puts in XLogData. pgoutput-changes-server.test.ts does the same for
 // updates, deletes and the rest. With POUTBOX_PRINT_FIXTURES=1 both print the bytes as hex,
-// which is how the fixtures of pgoutput.test.ts were made.
+// which is how the fixtures of src/replication/pgoutput.test.ts were made.
 
 const db = useTestDatabase();
 

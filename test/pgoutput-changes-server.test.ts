@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { needs } from "../../test/support/needs.js";
-import { useTestDatabase } from "../../test/support/test-database.js";
-import { parseLsn } from "./lsn.js";
-import { decodePgOutput } from "./pgoutput.js";
-import type { PgOutputMessage, RelationMessage, TupleData } from "./pgoutput-messages.js";
+import { parseLsn } from "../src/replication/lsn.js";
+import { decodePgOutput } from "../src/replication/pgoutput.js";
+import type { PgOutputMessage, RelationMessage, TupleData } from "../src/replication/pgoutput-messages.js";
+import { needs } from "./support/needs.js";
+import { useTestDatabase } from "./support/test-database.js";
 
 // Updates, deletes, TRUNCATE and logical decoding messages as a real PostgreSQL sends them,
 // read back through a logical slot like pgoutput-server.test.ts does for inserts.
