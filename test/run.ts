@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "./support/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
 import { installTestDeps } from "./support/test-deps.js";
