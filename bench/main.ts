@@ -1,7 +1,7 @@
 // `npm run bench`: every figure of issue 7 in one run, each against a baseline measured in
 // the same run on the same server. See docs/benchmarks.md.
 import pg from "pg";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "../test/support/embedded-cluster.js";
 import type { BenchContext, Scenario } from "./context.js";
 import { parseBenchOptions, type ScenarioName } from "./options.js";
 import { installPeers, loadPeer } from "./peers/load-peers.js";

@@ -5,7 +5,7 @@
 // demo dies without cleaning up, so the server never outlives it.
 //
 // Prints one line on stdout once the server accepts connections: {"url": "postgres://..."}.
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "../test/support/embedded-cluster.js";
 
 const cluster = await startEmbeddedCluster();
 process.stdout.write(`${JSON.stringify({ url: cluster.url })}\n`);

@@ -2,7 +2,7 @@
 // Uses DATABASE_URL when set, otherwise starts a throw-away embedded PostgreSQL.
 import pg from "pg";
 import { Client, Consumer, migrate } from "poutbox";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "../test/support/embedded-cluster.js";
 
 const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? cluster?.url });

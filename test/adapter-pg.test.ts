@@ -4,27 +4,18 @@ import pg from "pg";
 import { fromPg } from "../src/adapters/pg.js";
 import { Client, InvalidOptionError, TransactionStateError } from "../src/index.js";
 import { adapterSuite } from "./support/adapter-suite.js";
+import { inTransaction } from "./support/in-transaction.js";
 
 const db = adapterSuite("pg (Pool and PoolClient)", async (test) => {
   const pool = test.newPool({ max: 2 });
   return {
     db: fromPg(pool),
     refusal: InvalidOptionError,
-    async inTransaction(end, note, work) {
-      const tx = await pool.connect();
-      try {
-        await tx.query("BEGIN");
+    inTransaction: (end, note, work) =>
+      inTransaction(pool, end === "commit" ? "COMMIT" : "ROLLBACK", async (tx) => {
         await tx.query("INSERT INTO orders (note) VALUES ($1)", [note]);
-        const result = await work(fromPg(tx));
-        await tx.query(end === "commit" ? "COMMIT" : "ROLLBACK");
-        return result;
-      } catch (error) {
-        await tx.query("ROLLBACK");
-        throw error;
-      } finally {
-        tx.release();
-      }
-    },
+        return work(fromPg(tx));
+      }),
     // The harness ends the pools it made.
     close: async () => {},
   };

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
 import { stripVTControlCharacters } from "node:util";
 import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
+import { type ChildOutput, outputOf } from "./support/child-output.js";
 import { withHostileRole } from "./support/hostile-role.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
@@ -16,12 +17,6 @@ import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 interface RunOptions {
   /** Environment on top of the test's, DATABASE_URL being this file's database unless given. */
   readonly env?: Record<string, string | undefined>;
@@ -29,7 +24,7 @@ interface RunOptions {
   readonly input?: string;
 }
 
-async function poutbox(args: readonly string[], options: RunOptions = {}): Promise<Run> {
+async function poutbox(args: readonly string[], options: RunOptions = {}): Promise<ChildOutput> {
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: db.url,
@@ -38,21 +33,13 @@ async function poutbox(args: readonly string[], options: RunOptions = {}): Promi
   };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const child = spawn(process.execPath, ["dist/cli/main.js", ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
+  const output = outputOf(child);
   child.stdin.end(options.input ?? "");
-  const [code] = await once(child, "exit");
-  return { code: code as number | null, stdout, stderr };
+  return output;
 }
 
 /** A failure as the brief promises it: the given status, one line on stderr, no stack trace. */
-function assertOneLineError(run: Run, code: number, pattern: RegExp): void {
+function assertOneLineError(run: ChildOutput, code: number, pattern: RegExp): void {
   assert.equal(run.code, code, `exit status (stderr: ${run.stderr})`);
   const lines = run.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line on stderr, got: ${run.stderr}`);

@@ -9,6 +9,7 @@ import {
   SchemaMissingError,
   TransactionStateError,
 } from "../src/index.js";
+import { inTransaction } from "./support/in-transaction.js";
 import { useTestDatabase } from "./support/test-database.js";
 
 const db = useTestDatabase((created) => migrate(created.pool));
@@ -34,19 +35,6 @@ async function count(table: string): Promise<number> {
   return rows[0].n;
 }
 
-/** Runs `work` inside BEGIN on a dedicated connection, then commits or rolls back. */
-async function inTransaction<T>(end: "COMMIT" | "ROLLBACK", work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
-  const tx = await db.pool.connect();
-  try {
-    await tx.query("BEGIN");
-    const result = await work(tx);
-    await tx.query(end);
-    return result;
-  } finally {
-    tx.release();
-  }
-}
-
 describe("Client.enqueue", () => {
   it("returns a bigint id and stores payload, topic and headers", async () => {
     const client = new Client(db.pool);
@@ -60,13 +48,13 @@ describe("Client.enqueue", () => {
 
   it("stores the job when the caller's transaction commits", async () => {
     const client = new Client(db.pool);
-    const id = await inTransaction("COMMIT", (tx) => client.enqueue({ n: 1 }, { tx }));
+    const id = await inTransaction(db.pool, "COMMIT", (tx) => client.enqueue({ n: 1 }, { tx }));
     assert.equal((await stored("immediate", [id])).length, 1);
   });
 
   it("stores nothing when the caller's transaction rolls back", async () => {
     const client = new Client(db.pool);
-    const id = await inTransaction("ROLLBACK", (tx) => client.enqueue({ n: 2 }, { tx }));
+    const id = await inTransaction(db.pool, "ROLLBACK", (tx) => client.enqueue({ n: 2 }, { tx }));
     assert.equal((await stored("immediate", [id])).length, 0);
   });
 
@@ -145,9 +133,9 @@ describe("Client.enqueueMany", () => {
 
   it("is all or nothing with the caller's transaction", async () => {
     const client = new Client(db.pool);
-    const ids = await inTransaction("ROLLBACK", (tx) => client.enqueueMany([1, 2, 3], { tx }));
+    const ids = await inTransaction(db.pool, "ROLLBACK", (tx) => client.enqueueMany([1, 2, 3], { tx }));
     assert.equal((await stored("immediate", ids)).length, 0);
-    const kept = await inTransaction("COMMIT", (tx) => client.enqueueMany([1, 2, 3], { tx }));
+    const kept = await inTransaction(db.pool, "COMMIT", (tx) => client.enqueueMany([1, 2, 3], { tx }));
     assert.equal((await stored("immediate", kept)).length, 3);
   });
 

@@ -8,7 +8,8 @@ import { advisoryLockHolder } from "../src/database/advisory-locks.js";
 import { Client, Consumer, migrate, removeConsumer } from "../src/index.js";
 import { leaderLockKey } from "../src/schema/server-names.js";
 import { ConsumerProcess, type Line } from "./support/consumer-child.js";
-import { coversAll, enqueueTransaction } from "./support/jobs.js";
+import { coversAll, enqueueTransaction, enqueueTransactions } from "./support/jobs.js";
+import { settleLeadership } from "./support/leadership.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -151,20 +152,13 @@ describe("consumer leadership", () => {
       };
       const p = start("p");
       const q = start("q");
-      await waitFor(() => [p, q].every((child) => child.has("LEADER") || child.has("STANDBY")), {
-        what: `both processes to settle (${p.describe()} / ${q.describe()})`,
-      });
-      const leaders = [p, q].filter((child) => child.has("LEADER"));
-      assert.equal(leaders.length, 1, `exactly one leader: ${p.describe()} / ${q.describe()}`);
-      const leader = leaders[0] as ConsumerProcess;
-      const standby = leader === p ? q : p;
-      assert.ok(standby.has("STANDBY"));
+      const { leader, standby } = await settleLeadership(p, q);
       const firstEpoch = BigInt((leader.linesFrom("LEADER")[0] as Line).text.split(" ")[1] as string);
 
       const client = new Client(db.pool, { schema });
       const committed: bigint[] = [];
       const rolledBack = await enqueueTransaction(db.pool, client, 10, false);
-      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(db.pool, client, 30)));
+      committed.push(...(await enqueueTransactions(db.pool, client, 5, 30)));
 
       // Kill the leader in the middle of the run, with a batch in its handler.
       await waitFor(() => leader.delivered().length >= 60 && leader.inBatch, {
@@ -176,11 +170,7 @@ describe("consumer leadership", () => {
       leader.signal("SIGKILL");
 
       // More jobs while the standby takes over.
-      const more = (async () => {
-        const ids: bigint[] = [];
-        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(db.pool, client, 30)));
-        return ids;
-      })();
+      const more = enqueueTransactions(db.pool, client, 5, 30);
       const took = await standby.waitForLine("LEADER", { timeout: 30_000 });
       const takeoverMs = took.at - killedAt;
       committed.push(...(await more));
@@ -267,7 +257,7 @@ describe("consumer leadership", () => {
 
       const client = new Client(db.pool, { schema });
       const committed: bigint[] = [];
-      for (let i = 0; i < 4; i++) committed.push(...(await enqueueTransaction(db.pool, client, 50)));
+      committed.push(...(await enqueueTransactions(db.pool, client, 4, 50)));
 
       // Pause A while its handler holds a batch, after it has committed a few.
       await waitFor(() => a.linesFrom("BATCH_DONE").length >= 3 && a.inBatch, {
@@ -463,7 +453,7 @@ describe("consumer leadership", () => {
       const committed: bigint[] = [];
       const killed: number[] = [];
       for (let round = 1; round <= 2; round++) {
-        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(db.pool, client, 20)));
+        committed.push(...(await enqueueTransactions(db.pool, client, 3, 20)));
         await waitFor(() => record.deliveries.length >= committed.length - 30, { what: `deliveries, round ${round}` });
         const pid = await waitFor(lockHolder, { what: "the lock session" });
         const { rows } = await db.pool.query("SELECT query FROM pg_stat_activity WHERE pid = $1", [pid]);
@@ -472,7 +462,7 @@ describe("consumer leadership", () => {
         assert.equal(terminated[0].ok, true);
         killed.push(pid);
         // Jobs committed while it has no lock.
-        for (let i = 0; i < 3; i++) committed.push(...(await enqueueTransaction(db.pool, client, 20)));
+        committed.push(...(await enqueueTransactions(db.pool, client, 3, 20)));
         await waitFor(() => epochs.length === round + 1, { what: `leadership again, round ${round}` });
         assert.ok((epochs[round] as bigint) > (epochs[round - 1] as bigint), `epochs ${epochs.join(", ")}`);
         const holder = await waitFor(lockHolder, { what: "the new lock session" });

@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import pg from "pg";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import { Client, Consumer, migrate, ReplicationSetupError, SlotLostError } from "../src/index.js";
 import { publicationName } from "../src/schema/server-names.js";
 import { consumerSlot } from "../src/slots/slot-admin.js";
 import { ConsumerProcess } from "./support/consumer-child.js";
-import { enqueueTransaction, missing } from "./support/jobs.js";
+import { startEmbeddedCluster } from "./support/embedded-cluster.js";
+import { enqueueTransaction, enqueueTransactions, missing } from "./support/jobs.js";
+import { settleLeadership } from "./support/leadership.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer } from "./support/replication.js";
@@ -302,31 +303,20 @@ describe("replication consumer: crashes and takeovers", needs("logical-replicati
     try {
       const p = start("p");
       const q = start("q");
-      await waitFor(() => [p, q].every((child) => child.has("LEADER") || child.has("STANDBY")), {
-        what: `both processes to settle (${p.describe()} / ${q.describe()})`,
-      });
-      const leaders = [p, q].filter((child) => child.has("LEADER"));
-      assert.equal(leaders.length, 1, `exactly one leader: ${p.describe()} / ${q.describe()}`);
-      const leader = leaders[0] as ConsumerProcess;
-      const standby = leader === p ? q : p;
-      assert.ok(standby.has("STANDBY"));
+      const { leader, standby } = await settleLeadership(p, q);
       await waitFor(() => streamingPid(db.pool, schema, "shared"), {
         what: `the slot to stream (${leader.describe()})`,
       });
 
       const committed: bigint[] = [];
-      for (let i = 0; i < 5; i++) committed.push(...(await enqueueTransaction(db.pool, client, 30)));
+      committed.push(...(await enqueueTransactions(db.pool, client, 5, 30)));
       await waitFor(() => leader.delivered().length >= 60 && leader.inBatch, {
         what: `the leader to be busy (${leader.describe()})`,
       });
       assert.equal(standby.delivered().length, 0, "the standby delivered nothing while the leader was alive");
       const killedAt = Date.now();
       leader.signal("SIGKILL");
-      const more = (async () => {
-        const ids: bigint[] = [];
-        for (let i = 0; i < 5; i++) ids.push(...(await enqueueTransaction(db.pool, client, 30)));
-        return ids;
-      })();
+      const more = enqueueTransactions(db.pool, client, 5, 30);
       const took = await standby.waitForLine("LEADER", { timeout: 30_000 });
       const firstBatch = await standby.waitForLine("BATCH", { timeout: 30_000 });
       committed.push(...(await more));

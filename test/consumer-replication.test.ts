@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pg from "pg";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import {
   Client,
   Consumer,
@@ -13,6 +12,7 @@ import {
   SlotLostError,
 } from "../src/index.js";
 import { consumerSlot } from "../src/slots/slot-admin.js";
+import { startEmbeddedCluster } from "./support/embedded-cluster.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots, replicationConsumer, replicationState, stopAndDropSlot } from "./support/replication.js";

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { type EmbeddedCluster, embeddedVersions, startEmbeddedCluster } from "../dev/embedded-cluster.js";
 import {
   Client,
   Consumer,
@@ -15,6 +14,7 @@ import {
   ProgressMismatchError,
 } from "../src/index.js";
 import { consumerSlot } from "../src/slots/slot-admin.js";
+import { type EmbeddedCluster, embeddedVersions, startEmbeddedCluster } from "./support/embedded-cluster.js";
 import { needs } from "./support/needs.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";

@@ -2,12 +2,12 @@
 // its own --json summary and, independently, by reading the file it wrote and the orders table.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { consumerSlot } from "../src/slots/slot-admin.js";
+import { type ChildOutput, outputOf } from "./support/child-output.js";
 import { needs } from "./support/needs.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -28,30 +28,16 @@ function startDemo(args: readonly string[], databaseUrl: string | undefined) {
   });
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the demo to its end; `started` gets the process as soon as it is spawned. */
 async function runDemo(
   args: readonly string[],
   databaseUrl: string | undefined,
   started?: (child: ReturnType<typeof startDemo>) => void,
-): Promise<Run> {
+): Promise<ChildOutput> {
   const child = startDemo(args, databaseUrl);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
+  const output = outputOf(child);
   started?.(child);
-  const [code] = await once(child, "exit");
-  return { code: code as number | null, stdout, stderr };
+  return output;
 }
 
 interface Line {
@@ -63,7 +49,7 @@ interface Line {
 }
 
 /** The summary on the last line of stdout, checked against the file the demo wrote. */
-function checkRun(run: Run, mode: string, file: string, jobs: number | undefined) {
+function checkRun(run: ChildOutput, mode: string, file: string, jobs: number | undefined) {
   assert.equal(run.code, 0, `exit status; stderr:\n${run.stderr}`);
   const lastLine = run.stdout.trimEnd().split("\n").at(-1) ?? "";
   const summary = JSON.parse(lastLine);

@@ -15,15 +15,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
+import { replicationClient } from "../src/database/replication-client.js";
+import { Client, migrate, ReplicationSetupError } from "../src/index.js";
+import { slotName } from "../src/schema/server-names.js";
 import {
   type EmbeddedCluster,
   type EmbeddedVersion,
   embeddedVersions,
   startEmbeddedCluster,
-} from "../dev/embedded-cluster.js";
-import { replicationClient } from "../src/database/replication-client.js";
-import { Client, migrate, ReplicationSetupError } from "../src/index.js";
-import { slotName } from "../src/schema/server-names.js";
+} from "./support/embedded-cluster.js";
 import { recorder } from "./support/recorder.js";
 import { replicationConsumer } from "./support/replication.js";
 import { admin as serverAdmin } from "./support/test-database.js";

@@ -14,13 +14,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { startEmbeddedCluster } from "../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "./support/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
 import { installTestDeps } from "./support/test-deps.js";
 
 /**
- * How long one test may run. The slowest, CPU-bound (src/replication/replication-stream.test.ts
+ * How long one test may run. The slowest, CPU-bound (test/replication-stream.test.ts
  * frames a 130 KB stream split at every byte offset), takes 27 s alone on a 2-core machine and
  * took 168 s in a full run while other runs shared it; others wait up to 60 s for a slot on a
  * loaded server, and a few set a timeout of their own (up to 90 s), which applies first.

@@ -3,24 +3,12 @@ import { describe, it } from "node:test";
 import type pg from "pg";
 import { Client, Consumer, migrate } from "../src/index.js";
 import { wakeChannel } from "../src/schema/server-names.js";
+import { inTransaction } from "./support/in-transaction.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
-
-/** Runs `work` inside BEGIN on a dedicated connection, then commits or rolls back. */
-async function inTransaction<T>(end: "COMMIT" | "ROLLBACK", work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
-  const tx = await db.pool.connect();
-  try {
-    await tx.query("BEGIN");
-    const result = await work(tx);
-    await tx.query(end);
-    return result;
-  } finally {
-    tx.release();
-  }
-}
 
 async function enqueueSql(on: pg.Pool | pg.PoolClient, schema: string, args: string, values: unknown[] = []) {
   const { rows } = await on.query(`SELECT ${schema}.enqueue(${args})::text AS id`, values);
@@ -40,16 +28,18 @@ describe("the SQL function enqueue()", () => {
       CREATE TRIGGER order_created AFTER INSERT ON ${schema}_orders FOR EACH ROW EXECUTE FUNCTION ${schema}_order_created();`);
 
     const plain = await enqueueSql(db.pool, schema, "$1", ['{"plain": true}']);
-    const [inTx, xid] = await inTransaction("COMMIT", async (tx) => {
+    const [inTx, xid] = await inTransaction(db.pool, "COMMIT", async (tx) => {
       const id = await enqueueSql(tx, schema, "$1, headers => $2", ['{"inTx": true}', '{"trace": "t1"}']);
       const { rows } = await tx.query("SELECT pg_current_xact_id()::text AS xid");
       return [id, rows[0].xid as string] as const;
     });
-    const rolledBack = await inTransaction("ROLLBACK", (tx) => enqueueSql(tx, schema, "$1", ['{"rolledBack": true}']));
-    await inTransaction("ROLLBACK", (tx) =>
+    const rolledBack = await inTransaction(db.pool, "ROLLBACK", (tx) =>
+      enqueueSql(tx, schema, "$1", ['{"rolledBack": true}']),
+    );
+    await inTransaction(db.pool, "ROLLBACK", (tx) =>
       tx.query(`INSERT INTO ${schema}_orders (email) VALUES ('gone@example.com')`),
     );
-    await inTransaction("COMMIT", (tx) =>
+    await inTransaction(db.pool, "COMMIT", (tx) =>
       tx.query(`INSERT INTO ${schema}_orders (email) VALUES ('ada@example.com'), ('bob@example.com')`),
     );
 
@@ -135,7 +125,7 @@ describe("the SQL function enqueue()", () => {
       await listener.query(`LISTEN "${wakeChannel(schema)}"; LISTEN sentinel_${schema}`);
       await enqueueSql(db.pool, schema, "'1'");
       await enqueueSql(db.pool, schema, "'2', run_at => now(), notify => true");
-      await inTransaction("COMMIT", (tx) => enqueueSql(tx, schema, "'3', notify => true"));
+      await inTransaction(db.pool, "COMMIT", (tx) => enqueueSql(tx, schema, "'3', notify => true"));
       // Notifications arrive in commit order, so once the sentinel sent last has arrived,
       // every notification the three jobs caused has too.
       await db.pool.query(`NOTIFY sentinel_${schema}`);

@@ -13,7 +13,7 @@ import { appendFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { Client, Consumer, Maintenance, migrate } from "poutbox";
-import { startEmbeddedCluster } from "../../dev/embedded-cluster.js";
+import { startEmbeddedCluster } from "../../test/support/embedded-cluster.js";
 
 interface OrderJob {
   orderId: number;

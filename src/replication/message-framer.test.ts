@@ -4,7 +4,7 @@ import { ReplicationProtocolError } from "../core/errors.js";
 import { type BackendMessage, MessageFramer } from "./message-framer.js";
 
 // Every byte PostgreSQL 17 sent on a replication connection (recorded from the socket, as in
-// replication-stream.test.ts but without its 120 KB row): authentication, parameters,
+// test/replication-stream.test.ts but without its 120 KB row): authentication, parameters,
 // CREATE_REPLICATION_SLOT, START_REPLICATION with a keepalive, one transaction of two inserts,
 // CopyDone, a last keepalive the server sends after its own CopyDone, CommandComplete x2 and
 // ReadyForQuery.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { decodePgOutput } from "./pgoutput.js";
 
-// An Insert captured from PostgreSQL 17 (pgoutput-server.test.ts) into a table shaped like the
+// An Insert captured from PostgreSQL 17 (test/pgoutput-server.test.ts) into a table shaped like the
 // outbox's `immediate`: id, topic, JSON payload, NULL headers, attempt and consumer,
 // created_at, transaction_id. A figure to watch, not a limit: timing varies too much between
 // machines (and with other test files running) to assert on.

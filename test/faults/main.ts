@@ -9,7 +9,7 @@
 // scenario failed.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { type EmbeddedVersion, startEmbeddedCluster } from "../../dev/embedded-cluster.js";
+import { type EmbeddedVersion, startEmbeddedCluster } from "../support/embedded-cluster.js";
 import { installTestDeps } from "../support/test-deps.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Figures } from "./ledger.js";

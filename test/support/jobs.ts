@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Client } from "../../src/index.js";
+import { inTransaction } from "./in-transaction.js";
 
 /** Enqueues `count` jobs `{ i }` in one transaction on `pool`, committed or rolled back; their ids. */
 export async function enqueueTransaction(
@@ -8,21 +9,12 @@ export async function enqueueTransaction(
   count: number,
   commit = true,
 ): Promise<bigint[]> {
-  const tx = await pool.connect();
-  try {
-    await tx.query("BEGIN");
-    const ids = await client.enqueueMany(
+  return inTransaction(pool, commit ? "COMMIT" : "ROLLBACK", (tx) =>
+    client.enqueueMany(
       Array.from({ length: count }, (_, i) => ({ i })),
       { tx },
-    );
-    await tx.query(commit ? "COMMIT" : "ROLLBACK");
-    return ids;
-  } catch (error) {
-    await tx.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    tx.release();
-  }
+    ),
+  );
 }
 
 /** How many ids of `expected` are not in `seen`. */
@@ -34,4 +26,16 @@ export function missing(seen: Iterable<bigint>, expected: readonly bigint[]): nu
 /** Every id of `expected` is in `seen`. */
 export function coversAll(seen: Iterable<bigint>, expected: readonly bigint[]): boolean {
   return missing(seen, expected) === 0;
+}
+
+/** `transactions` committed transactions of `count` jobs each, one after the other; all their ids. */
+export async function enqueueTransactions(
+  pool: pg.Pool,
+  client: Client,
+  transactions: number,
+  count: number,
+): Promise<bigint[]> {
+  const ids: bigint[] = [];
+  for (let i = 0; i < transactions; i++) ids.push(...(await enqueueTransaction(pool, client, count)));
+  return ids;
 }

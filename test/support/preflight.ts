@@ -2,7 +2,7 @@
 // is recent enough and lets the test role create databases (without these nothing can run),
 // and which capabilities of test/support/needs.ts it lacks (the tests that need them are
 // skipped). The settings the suite asks for are those of CI's service and of the embedded
-// cluster (.ci/prepare-system-postgres, dev/embedded-cluster.ts).
+// cluster (.ci/prepare-system-postgres, test/support/embedded-cluster.ts).
 import pg from "pg";
 import { type Capability, capabilities, type Lacking } from "./needs.js";
 

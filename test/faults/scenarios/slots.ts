@@ -1,7 +1,7 @@
-import { startEmbeddedCluster } from "../../../dev/embedded-cluster.js";
 import { migrate } from "../../../src/index.js";
 import { consumerSlot } from "../../../src/slots/slot-admin.js";
 import type { ConsumerProcess } from "../../support/consumer-child.js";
+import { startEmbeddedCluster } from "../../support/embedded-cluster.js";
 import { waitFor } from "../../support/wait-for.js";
 import type { Run, Scenario } from "../run.js";
 import { errors, leading, sleep } from "./steps.js";

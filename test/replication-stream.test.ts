@@ -3,20 +3,20 @@ import { randomBytes } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { before, describe, it } from "node:test";
 import pg from "pg";
-import { needs } from "../../test/support/needs.js";
-import { useTestDatabase } from "../../test/support/test-database.js";
-import { waitFor } from "../../test/support/wait-for.js";
-import { lsnToString, parseLsn } from "./lsn.js";
-import { type BackendMessage, MessageFramer } from "./message-framer.js";
-import { dateToPgMicros, pgMicrosToDate } from "./pg-time.js";
-import { decodePgOutput } from "./pgoutput.js";
-import type { PgOutputMessage } from "./pgoutput-messages.js";
+import { lsnToString, parseLsn } from "../src/replication/lsn.js";
+import { type BackendMessage, MessageFramer } from "../src/replication/message-framer.js";
+import { dateToPgMicros, pgMicrosToDate } from "../src/replication/pg-time.js";
+import { decodePgOutput } from "../src/replication/pgoutput.js";
+import type { PgOutputMessage } from "../src/replication/pgoutput-messages.js";
 import {
   decodeReplicationMessage,
   encodeStandbyStatusUpdate,
   type PrimaryKeepalive,
   type XLogData,
-} from "./replication-messages.js";
+} from "../src/replication/replication-messages.js";
+import { needs } from "./support/needs.js";
+import { useTestDatabase } from "./support/test-database.js";
+import { waitFor } from "./support/wait-for.js";
 
 // The whole path on a real walsender: a replication connection's raw bytes, recorded from its
 // socket, are cut by MessageFramer (however the stream is split), CopyData bodies decoded by

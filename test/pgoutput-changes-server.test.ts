@@ -1,23 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { needs } from "../../test/support/needs.js";
-import { useTestDatabase } from "../../test/support/test-database.js";
-import { parseLsn } from "./lsn.js";
-import { decodePgOutput } from "./pgoutput.js";
-import type { PgOutputMessage, RelationMessage, TupleData } from "./pgoutput-messages.js";
+import type { RelationMessage, TupleData } from "../src/replication/pgoutput-messages.js";
+import { needs } from "./support/needs.js";
+import { type Change, decodeChanges, messages } from "./support/slot-changes.js";
+import { useTestDatabase } from "./support/test-database.js";
 
 // Updates, deletes, TRUNCATE and logical decoding messages as a real PostgreSQL sends them,
 // read back through a logical slot like pgoutput-server.test.ts does for inserts.
 
 const db = useTestDatabase();
-
-interface Change {
-  readonly lsn: bigint;
-  readonly xid: number;
-  readonly data: Buffer;
-  readonly message: PgOutputMessage;
-}
 
 const big = "wörld 😀 0123456789 ".repeat(4500);
 
@@ -49,12 +41,7 @@ async function capture(): Promise<Change[]> {
          'proto_version', '1', 'publication_names', 'pub_all', 'messages', 'true')`,
       [slot],
     );
-    return rows.map(({ lsn, xid, data }) => ({
-      lsn: parseLsn(lsn),
-      xid: Number(xid),
-      data,
-      message: decodePgOutput(data),
-    }));
+    return decodeChanges(rows);
   } finally {
     // A slot left behind pins WAL and blocks DROP DATABASE, so it goes even if a step failed.
     await client.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [
@@ -75,13 +62,6 @@ function row(relation: RelationMessage | undefined, tuple: TupleData | undefined
       return [column.name, value.kind === "text" ? value.value : value.kind === "null" ? null : "(unchanged)"];
     }),
   );
-}
-
-function messages<Tag extends PgOutputMessage["tag"]>(changes: readonly Change[], tag: Tag) {
-  return changes.map((change) => change.message).filter((message) => message.tag === tag) as Extract<
-    PgOutputMessage,
-    { tag: Tag }
-  >[];
 }
 
 describe("decodePgOutput on updates, deletes, truncate and messages from a real server", {

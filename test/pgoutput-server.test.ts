@@ -1,28 +1,20 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { needs } from "../../test/support/needs.js";
-import { useTestDatabase } from "../../test/support/test-database.js";
-import { parseLsn } from "./lsn.js";
-import { pgMicrosToDate } from "./pg-time.js";
-import { decodePgOutput } from "./pgoutput.js";
-import type { PgOutputMessage, RelationMessage, TupleData } from "./pgoutput-messages.js";
+import { parseLsn } from "../src/replication/lsn.js";
+import { pgMicrosToDate } from "../src/replication/pg-time.js";
+import type { RelationMessage, TupleData } from "../src/replication/pgoutput-messages.js";
+import { needs } from "./support/needs.js";
+import { type Change, decodeChanges, messages } from "./support/slot-changes.js";
+import { useTestDatabase } from "./support/test-database.js";
 
 // Decodes what a real PostgreSQL sends for inserts: rows are written to a throw-away database
 // and read back through a logical slot with pg_logical_slot_peek_binary_changes, which returns
 // the exact bytes pgoutput puts in XLogData. pgoutput-changes-server.test.ts does the same for
 // updates, deletes and the rest. With POUTBOX_PRINT_FIXTURES=1 both print the bytes as hex,
-// which is how the fixtures of pgoutput.test.ts were made.
+// which is how the fixtures of src/replication/pgoutput.test.ts were made.
 
 const db = useTestDatabase();
-
-interface Change {
-  /** The `lsn` column: where the decoding context was when pgoutput wrote the message. */
-  readonly lsn: bigint;
-  readonly xid: number;
-  readonly data: Buffer;
-  readonly message: PgOutputMessage;
-}
 
 interface Captured {
   readonly startLsn: bigint;
@@ -81,12 +73,7 @@ async function capture(): Promise<Captured> {
            VARIADIC ARRAY['proto_version', '1', 'publication_names', 'pub_insert']::text[] || $2::text[])`,
         [slot, options],
       );
-      return rows.map(({ lsn, xid, data }) => ({
-        lsn: parseLsn(lsn),
-        xid: Number(xid),
-        data,
-        message: decodePgOutput(data),
-      }));
+      return decodeChanges(rows);
     };
     const { rows } = await client.query(
       "SELECT 'items'::regclass::oid::int AS items, 'jobs'::regclass::oid::int AS jobs, 'mood'::regtype::oid::int AS mood",
@@ -157,13 +144,6 @@ function row(relation: RelationMessage, tuple: TupleData): Record<string, string
       return [column.name, value.kind === "text" ? value.value : null];
     }),
   );
-}
-
-function messages<Tag extends PgOutputMessage["tag"]>(changes: readonly Change[], tag: Tag) {
-  return changes.map((change) => change.message).filter((message) => message.tag === tag) as Extract<
-    PgOutputMessage,
-    { tag: Tag }
-  >[];
 }
 
 describe("decodePgOutput on inserts from a real server", needs("logical-replication", "replication-origins"), () => {
