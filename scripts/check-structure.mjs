@@ -3,8 +3,11 @@
 //   - a cycle between files;
 //   - a cycle between folders (src/a/ imports src/b/ and src/b/ imports src/a/, directly or
 //     round a longer loop), which a file cycle check alone lets through;
-//   - an import that a folder's rule below forbids.
+//   - an import that a folder's rule below forbids;
+//   - a layout table in docs/architecture.md that names a folder of src/ that is not there,
+//     or leaves one out.
 // Test files are left out: they may import from anywhere.
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { installTools, tools } from "./tools.mjs";
@@ -68,8 +71,24 @@ function visit(folder) {
 }
 for (const folder of folders.keys()) if (!state.has(folder)) visit(folder);
 
+// The layout table lists src/'s top-level folders and files (src/cli/commands/ is told of in
+// its parent's row).
+const layout = readFileSync("docs/architecture.md", "utf8").split("\n## Layout\n")[1]?.split("\n## ")[0] ?? "";
+const documented = new Set(
+  [...layout.matchAll(/^\| [^|]+ \| `(src\/[^`]+)` \|/gm)].map((match) => match[1].replace(/\/$/, "")),
+);
+const present = new Set(
+  readdirSync("src", { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() || (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")))
+    .map((entry) => `src/${entry.name}`),
+);
+for (const name of present)
+  if (!documented.has(name)) problems.push(`docs/architecture.md's layout table leaves out ${name}`);
+for (const name of documented)
+  if (!present.has(name)) problems.push(`docs/architecture.md's layout table names ${name}, which is not there`);
+
 if (problems.length > 0) {
   for (const problem of problems) say(problem);
   process.exit(1);
 }
-say(`${Object.keys(graph).length} files in ${folders.size} folders: no cycle, every folder rule kept`);
+say(`${Object.keys(graph).length} files in ${folders.size} folders: no cycle, every folder rule kept, the layout table in docs/architecture.md complete`);
