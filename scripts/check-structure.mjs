@@ -91,4 +91,6 @@ if (problems.length > 0) {
   for (const problem of problems) say(problem);
   process.exit(1);
 }
-say(`${Object.keys(graph).length} files in ${folders.size} folders: no cycle, every folder rule kept, the layout table in docs/architecture.md complete`);
+say(
+  `${Object.keys(graph).length} files in ${folders.size} folders: no cycle, every folder rule kept, the layout table in docs/architecture.md complete`,
+);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseDuration } from "./replication-leader.js";
+import { parseDuration } from "./replication-status-interval.js";
 
 describe("parseDuration", () => {
   it("reads PostgreSQL time settings as SHOW prints them", () => {
