@@ -246,3 +246,8 @@ export const transactionsDescribe = sql<{
 export const serverVersionRead = sql<{ version: number }>(
   "SELECT current_setting('server_version_num')::int AS version",
 );
+
+/** A snapshot and the WAL position of the same moment (see SnapshotPairs). */
+export const snapshotPairRead = sql<{ snapshot: string; lsn: string }>(
+  "SELECT pg_current_snapshot()::text AS snapshot, pg_current_wal_insert_lsn()::text AS lsn",
+);

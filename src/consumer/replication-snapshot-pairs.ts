@@ -1,5 +1,7 @@
 import type pg from "pg";
+import { queryRow } from "../database/query-rows.js";
 import { parseLsn } from "../replication/lsn.js";
+import { snapshotPairRead } from "./consumer-queries.js";
 
 // How often a new (snapshot, WAL position) pair is taken to move the progress snapshot.
 const snapshotPairInterval = 1000;
@@ -31,9 +33,7 @@ export class SnapshotPairs {
   async refresh(): Promise<void> {
     if (this.#pending || Date.now() - this.#takenAt < snapshotPairInterval) return;
     this.#takenAt = Date.now();
-    const { rows } = await this.#pool.query(
-      "SELECT pg_current_snapshot()::text AS snapshot, pg_current_wal_insert_lsn()::text AS lsn",
-    );
-    this.#pending = { snapshot: rows[0].snapshot, lsn: parseLsn(rows[0].lsn) };
+    const { snapshot, lsn } = await queryRow(this.#pool, snapshotPairRead);
+    this.#pending = { snapshot, lsn: parseLsn(lsn) };
   }
 }

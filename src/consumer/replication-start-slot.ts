@@ -1,7 +1,8 @@
-import { connectListening } from "../database/connect.js";
 import { queryRows } from "../database/query-rows.js";
+import { withConnection } from "../database/with-connection.js";
 import { lsnToString } from "../replication/lsn.js";
 import { dropSlot, slotState } from "../slots/slot-admin.js";
+import { snapshotRead } from "../sources/polling-queries.js";
 import { validSnapshot } from "../sources/snapshot.js";
 import { FencedError } from "./leader-lock.js";
 import type { LeaderTerm } from "./polling-leader.js";
@@ -47,24 +48,13 @@ export async function startSlot(term: LeaderTerm, slot: string): Promise<Started
 
 /** The exported snapshot as pg_current_snapshot() prints it, read while its walsender still holds it. */
 async function importedSnapshot(term: LeaderTerm, snapshotName: string): Promise<string> {
-  // Errors reach this start through its queries; the listener only keeps an error event
-  // (a walsender or backend cut meanwhile) from ending the process.
-  const ignore = () => {};
-  const client = await connectListening(term.pool, ignore);
-  let broken: Error | undefined;
-  try {
+  // The import fails when the walsender exporting the snapshot is gone; the connection is then
+  // inside an aborted transaction, and withConnection closes it rather than give it back.
+  return withConnection(term.pool, async (client) => {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
     await client.query(`SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "")}'`);
-    const { rows } = await client.query("SELECT pg_current_snapshot()::text AS snapshot");
+    const [row] = await queryRows(client, snapshotRead);
     await client.query("COMMIT");
-    return validSnapshot(rows[0].snapshot);
-  } catch (error) {
-    // The import fails when the walsender exporting the snapshot is gone; the connection is
-    // then inside an aborted transaction and must not go back to the caller's pool.
-    broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    if (!broken) client.off("error", ignore);
-    client.release(broken);
-  }
+    return validSnapshot(row?.snapshot ?? "");
+  });
 }

@@ -71,3 +71,6 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
       LIMIT $5
     ) page ON true`);
 }
+
+/** The snapshot of the current transaction, as text. */
+export const snapshotRead = sql<{ snapshot: string }>("SELECT pg_current_snapshot()::text AS snapshot");
