@@ -17,6 +17,7 @@ export type {
   ConsumerMaintenanceOptions,
   ConsumerMode,
   ConsumerOptions,
+  ConsumerStart,
   SlotLostPolicy,
 } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";

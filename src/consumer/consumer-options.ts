@@ -20,6 +20,13 @@ export interface ConsumerOptions {
    * REPLICATION). Default `"polling"`.
    */
   readonly mode?: ConsumerMode;
+  /**
+   * Where a consumer name that has no progress yet starts: `oldest` delivers every job still in
+   * the outbox (its retained history included); `now` only jobs that commit after start() was
+   * called. A name with stored progress resumes from it whatever this says; moveConsumer()
+   * moves one. Default `"oldest"`.
+   */
+  readonly startFrom?: ConsumerStart;
   /** Most jobs handed to the handler at once. Default 100. */
   readonly batchSize?: number;
   /** Wait between polls that found nothing, in ms. Default 10. */
@@ -94,6 +101,10 @@ export const consumerModes = ["polling", "replication"] as const;
 
 export type ConsumerMode = (typeof consumerModes)[number];
 
+export const consumerStarts = ["oldest", "now"] as const;
+
+export type ConsumerStart = (typeof consumerStarts)[number];
+
 export const slotLostPolicies = ["fail", "catch-up"] as const;
 
 export type SlotLostPolicy = (typeof slotLostPolicies)[number];
@@ -101,6 +112,7 @@ export type SlotLostPolicy = (typeof slotLostPolicies)[number];
 export interface ResolvedConsumerOptions {
   readonly name: string;
   readonly mode: ConsumerMode;
+  readonly startFrom: ConsumerStart;
   readonly maxBatchBytes: number;
   readonly flushDelay: number;
   readonly statusInterval: number;
@@ -141,6 +153,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   const resolved: ResolvedConsumerOptions = {
     name,
     mode,
+    startFrom: oneOf("startFrom", options.startFrom, consumerStarts, "oldest"),
     maxBatchBytes: integer("maxBatchBytes", options.maxBatchBytes, 16 * 1024 * 1024, 1, 2 ** 31 - 1),
     flushDelay: integer("flushDelay", options.flushDelay, 1, 0, 60_000),
     statusInterval: integer("statusInterval", options.statusInterval, 1000, 10, 600_000),

@@ -28,8 +28,10 @@ export interface ClaimedRow {
 /** The SQL a consumer runs besides reading jobs, for one schema. Entity first, then verb. */
 export interface ConsumerQueries {
   /**
-   * $1 name, $2 leader id, $3 mode. Bumps the leader epoch; returns it, the stored progress,
-   * the cluster and timeline it was recorded on, and the held outcomes.
+   * $1 name, $2 leader id, $3 mode, $4 the snapshot a new consumer starts from (null: the
+   * oldest job there is). Bumps
+   * the leader epoch; returns it, the stored progress, the cluster and timeline it was
+   * recorded on, and the held outcomes.
    */
   readonly consumerClaim: Sql<ClaimedRow>;
   /** $1 name, $2 epoch, $3 system identifier, $4 timeline: where this term's progress is recorded. */
@@ -138,7 +140,8 @@ export function consumerQueries(quotedSchema: string): ConsumerQueries {
   return {
     consumerClaim: sql(`
       INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, leader_epoch, leader_id, heartbeat_at)
-      VALUES ($1, $3, '1:1:', 1, $2, now())
+      -- A snapshot that shows no transaction as done (1:1:) delivers every job there is.
+      VALUES ($1, $3, coalesce($4::pg_snapshot, '1:1:'::pg_snapshot), 1, $2, now())
       ON CONFLICT (name) DO UPDATE
         SET leader_epoch = c.leader_epoch + 1, leader_id = $2, mode = $3, heartbeat_at = now(), updated_at = now()
       RETURNING leader_epoch::text AS epoch, mode, snapshot::text AS snapshot, window_snapshot::text AS window,

@@ -13,6 +13,7 @@ import { checkSchema } from "../schema/check-schema.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { checkLogicalReplication } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
+import { snapshotRead } from "../sources/polling-queries.js";
 import type { AnyTopics } from "../topics/topics.js";
 import { checkReplicationConnection } from "./check-replication-connection.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
@@ -77,6 +78,8 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   readonly #lock: LeaderLock;
   readonly #id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   #state: State = "new";
+  /** With startFrom "now": the snapshot read at start(), where a new consumer name begins. */
+  #startSnapshot: string | undefined;
   #stopping = new AbortController();
   #abandon = new AbortController();
   #loop: Promise<void> | undefined;
@@ -147,6 +150,8 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       if (this.#options.mode === "replication") await checkReplicationConnection(this.#pool, this.#options.logger);
       await checkSchema(this.#pool, this.#options.schema, this.#options.quotedSchema);
       if (this.#options.mode === "replication") await checkLogicalReplication(this.#pool);
+      // "Now" is when start() is called, not when this process first leads, which may come later.
+      if (this.#options.startFrom === "now") this.#startSnapshot = (await queryRow(this.#pool, snapshotRead)).snapshot;
     } catch (error) {
       this.#state = "stopped";
       throw error;
@@ -251,6 +256,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         this.#options.name,
         this.#id,
         this.#options.mode,
+        this.#startSnapshot ?? null,
       ]);
       // Before anything is delivered or acknowledged: progress recorded on another cluster, or
       // ahead of this server (a restore), must not be resumed.
