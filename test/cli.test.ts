@@ -74,7 +74,13 @@ describe("poutbox command line", () => {
     assert.equal(top.code, 0);
     for (const name of ["migrate", "status", "dead-letter", "consumer", "maintenance"])
       assert.match(top.stdout, new RegExp(name));
-    const subcommands = [["status"], ["dead-letter", "purge"], ["consumer", "remove"], ["maintenance", "run"]];
+    const subcommands = [
+      ["status"],
+      ["dead-letter", "purge"],
+      ["consumer", "remove"],
+      ["maintenance", "run"],
+      ["scheduled", "cancel"],
+    ];
     const helps = await Promise.all(subcommands.map((args) => poutbox([...args, "--help"])));
     for (const [n, help] of helps.entries()) {
       assert.equal(help.code, 0, subcommands[n]?.join(" "));
@@ -100,6 +106,8 @@ describe("poutbox command line", () => {
       [["dead-letter", "list", "--limit", "0"], /positive integer/],
       [["consumer", "remove"], /missing required argument 'name'/],
       [["maintenance", "run", "--partition-interval", "10s"], /partitionInterval/],
+      [["scheduled", "cancel"], /missing required argument 'ids'/],
+      [["scheduled", "cancel", "12,x"], /job ids/],
     ];
     const runs = await Promise.all(cases.map(([args]) => poutbox(args, { env: unreachable })));
     for (const [n, run] of runs.entries()) assertOneLineError(run, 2, cases[n]?.[1] ?? /./);
@@ -139,6 +147,7 @@ describe("poutbox command line", () => {
       ["dead-letter", "purge", "--all", "--yes"],
       ["consumer", "remove", "mailer", "--yes"],
       ["maintenance", "run"],
+      ["scheduled", "cancel", "1", "--yes"],
     ];
     const runs = await Promise.all(commands.map((args) => poutbox([...args, "--schema", "never_migrated"])));
     for (const run of runs) {
@@ -410,6 +419,30 @@ describe("poutbox command line", () => {
     assert.equal(purged.code, 0, purged.stderr);
     assert.deepEqual(JSON.parse(purged.stdout), { action: "purge", matched: 2, purged: 2 });
     assert.equal(await count(), 0);
+  });
+
+  it("cancels scheduled jobs after confirmation, naming those it could not cancel", async () => {
+    const schema = await migrated("cli_cancel");
+    const client = new Client(db.pool, { schema });
+    const [first, second] = await client.enqueueMany(["a", "b"], { runAt: new Date(Date.now() + 3_600_000) });
+    const [due] = await client.enqueueMany(["c"]);
+    const scheduled = async () =>
+      (await db.pool.query(`SELECT id::text AS id FROM ${schema}.scheduled ORDER BY id`)).rows.map((row) => row.id);
+
+    const declined = await poutbox(["scheduled", "cancel", "--schema", schema, String(first)], { input: "n\n" });
+    assert.equal(declined.code, 1);
+    assert.match(declined.stderr, new RegExp(`^Cancel scheduled job ${first}\\? \\[y/N\\]`));
+    assert.deepEqual(await scheduled(), [String(first), String(second)], "declined: nothing cancelled");
+
+    const confirmed = await poutbox(["scheduled", "cancel", "--schema", schema, `${first},${due}`], { input: "y\n" });
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    assert.equal(confirmed.stdout, `cancelled 1 scheduled job\nnot scheduled (already due, or no such job): ${due}\n`);
+    assert.deepEqual(await scheduled(), [String(second)]);
+
+    const json = await poutbox(["scheduled", "cancel", "--schema", schema, String(second), "--yes", "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { cancelled: [String(second)], notScheduled: [] });
+    assert.deepEqual(await scheduled(), []);
   });
 
   it("removes a consumer that is stopped, after confirmation; refuses one that runs or does not exist", async (t) => {

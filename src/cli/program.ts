@@ -5,6 +5,7 @@ import { defineDeadLetter } from "./commands/dead-letter.js";
 import { defineMaintenance } from "./commands/maintenance.js";
 import { defineMigrate } from "./commands/migrate.js";
 import { definePartition } from "./commands/partition.js";
+import { defineScheduled } from "./commands/scheduled.js";
 import { defineStatus } from "./commands/status.js";
 
 // From src/cli/ and from dist/cli/ alike, the package's own package.json is two folders up.
@@ -39,5 +40,6 @@ export function program(writeError: (line: string) => void): Command {
   defineConsumer(root.command("consumer"));
   defineMaintenance(root.command("maintenance"));
   definePartition(root.command("partition"));
+  defineScheduled(root.command("scheduled"));
   return root;
 }

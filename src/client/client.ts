@@ -7,7 +7,12 @@ import { resolveSchema } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/server-names.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
-import { checkEnqueueOptions, type EnqueueOptions, failedTransactionMessage } from "./enqueue-options.js";
+import {
+  checkEnqueueOptions,
+  checkTransaction,
+  type EnqueueOptions,
+  failedTransactionMessage,
+} from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries, type Statement } from "./enqueue-queries.js";
 import { toJson } from "./to-json.js";
 
@@ -144,6 +149,27 @@ export class Client<Payload = unknown> {
   }
 
   /**
+   * Cancels scheduled jobs that are not due yet: they are deleted and will never be delivered.
+   * Returns the ids it cancelled, in the order given; a job that is already due (moved to
+   * `immediate` for delivery), or that does not exist, is not among them. With `tx`, the
+   * cancellation commits or rolls back with your transaction (cancel an order's reminder in
+   * the transaction that cancels the order).
+   *
+   * @throws {InvalidOptionError} `ids` is not an array of bigint job ids.
+   * @throws {TransactionStateError} `tx` is not inside an open transaction.
+   * @throws {SchemaMissingError} `migrate()` has not been run for this schema.
+   */
+  async cancelScheduled(ids: readonly JobId[], options: { readonly tx?: Queryable } = {}): Promise<JobId[]> {
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== "bigint")) {
+      throw new InvalidOptionError("ids", "expected an array of bigint job ids");
+    }
+    if (options.tx !== undefined) checkTransaction(options.tx);
+    if (ids.length === 0) return [];
+    const cancelled = new Set(await this.#run(options.tx, this.#queries.scheduledCancel, [ids.join(",")]));
+    return ids.filter((id) => cancelled.has(id));
+  }
+
+  /**
    * With a topic map that has schemas: the topic must be declared and every payload must pass
    * its schema. The payload stored is the one given, not the schema's output, so a consumer
    * validating it again sees exactly what the producer checked.
@@ -165,10 +191,10 @@ export class Client<Payload = unknown> {
         this.#prepare && isNodePostgres(db)
           ? await db.query({ name: statement.name, text: statement.text, values })
           : await db.query(statement.text, values);
-      // One row: an id, or enqueueMany's ids in input order, comma-separated.
+      // One row: an id, or ids comma-separated (enqueueMany's in input order; none cancelled: "").
       const ids = (rows[0] as { id: string } | undefined)?.id;
       if (typeof ids !== "string") throw new Error("the enqueue statement returned no ids");
-      return ids.split(",").map((id) => BigInt(id));
+      return ids === "" ? [] : ids.split(",").map((id) => BigInt(id));
     } catch (error) {
       const state = sqlStateOf(db, error);
       if (state !== undefined && missingRelationCodes.has(state)) {

@@ -64,7 +64,8 @@ function headersJson(headers: Headers): string {
   return JSON.stringify(headers);
 }
 
-function checkTransaction(tx: Queryable): void {
+/** Refuses a `tx` that is not a connection inside an open transaction. */
+export function checkTransaction(tx: Queryable): void {
   if (tx === null || typeof tx !== "object" || typeof tx.query !== "function") {
     throw new InvalidOptionError("tx", "expected a connection with a query() method inside an open transaction");
   }

@@ -17,6 +17,8 @@ export interface EnqueueQueries {
   readonly immediateMany: Statement;
   /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 run_at. */
   readonly scheduledMany: Statement;
+  /** $1 job ids, comma-separated. Deletes those still scheduled; returns their ids the same way. */
+  readonly scheduledCancel: Statement;
 }
 
 function statement(text: string): Statement {
@@ -50,6 +52,11 @@ export function enqueueQueries(quotedSchema: string, notifyChannel?: string): En
     )${notify ? wake : ""}
     SELECT string_agg(id::text, ',' ORDER BY position) AS id FROM input${notify ? fromWake : ""}`;
   return {
+    // Ids travel as one text value: arrays are driver-specific and do not cross the Queryable seam.
+    scheduledCancel: statement(
+      `WITH gone AS (DELETE FROM ${quotedSchema}.scheduled WHERE id = ANY(string_to_array($1::text, ',')::bigint[]) RETURNING id)
+       SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') AS id FROM gone`,
+    ),
     immediateOne: statement(
       notifyChannel === undefined
         ? `INSERT INTO ${quotedSchema}.immediate (topic, payload, headers) VALUES ($1::text, $2::text::json, $3::text::json) RETURNING id::text AS id`
