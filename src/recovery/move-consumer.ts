@@ -1,4 +1,5 @@
 import { InvalidOptionError, PoutboxError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
 import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { dateFromEpochMs } from "../database/epoch.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
@@ -9,7 +10,13 @@ import { resolveSchema } from "../schema/schema-name.js";
 import { leaderLockKey } from "../schema/server-names.js";
 import { consumerSlot, dropSlot, slotState } from "../slots/slot-admin.js";
 import { restampFutureRows } from "./future-rows.js";
-import { consumerMoveRecord, consumerPositionLock, consumerPositionReset } from "./recovery-queries.js";
+import {
+  consumerMoveRecord,
+  consumerPositionLock,
+  consumerPositionReset,
+  transactionOfJobRead,
+  transactionSinceRead,
+} from "./recovery-queries.js";
 import { readServerPosition } from "./server-position.js";
 
 /**
@@ -19,7 +26,14 @@ import { readServerPosition } from "./server-position.js";
  */
 export const moveTargets = ["oldest", "now"] as const;
 
-export type MoveTarget = (typeof moveTargets)[number];
+/**
+ * `oldest` or `now` (see moveTargets); a `Date`: deliver again the jobs enqueued from that time
+ * on; a job id: deliver again that job and those after it. Progress is a snapshot, not a
+ * list, so a time or a job is reached by the oldest transaction that wrote a job from then on:
+ * a job committed a little before the time, by a transaction that was still open, may come
+ * again too (at least once).
+ */
+export type MoveTarget = (typeof moveTargets)[number] | Date | JobId;
 
 export interface MoveConsumerOptions {
   /** Schema that holds the outbox tables. Default `"poutbox"`. */
@@ -44,7 +58,8 @@ export interface StoredPosition {
 /** What moveConsumer did; the same is recorded in the schema's consumer_moves table. */
 export interface ConsumerMove {
   readonly consumer: string;
-  readonly target: MoveTarget;
+  /** `oldest`, `now`, a time in ISO 8601 (UTC), or `job <id>`: as recorded in consumer_moves. */
+  readonly target: string;
   readonly reason: string | null;
   readonly movedAt: Date;
   /** The database role that moved it. */
@@ -80,9 +95,7 @@ export async function moveConsumer(pool: ConnectionSource, options: MoveConsumer
   if (typeof consumer !== "string" || consumer.length === 0 || consumer.length > 200) {
     throw new InvalidOptionError("consumer", "expected a string of 1 to 200 characters");
   }
-  if (!moveTargets.includes(options.to)) {
-    throw new InvalidOptionError("to", `expected one of ${moveTargets.join(", ")}, got ${String(options.to)}`);
-  }
+  checkTarget(options.to);
   if (options.reason !== undefined && typeof options.reason !== "string") {
     throw new InvalidOptionError("reason", "expected a string");
   }
@@ -139,16 +152,16 @@ async function recordMove(
           timeline: row.timeline === null ? null : Number(row.timeline),
         }
       : null;
-    // `1:1:` shows no transaction as done: every job there is gets delivered.
-    const snapshotSql = options.to === "oldest" ? "'1:1:'::pg_snapshot" : "pg_current_snapshot()";
-    const { snapshot } = await queryRow(client, consumerPositionReset(quotedSchema, snapshotSql), [
+    const { snapshot } = await queryRow(client, consumerPositionReset(quotedSchema), [
       consumer,
       server.systemIdentifier,
       server.timeline,
+      await targetSnapshot(client, quotedSchema, options.to),
     ]);
+    const target = describeTarget(options.to);
     const recorded = await queryRow(client, consumerMoveRecord(quotedSchema), [
       consumer,
-      options.to,
+      target,
       options.reason ?? null,
       JSON.stringify(previous),
       JSON.stringify({ snapshot }),
@@ -156,7 +169,7 @@ async function recordMove(
     await client.query("COMMIT");
     return {
       consumer,
-      target: options.to,
+      target,
       reason: options.reason ?? null,
       movedAt: dateFromEpochMs(recorded.moved_ms) ?? new Date(),
       movedBy: recorded.moved_by,
@@ -167,4 +180,47 @@ async function recordMove(
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
   }
+}
+
+function checkTarget(to: unknown): void {
+  if (
+    typeof to === "bigint"
+      ? to > 0n
+      : to instanceof Date
+        ? !Number.isNaN(to.getTime())
+        : moveTargets.includes(to as never)
+  ) {
+    return;
+  }
+  throw new InvalidOptionError("to", `expected oldest, now, a Date or a job id (bigint), got ${String(to)}`);
+}
+
+function describeTarget(to: MoveTarget): string {
+  if (typeof to === "bigint") return `job ${to}`;
+  return to instanceof Date ? to.toISOString() : to;
+}
+
+/**
+ * The progress snapshot a target stands for, or null for the server's current one. A snapshot
+ * `x:x:` shows every transaction before x as done and x itself, and all after, as not: what
+ * x and later transactions wrote is delivered again.
+ */
+async function targetSnapshot(client: PooledConnection, quotedSchema: string, to: MoveTarget): Promise<string | null> {
+  // `1:1:` shows no transaction as done: every job there is gets delivered.
+  if (to === "oldest") return "1:1:";
+  if (to === "now") return null;
+  if (to instanceof Date) {
+    // ISO 8601 with its zone: read the same under any DateStyle and TimeZone of the session.
+    const { xid } = await queryRow(client, transactionSinceRead(quotedSchema), [to.toISOString()]);
+    // Nothing enqueued since: from now.
+    return xid === null ? null : `${xid}:${xid}:`;
+  }
+  const { xid } = await queryRow(client, transactionOfJobRead(quotedSchema), [String(to)]);
+  if (xid === null) {
+    throw new InvalidOptionError(
+      "to",
+      `job ${to} is not in immediate (never enqueued, still scheduled, or in a partition already dropped)`,
+    );
+  }
+  return `${xid}:${xid}:`;
 }

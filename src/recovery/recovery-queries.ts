@@ -60,14 +60,14 @@ export function consumerPositionLock(quotedSchema: string): Sql<{
 }
 
 /**
- * $1 consumer name, $2 system identifier, $3 timeline. Sets the consumer's progress to the
- * snapshot `snapshotSql` (an expression of ours, never input), creating the consumer if need
- * be, and bumps its epoch so that a leader of the old position can commit nothing more.
+ * $1 consumer name, $2 system identifier, $3 timeline, $4 the new progress snapshot (null: the
+ * server's current one). Sets the consumer's progress, creating the consumer if need be, and
+ * bumps its epoch so that a leader of the old position can commit nothing more.
  */
-export function consumerPositionReset(quotedSchema: string, snapshotSql: string): Sql<{ snapshot: string }> {
+export function consumerPositionReset(quotedSchema: string): Sql<{ snapshot: string }> {
   return sql(
     `INSERT INTO ${quotedSchema}.consumers AS c (name, mode, snapshot, system_identifier, timeline)
-     VALUES ($1, 'polling', ${snapshotSql}, $2, $3)
+     VALUES ($1, 'polling', coalesce($4::pg_snapshot, pg_current_snapshot()), $2, $3)
      ON CONFLICT (name) DO UPDATE
        SET snapshot = excluded.snapshot, window_snapshot = NULL, position_xid = NULL, position_id = NULL,
            acked_lsn = NULL, partial_lsn = NULL, partial_count = NULL,
@@ -75,6 +75,21 @@ export function consumerPositionReset(quotedSchema: string, snapshotSql: string)
            leader_epoch = c.leader_epoch + 1, updated_at = now()
      RETURNING snapshot::text AS snapshot`,
   );
+}
+
+/**
+ * $1 a time. The oldest transaction that wrote a row of immediate at or after it (the rows'
+ * created_at; partitions by that column keep the scan to the partitions from then on).
+ */
+export function transactionSinceRead(quotedSchema: string): Sql<{ xid: string | null }> {
+  return sql(
+    `SELECT min(transaction_id)::text AS xid FROM ${quotedSchema}.immediate WHERE created_at >= $1::timestamptz`,
+  );
+}
+
+/** $1 a job id. The transaction that first wrote it into immediate (a retry writes it again). */
+export function transactionOfJobRead(quotedSchema: string): Sql<{ xid: string | null }> {
+  return sql(`SELECT min(transaction_id)::text AS xid FROM ${quotedSchema}.immediate WHERE id = $1::bigint`);
 }
 
 /** $1 consumer, $2 target, $3 reason, $4 previous position (JSON), $5 new position (JSON). */

@@ -1,15 +1,16 @@
 import { type Command, Option } from "commander";
 import { PoutboxError } from "../../core/errors.js";
-import { type MoveTarget, moveConsumer, moveTargets } from "../../recovery/move-consumer.js";
+import { type MoveTarget, moveConsumer } from "../../recovery/move-consumer.js";
 import { storedProgressMismatch } from "../../recovery/progress-check.js";
 import { removeConsumer } from "../../recovery/remove-consumer.js";
 import { resolveSchema } from "../../schema/schema-name.js";
 import { replicationSlotStatus } from "../../slots/slot-status.js";
 import { status } from "../../status/status.js";
+import { parseMoveTarget } from "../common/arguments.js";
 import { CommandError } from "../common/cli-errors.js";
 import { confirm } from "../common/confirm.js";
 import { type ConnectionOptions, withPool } from "../common/connection.js";
-import { bytes, count } from "../common/format.js";
+import { bytes, count, time } from "../common/format.js";
 import { connectionOptions, jsonOption, print, printJson } from "../common/shared-options.js";
 
 interface RemoveOptions extends ConnectionOptions {
@@ -70,10 +71,15 @@ export function defineConsumer(command: Command): void {
     .argument("<name>", "the consumer name")
     .description(
       "move a consumer's position, as after a restore: `--to oldest` delivers every job still in the outbox " +
-        "again, `--to now` skips them and starts from the server's present position; refused while it runs; " +
-        "recorded with who, when, from where and why",
+        "again, `--to now` skips them and starts from the server's present position, `--to <time>` or " +
+        "`--to <job id>` delivers again what was enqueued from then on; refused while it runs; recorded with " +
+        "who, when, from where and why",
     )
-    .addOption(new Option("--to <position>", "where to move it").choices(moveTargets).makeOptionMandatory())
+    .addOption(
+      new Option("--to <position>", "oldest, now, a time (ISO 8601: 2026-12-05T10:00:00Z) or a job id")
+        .argParser(parseMoveTarget)
+        .makeOptionMandatory(),
+    )
     .option("--reason <text>", "why, recorded with the move")
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (name: string, options: MoveOptions) => {
@@ -93,10 +99,18 @@ export function defineConsumer(command: Command): void {
             options.to === "oldest"
               ? `deliver again every job still in the outbox (${tables.immediate.estimated ? "about " : ""}` +
                 `${count(tables.immediate.rows)} rows in immediate, its own retries and every consumer's jobs)`
-              : `skip ${found?.pendingJobs === null || found === undefined ? "every job" : `the ${count(found.pendingJobs)} jobs`} ` +
-                "its progress shows as pending, and start from the server's present position";
+              : options.to === "now"
+                ? `skip ${found?.pendingJobs === null || found === undefined ? "every job" : `the ${count(found.pendingJobs)} jobs`} ` +
+                  "its progress shows as pending, and start from the server's present position"
+                : `deliver again ${typeof options.to === "bigint" ? `job ${options.to} and the jobs after it` : `the jobs enqueued since ${time(options.to)} UTC`}`;
+          const target =
+            typeof options.to === "bigint"
+              ? `job ${options.to}`
+              : options.to instanceof Date
+                ? time(options.to)
+                : options.to;
           await confirm(
-            `${why}Move consumer "${name}" ${found ? "" : "(it has no progress yet) "}to ${options.to}: it will ${what}?`,
+            `${why}Move consumer "${name}" ${found ? "" : "(it has no progress yet) "}to ${target}: it will ${what}?`,
           );
         }
         return moveConsumer(pool, { schema: options.schema, consumer: name, to: options.to, reason: options.reason });

@@ -58,3 +58,18 @@ export function parseSchema(text: string): string {
   }
   return text;
 }
+
+/** `--to` of `consumer move`: oldest, now, a job id, or a time in ISO 8601 (with a zone, or UTC). */
+export function parseMoveTarget(text: string): "oldest" | "now" | Date | bigint {
+  if (text === "oldest" || text === "now") return text;
+  if (/^\d+$/.test(text)) return collectJobIds(text)[0] as bigint;
+  const iso = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
+  // A time without a zone is UTC, as the CLI prints times.
+  const time = iso ? new Date(iso[4] || !iso[1] ? text : `${text}Z`) : undefined;
+  if (time === undefined || Number.isNaN(time.getTime())) {
+    throw new InvalidArgumentError(
+      `expected oldest, now, a job id or a time such as 2026-12-05T10:00:00Z, got "${text}"`,
+    );
+  }
+  return time;
+}
