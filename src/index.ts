@@ -18,6 +18,7 @@ export type {
   ConsumerMode,
   ConsumerOptions,
   ConsumerStart,
+  RetryPolicy,
   SlotLostPolicy,
 } from "./consumer/consumer-options.js";
 export type { ForEachJobOptions } from "./consumer/for-each-job.js";

@@ -4,6 +4,7 @@ import {
   Consumer,
   type ConsumerOptions,
   type Handler,
+  InvalidOptionError,
   listDeadLetters,
   purgeDeadLetters,
   requeueDeadLetters,
@@ -75,6 +76,36 @@ describe("handler outcomes", () => {
       const delay = (row.next_retry_at as Date).getTime() - (row.failed_at as Date).getTime();
       assert.ok(Math.abs(delay - 60_000) < 1000, `retry after ${delay} ms, expected 60 s`);
     });
+  });
+
+  it("takes maxAttempts and backoff from retryByTopic for the jobs of those topics", async () => {
+    const { schema, client } = await db.freshSchema("outcomes");
+    const [patient] = await client.enqueueMany(["patient"], { topic: "payment.capture" });
+    const [quick] = await client.enqueueMany(["quick"], { topic: "cache.refresh" });
+    const [plain] = await client.enqueueMany(["plain"]);
+    const record = recorder(async (jobs) => jobs.map((job) => ({ job, error: new Error(`no ${job.attempt}`) })));
+    const options: ConsumerOptions = {
+      maxAttempts: 2,
+      retryByTopic: {
+        "payment.capture": { maxAttempts: 4 },
+        "cache.refresh": { maxAttempts: 1, backoff: { base: 60_000 } },
+      },
+    };
+    await withConsumer(schema, record.handler, options, async () => {
+      await waitFor(async () => (await listDeadLetters(db.pool, { schema })).length === 3, { what: "3 dead letters" });
+    });
+    const attempts = (id: bigint | undefined) => record.deliveries.filter((job) => job.id === id).length;
+    assert.equal(attempts(patient), 4, "its topic's maxAttempts");
+    assert.equal(attempts(quick), 1, "its topic's maxAttempts: dead at once");
+    assert.equal(attempts(plain), 2, "no topic: the consumer's own");
+    assert.throws(
+      () => new Consumer(db.pool, record.handler, { retryByTopic: { "a.b": { backoff: { jitter: 3 } } } }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === "retryByTopic.a.b.backoff.jitter",
+    );
+    assert.throws(
+      () => new Consumer(db.pool, record.handler, { retryByTopic: [] as never }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === "retryByTopic",
+    );
   });
 
   it("fails the whole batch with the error a handler throws", async () => {

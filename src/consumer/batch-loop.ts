@@ -104,13 +104,14 @@ export function failureRows(
   return [...failures].map(([id, { error, dead }]) => {
     const job = byId.get(id);
     const attempt = job?.attempt ?? 1;
+    const policy = (job?.topic != null && options.retryByTopic.get(job.topic)) || options;
     return {
       id: String(id),
       xid: String(job?.transactionId),
       attempt,
       error: storableText(error),
-      delay_ms: retryDelay(options.backoff, attempt),
-      dead: dead || attempt >= options.maxAttempts,
+      delay_ms: retryDelay(policy.backoff, attempt),
+      dead: dead || attempt >= policy.maxAttempts,
     };
   });
 }

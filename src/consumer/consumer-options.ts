@@ -54,6 +54,17 @@ export interface ConsumerOptions {
   readonly maxAttempts?: number;
   /** Delay before each retry. Default: 1,000 ms, doubling, at most one hour, jitter 0.5 (see BackoffOptions). */
   readonly backoff?: BackoffOptions;
+  /**
+   * maxAttempts and backoff for the jobs of some topics, over the consumer's own: a payment
+   * may deserve 20 attempts over a day while a cache refresh gets 2. Keys are topic names;
+   * a backoff given here is merged over the consumer's. Default: none.
+   *
+   * @example
+   * ```ts
+   * retryByTopic: { "payment.capture": { maxAttempts: 20, backoff: { max: 6 * 3_600_000 } } }
+   * ```
+   */
+  readonly retryByTopic?: Readonly<Record<string, RetryPolicy>>;
   /** A batch still running after this many ms is aborted and failed. Default 30,000. */
   readonly handlerTimeout?: number;
   /** On stop, how long the batch in the handler may take before it is aborted, in ms. Default 10,000. */
@@ -101,6 +112,18 @@ export const consumerModes = ["polling", "replication"] as const;
 
 export type ConsumerMode = (typeof consumerModes)[number];
 
+/** How often, and how far apart, the jobs of a topic are tried (see retryByTopic). */
+export interface RetryPolicy {
+  readonly maxAttempts?: number;
+  readonly backoff?: BackoffOptions;
+}
+
+/** A retry policy with every value set. */
+export interface ResolvedRetryPolicy {
+  readonly maxAttempts: number;
+  readonly backoff: ResolvedBackoff;
+}
+
 export const consumerStarts = ["oldest", "now"] as const;
 
 export type ConsumerStart = (typeof consumerStarts)[number];
@@ -124,6 +147,7 @@ export interface ResolvedConsumerOptions {
   readonly listen: boolean;
   readonly maxAttempts: number;
   readonly backoff: ResolvedBackoff;
+  readonly retryByTopic: ReadonlyMap<string, ResolvedRetryPolicy>;
   readonly handlerTimeout: number;
   readonly shutdownTimeout: number;
   readonly takeoverInterval: number;
@@ -147,9 +171,9 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   }
   const { schema, quotedSchema } = resolveSchema(options.schema);
   const mode = oneOf("mode", options.mode, consumerModes, "polling");
-  const backoff = { ...defaultBackoff, ...options.backoff };
   const logger = options.logger ?? defaultLogger;
   const maintenance = consumerMaintenance(options.maintenance, schema, logger);
+  const ownRetries = retryPolicy("", options, { maxAttempts: 5, backoff: defaultBackoff });
   const resolved: ResolvedConsumerOptions = {
     name,
     mode,
@@ -163,13 +187,8 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
     pollInterval: integer("pollInterval", options.pollInterval, 10, 0, 3_600_000),
     listen: boolean("listen", options.listen, false),
-    maxAttempts: integer("maxAttempts", options.maxAttempts, 5, 1, 1_000_000),
-    backoff: {
-      base: integer("backoff.base", backoff.base, defaultBackoff.base, 0, 2 ** 31),
-      factor: number("backoff.factor", backoff.factor, 1, 1000),
-      max: integer("backoff.max", backoff.max, defaultBackoff.max, 0, 2 ** 40),
-      jitter: number("backoff.jitter", backoff.jitter, 0, 1),
-    },
+    ...ownRetries,
+    retryByTopic: retryByTopic(options.retryByTopic, ownRetries),
     handlerTimeout: integer("handlerTimeout", options.handlerTimeout, 30_000, 1, 2 ** 31 - 1),
     shutdownTimeout: integer("shutdownTimeout", options.shutdownTimeout, 10_000, 0, 2 ** 31 - 1),
     takeoverInterval: integer("takeoverInterval", options.takeoverInterval, 1000, 10, 3_600_000),
@@ -202,4 +221,36 @@ function consumerMaintenance(value: unknown, schema: string, logger: Logger): Ma
   const options = { ...(value as ConsumerMaintenanceOptions | undefined), schema, logger };
   resolveMaintenanceOptions(options, "maintenance."); // throws now rather than when leading
   return options;
+}
+
+/** A policy's values over `fallback`, each checked and named by its option (`prefix` + name). */
+function retryPolicy(prefix: string, policy: RetryPolicy, fallback: ResolvedRetryPolicy): ResolvedRetryPolicy {
+  if (policy === null || typeof policy !== "object")
+    throw new InvalidOptionError(prefix.slice(0, -1), "expected an object");
+  const backoff = { ...fallback.backoff, ...policy.backoff };
+  return {
+    maxAttempts: integer(`${prefix}maxAttempts`, policy.maxAttempts, fallback.maxAttempts, 1, 1_000_000),
+    backoff: {
+      base: integer(`${prefix}backoff.base`, backoff.base, fallback.backoff.base, 0, 2 ** 31),
+      factor: number(`${prefix}backoff.factor`, backoff.factor, 1, 1000),
+      max: integer(`${prefix}backoff.max`, backoff.max, fallback.backoff.max, 0, 2 ** 40),
+      jitter: number(`${prefix}backoff.jitter`, backoff.jitter, 0, 1),
+    },
+  };
+}
+
+/** The policies of retryByTopic, each over the consumer's own. */
+function retryByTopic(
+  value: ConsumerOptions["retryByTopic"],
+  own: ResolvedRetryPolicy,
+): Map<string, ResolvedRetryPolicy> {
+  const byTopic = new Map<string, ResolvedRetryPolicy>();
+  if (value === undefined) return byTopic;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError("retryByTopic", "expected an object of retry policies by topic");
+  }
+  for (const [topic, policy] of Object.entries(value)) {
+    byTopic.set(topic, retryPolicy(`retryByTopic.${topic}.`, policy, own));
+  }
+  return byTopic;
 }
