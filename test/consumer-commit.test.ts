@@ -19,7 +19,7 @@ interface Setup {
 async function setUp(): Promise<Setup> {
   const { schema, client } = await db.freshSchema("commit");
   const queries = consumerQueries(schema);
-  const { rows: claimed } = await db.pool.query(queries.consumerClaim.text, ["c", randomUUID(), "polling"]);
+  const { rows: claimed } = await db.pool.query(queries.consumerClaim.text, ["c", randomUUID(), "polling", null]);
   const id = await client.enqueue({ poison: true });
   const { rows } = await db.pool.query(`SELECT transaction_id::text AS xid FROM ${schema}.immediate WHERE id = $1`, [
     String(id),
