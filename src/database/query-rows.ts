@@ -1,4 +1,4 @@
-import { isNodePostgres } from "./node-postgres.js";
+import { isNodePostgres, isNodePostgresPool } from "./node-postgres.js";
 import { ownTypes } from "./own-types.js";
 import type { Queryable } from "./queryable.js";
 import { sqlStates } from "./sql-state.js";
@@ -42,7 +42,8 @@ export async function queryRows<Row>(
     const { rows } = await db.query(text, values);
     return rows as Row[];
   }
-  const autocommit = isPool(db);
+  // Annotated: as a bare alias of the type guard, it would narrow db to a Pool below.
+  const autocommit: boolean = isNodePostgresPool(db);
   for (let attempt = 1; ; attempt++) {
     try {
       const { rows } = await db.query({ text, values, name, types: ownTypes });
@@ -69,8 +70,3 @@ export async function queryRow<Row>(
 
 const retryable = new Set<string>([sqlStates.serializationFailure, sqlStates.deadlockDetected]);
 const maxAttempts = 5;
-
-/** A `pg` Pool: it runs each query on a connection of its own, outside any transaction of ours. */
-function isPool(db: Queryable): boolean {
-  return typeof (db as { connect?: unknown }).connect === "function" && "totalCount" in db;
-}

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { connectListening } from "./connect.js";
+import { isNodePostgresPool } from "./node-postgres.js";
 import type { ConnectionSource, PooledConnection } from "./queryable.js";
 
 /**
@@ -30,9 +31,4 @@ export async function withConnection<T>(
     if (!broken) (connection as Partial<pg.PoolClient>).off?.("error", onError);
     connection.release(broken);
   }
-}
-
-/** A `pg` Pool: its callback form of connect() lets the listener in before any event. */
-function isNodePostgresPool(pool: ConnectionSource): pool is pg.Pool {
-  return typeof (pool as { Client?: unknown }).Client === "function" && "totalCount" in pool;
 }
