@@ -34,8 +34,10 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const measurePeers = options.peers && options.scenarios.some((name) => withPeers.has(name));
 if (measurePeers) installPeers(log);
 
-const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
-const url = process.env.DATABASE_URL ?? (cluster?.url as string);
+// Empty counts as unset.
+const givenUrl = process.env.DATABASE_URL || undefined;
+const cluster = givenUrl ? undefined : await startEmbeddedCluster();
+const url = givenUrl ?? (cluster?.url as string);
 const pool = new pg.Pool({ connectionString: url, max: 12 });
 // A child's walsender or a stopped peer may drop a connection of ours; the query fails anyway.
 pool.on("error", () => {});

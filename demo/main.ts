@@ -53,12 +53,14 @@ let pool: pg.Pool | undefined;
 let consumer: Consumer<OrderJob> | undefined;
 let status = 1;
 try {
-  const database = process.env.DATABASE_URL ? "DATABASE_URL" : "embedded";
-  if (!process.env.DATABASE_URL) {
+  // Empty counts as unset.
+  const given = process.env.DATABASE_URL || undefined;
+  const database = given ? "DATABASE_URL" : "embedded";
+  if (!given) {
     say("starting a throw-away embedded PostgreSQL (set DATABASE_URL to use yours)...");
     server = await startEmbeddedServer();
   }
-  const url = process.env.DATABASE_URL ?? server?.url;
+  const url = given ?? server?.url;
   pool = new pg.Pool({ connectionString: url, max: options.producers + 4, application_name: "poutbox-demo" });
   // An idle connection cut by the server must not crash the demo; the next query reports it.
   pool.on("error", () => {});

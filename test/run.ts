@@ -25,7 +25,7 @@ import { installTestDeps } from "./support/test-deps.js";
  * took 168 s in a full run while other runs shared it; others wait up to 60 s for a slot on a
  * loaded server, and a few set a timeout of their own (up to 90 s), which applies first.
  */
-const testTimeout = Number(process.env.POUTBOX_TEST_TIMEOUT ?? 300_000);
+const testTimeout = Number(process.env.POUTBOX_TEST_TIMEOUT || 300_000);
 
 const say = (line: string) => console.log(`poutbox tests: ${line}`);
 
@@ -43,8 +43,10 @@ const files =
 // The ORMs and PostgreSQL 15 are a package of their own (test/package.json), installed here once.
 installTestDeps(say);
 
-const cluster = process.env.DATABASE_URL ? undefined : await startEmbeddedCluster();
-const databaseUrl = (process.env.DATABASE_URL ?? cluster?.url) as string;
+// Empty counts as unset (`DATABASE_URL= npm test`).
+const givenUrl = process.env.DATABASE_URL || undefined;
+const cluster = givenUrl ? undefined : await startEmbeddedCluster();
+const databaseUrl = (givenUrl ?? cluster?.url) as string;
 
 // Test files spend most of their time waiting on PostgreSQL, so run more of them than cores.
 const concurrency = Math.max(2, availableParallelism() * 2);

@@ -71,6 +71,19 @@ describe("startTestDatabase", () => {
     }
   });
 
+  it("takes an empty DATABASE_URL (a .env line with no value) as none, and starts an embedded server", async () => {
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = "";
+    try {
+      await using db = await startTestDatabase();
+      assert.equal(db.server, "embedded");
+      const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM poutbox.schema_migrations");
+      assert.ok(rows[0].n > 0);
+    } finally {
+      process.env.DATABASE_URL = saved;
+    }
+  });
+
   it("starts an embedded server with logical replication, drains in replication mode, and removes it", async () => {
     let folder: string | null = null;
     {

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { describeError } from "../core/describe-error.js";
 import { sleep } from "../core/sleep.js";
+import { beginReadCommitted } from "../database/isolation.js";
 import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { withConnection } from "../database/with-connection.js";
@@ -83,7 +84,7 @@ async function commitHolding(commit: OutcomeCommit): Promise<void> {
   // Fenced is no fault of the connection, which goes back to the pool after its ROLLBACK.
   const fenced = await withConnection(commit.pool, async (client) => {
     try {
-      await client.query("BEGIN");
+      await client.query(beginReadCommitted);
       for (const failure of commit.failures) {
         await client.query("SAVEPOINT poutbox_outcome");
         try {

@@ -84,6 +84,10 @@ export class NotificationWakeup implements Wakeup {
         this.#announced = true;
         for (const wake of this.#waiters) wake();
       });
+      // A role's idle_session_timeout would end this connection, which is idle between
+      // notifications by design, every few moments, each time an error. It is never given back
+      // to the pool (see close), so the setting goes with it.
+      await connected.query("SET idle_session_timeout = 0");
       await connected.query(`LISTEN "${this.#channel}"`);
       if (released) return;
       if (this.#closed) release(true);

@@ -1,7 +1,10 @@
+import type pg from "pg";
+import { defaultsToSerializable } from "./isolation.js";
 import { isNodePostgres, isNodePostgresPool } from "./node-postgres.js";
 import { ownTypes } from "./own-types.js";
 import type { Queryable } from "./queryable.js";
 import { sqlStates } from "./sql-state.js";
+import { withConnection } from "./with-connection.js";
 
 /**
  * One of the library's statements with the shape of the rows it returns, so that the code
@@ -29,7 +32,9 @@ export function sql<Row = Record<string, never>>(text: string): Sql<Row> {
  * transaction SERIALIZABLE (`default_transaction_isolation`), and then a statement can fail
  * with a serialization failure or a deadlock that an immediate retry of the same statement
  * resolves: nothing of it was written. So on a Pool those are retried a few times here, rather
- * than ending a consumer's term and delivering its batches again.
+ * than ending a consumer's term and delivering its batches again. Under a SERIALIZABLE
+ * default, a statement on a Pool runs on a connection checked out for it at READ COMMITTED
+ * (see isolation.ts): our reads must not make the application's transactions fail.
  */
 export async function queryRows<Row>(
   db: Queryable,
@@ -44,9 +49,13 @@ export async function queryRows<Row>(
   }
   // Annotated: as a bare alias of the type guard, it would narrow db to a Pool below.
   const autocommit: boolean = isNodePostgresPool(db);
+  const alone = autocommit && (await defaultsToSerializable(db as pg.Pool));
+  const config = { text, values, name, types: ownTypes };
   for (let attempt = 1; ; attempt++) {
     try {
-      const { rows } = await db.query({ text, values, name, types: ownTypes });
+      const { rows } = alone
+        ? await withConnection(db as pg.Pool, (connection) => (connection as pg.PoolClient).query(config))
+        : await db.query(config);
       return rows as Row[];
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -68,5 +77,12 @@ export async function queryRow<Row>(
   return row;
 }
 
-const retryable = new Set<string>([sqlStates.serializationFailure, sqlStates.deadlockDetected]);
+// A pool may also hand out a connection the server has just ended for its idle_session_timeout
+// (its FATAL not yet read): the statement never reached the server, and another connection
+// runs it.
+const retryable = new Set<string>([
+  sqlStates.serializationFailure,
+  sqlStates.deadlockDetected,
+  sqlStates.idleSessionTimeout,
+]);
 const maxAttempts = 5;

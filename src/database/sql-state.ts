@@ -40,4 +40,5 @@ export const sqlStates = {
   objectNotInPrerequisiteState: "55000",
   lockNotAvailable: "55P03",
   queryCanceled: "57014",
+  idleSessionTimeout: "57P05",
 } as const;

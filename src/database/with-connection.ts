@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { connectListening } from "./connect.js";
+import { defaultsToSerializable, restoreDefault, sessionReadCommitted } from "./isolation.js";
 import { isNodePostgresPool } from "./node-postgres.js";
 import type { ConnectionSource, PooledConnection } from "./queryable.js";
 
@@ -11,6 +12,9 @@ import type { ConnectionSource, PooledConnection } from "./queryable.js";
  * end the process; the failure reaches `work` through its queries. A connection that failed,
  * or saw an error, may be inside a transaction, hold a session lock or be dead: it is closed
  * instead of going back to the caller's pool.
+ *
+ * On a pool whose sessions default to SERIALIZABLE, the connection runs at READ COMMITTED
+ * while it is out (see isolation.ts), and gets its default back before it goes back.
  */
 export async function withConnection<T>(
   pool: ConnectionSource,
@@ -20,9 +24,13 @@ export async function withConnection<T>(
   const onError = (error: Error) => {
     broken ??= error;
   };
+  const serializable = isNodePostgresPool(pool) && (await defaultsToSerializable(pool));
   const connection = isNodePostgresPool(pool) ? await connectListening(pool, onError) : await pool.connect();
   try {
-    return await work(connection);
+    if (serializable) await connection.query(sessionReadCommitted);
+    const result = await work(connection);
+    if (serializable) await connection.query(restoreDefault);
+    return result;
   } catch (error) {
     broken ??= error instanceof Error ? error : new Error(String(error));
     throw error;

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
+import { beginReadCommitted } from "../database/isolation.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
@@ -74,7 +75,7 @@ async function onPartition(
       throw new InvalidOptionError("partition", `"${options.partition}" is not a partition of ${schema}.immediate`);
     }
     const table = qualified(quotedSchema, options.partition);
-    await client.query("BEGIN");
+    await client.query(beginReadCommitted);
     try {
       const rows = await work(client, quotedSchema, table);
       await client.query(partitionMark(table, managedMark));

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { InvalidOptionError } from "../core/errors.js";
 import { type Periodic, repeat } from "../core/periodic.js";
 import { advisoryUnlock, tryAdvisoryLock } from "../database/advisory-locks.js";
+import { beginReadCommitted } from "../database/isolation.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { sqlStates } from "../database/sql-state.js";
@@ -474,7 +475,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
    * cannot deadlock.
    */
   async #locked<T>(client: PooledConnection, tables: string[], work: () => Promise<T>): Promise<T | "locked"> {
-    await client.query("BEGIN");
+    await client.query(beginReadCommitted);
     try {
       await client.query(`SET LOCAL lock_timeout = ${this.#options.lockTimeout}`);
       // One table at a time, in the order given: lock_timeout applies to each wait.

@@ -1,3 +1,4 @@
+import { beginReadCommitted } from "../database/isolation.js";
 import { queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
@@ -54,7 +55,7 @@ export async function readPartitions(
   client: Queryable,
   quotedSchema: string,
 ): Promise<{ now: number; partitions: PartitionMs[] }> {
-  await client.query("BEGIN");
+  await client.query(beginReadCommitted);
   try {
     await client.query("SET LOCAL TimeZone = 'UTC'");
     await client.query("SET LOCAL DateStyle = 'ISO, YMD'");

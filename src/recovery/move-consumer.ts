@@ -2,6 +2,7 @@ import { InvalidOptionError, PoutboxError } from "../core/errors.js";
 import type { JobId } from "../core/job-id.js";
 import { advisoryLockHolder } from "../database/advisory-locks.js";
 import { dateFromEpochMs } from "../database/epoch.js";
+import { beginReadCommitted } from "../database/isolation.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import type { ConnectionSource, PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
@@ -139,7 +140,7 @@ async function recordMove(
   options: MoveConsumerOptions,
   server: { systemIdentifier: string | null; timeline: number | null },
 ): Promise<Omit<ConsumerMove, "restamped" | "slotDropped">> {
-  await client.query("BEGIN");
+  await client.query(beginReadCommitted);
   try {
     const [row] = await queryRows(client, consumerPositionLock(quotedSchema), [consumer]);
     const previous: StoredPosition | null = row

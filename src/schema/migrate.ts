@@ -1,6 +1,7 @@
 import pg from "pg";
 import { SchemaVersionError } from "../core/errors.js";
 import { advisoryTransactionLock } from "../database/advisory-locks.js";
+import { beginReadCommitted } from "../database/isolation.js";
 import { queryRow } from "../database/query-rows.js";
 import type { ConnectionSource, Queryable } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
@@ -51,7 +52,7 @@ async function migrateOn(connection: Queryable, schema: string, quotedSchema: st
   const known = migrations();
   const applied: number[] = [];
   for (;;) {
-    await connection.query("BEGIN");
+    await connection.query(beginReadCommitted);
     try {
       // Transaction-scoped, so a crash can never leave the lock held. Concurrent migrators
       // queue here; each re-reads the version after getting the lock, so a migration another

