@@ -10,6 +10,7 @@ import { Progress } from "./progress.js";
 import { type Row, toJsonLines, toTable, withPeerRatios } from "./report.js";
 import { drainPolling } from "./scenarios/drain-polling.js";
 import { drainReplication } from "./scenarios/drain-replication.js";
+import { drainSubscribed } from "./scenarios/drain-subscribed.js";
 import { enqueueBulk, enqueueSingle } from "./scenarios/enqueue.js";
 import { growthPolling } from "./scenarios/growth.js";
 import { latencyPolling, latencyReplication } from "./scenarios/latency.js";
@@ -19,6 +20,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   enqueue_single: enqueueSingle,
   enqueue_bulk: enqueueBulk,
   drain_polling: drainPolling,
+  drain_subscribed: drainSubscribed,
   drain_replication: drainReplication,
   latency_polling: latencyPolling,
   latency_replication: latencyReplication,

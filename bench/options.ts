@@ -4,6 +4,7 @@ export const scenarioNames = [
   "enqueue_single",
   "enqueue_bulk",
   "drain_polling",
+  "drain_subscribed",
   "drain_replication",
   "latency_polling",
   "latency_replication",

@@ -39,6 +39,7 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
       maintenance: false,
       ...(task.failFirstAttempt ? { backoff: { base: 0, jitter: 0 } } : {}),
       ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
+      ...(task.subscribe === undefined ? {} : { subscribe: task.subscribe }),
     },
   );
   const started = performance.now();

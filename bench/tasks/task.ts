@@ -13,6 +13,8 @@ export interface ConsumerDrainTask {
   /** Fail every first delivery: then `n` jobs must come back through failed and the promoter. */
   readonly failFirstAttempt?: boolean;
   readonly promoteInterval?: number;
+  /** The consumer's `subscribe` option; `n` counts the jobs it receives. */
+  readonly subscribe?: readonly string[];
 }
 
 /** The cheapest reader of the same rows: keyset pagination with plain SELECTs. */
@@ -22,6 +24,8 @@ export interface KeysetDrainTask {
   readonly schema: string;
   readonly batchSize: number;
   readonly n: number;
+  /** Read only the rows of this topic (the same index scan, filtered), `n` of them. */
+  readonly topic?: string;
 }
 
 /** The best raw reader of a pgoutput slot: counts inserts, decodes nothing. */

@@ -3,6 +3,7 @@ import { defaultLogger, type Logger } from "../core/logger.js";
 import { boolean, integer, number, oneOf } from "../core/option-checks.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
 import { resolveSchema } from "../schema/schema-name.js";
+import { isTopicPattern, type Subscription, subscription } from "../topics/subscription.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
 import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
 
@@ -97,6 +98,20 @@ export interface ConsumerOptions {
    * letter with the reason, without calling the handler or using up attempts. Default: none.
    */
   readonly topics?: AnyTopics;
+  /**
+   * The topics this consumer receives, for an outbox shared by several parts of an
+   * application: exact names, and patterns where `*` stands for any run of characters
+   * (`"order.*"` takes `order.created` and `order.line.added`). Jobs of other topics, and jobs
+   * without a topic, pass it by: not delivered, not dead-lettered, its progress moves over
+   * them. A `topics` map with schemas subscribes to its topics unless this says otherwise; with
+   * such a map, an exact name here must be one of the map's. Default: every job.
+   *
+   * @example
+   * ```ts
+   * subscribe: ["invoice.issued", "order.*"]
+   * ```
+   */
+  readonly subscribe?: readonly string[];
   /** Stops the consumer when aborted, like calling stop(). Default: none. */
   readonly signal?: AbortSignal;
   /**
@@ -157,6 +172,8 @@ export interface ResolvedConsumerOptions {
   readonly reconnectDelay: number;
   readonly maintenance: MaintenanceOptions | false;
   readonly topics: AnyTopics | undefined;
+  /** The topics delivered; undefined for every job. */
+  readonly subscription: Subscription | undefined;
   readonly signal: AbortSignal | undefined;
   readonly logger: Logger;
 }
@@ -174,6 +191,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   const logger = options.logger ?? defaultLogger;
   const maintenance = consumerMaintenance(options.maintenance, schema, logger);
   const ownRetries = retryPolicy("", options, { maxAttempts: 5, backoff: defaultBackoff });
+  const topics = checkTopics(options.topics);
   const resolved: ResolvedConsumerOptions = {
     name,
     mode,
@@ -203,12 +221,36 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     ),
     reconnectDelay: integer("reconnectDelay", options.reconnectDelay, 100, 1, 60_000),
     maintenance,
-    topics: checkTopics(options.topics),
+    topics,
+    subscription: subscribed(options.subscribe, topics),
     signal: options.signal,
     logger,
   };
   if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
     throw new InvalidOptionError("signal", "expected an AbortSignal");
+  }
+  return resolved;
+}
+
+/**
+ * The subscription: the `subscribe` option, else the topics of a map with schemas (a map
+ * declared by types alone has no names at run time), else none.
+ */
+function subscribed(value: unknown, topics: AnyTopics | undefined): Subscription | undefined {
+  const schemas = topics?.schemas;
+  if (value === undefined) {
+    if (!schemas) return undefined;
+    if (Object.keys(schemas).length === 0) throw new InvalidOptionError("topics", "the map declares no topic");
+    return subscription(Object.keys(schemas), "topics");
+  }
+  const resolved = subscription(value);
+  for (const topic of resolved.topics) {
+    if (schemas && !isTopicPattern(topic) && !Object.hasOwn(schemas, topic)) {
+      throw new InvalidOptionError(
+        "subscribe",
+        `topic ${JSON.stringify(topic)} is not in the topics map: its jobs would all go to dead letter`,
+      );
+    }
   }
   return resolved;
 }

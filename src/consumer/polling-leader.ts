@@ -55,7 +55,14 @@ const idleProgressInterval = 1000;
  */
 export async function leadPolling(term: LeaderTerm): Promise<void> {
   const { pool, options, queries, events } = term;
-  const source = new PollingSource(pool, options.quotedSchema, options.name, options.batchSize, term.progress);
+  const source = new PollingSource(
+    pool,
+    options.quotedSchema,
+    options.name,
+    options.batchSize,
+    term.progress,
+    options.subscription,
+  );
   const watch = new LongTransactionWatch(options.longTransactionThreshold);
   const wakeup = options.listen
     ? new NotificationWakeup(pool, wakeChannel(options.schema), (error) => events.error(error))

@@ -47,6 +47,7 @@ export async function openStream(
       maxBatchBytes: options.maxBatchBytes,
       flushDelay: options.flushDelay,
       idleTimeout,
+      subscription: options.subscription,
     },
     from,
   );

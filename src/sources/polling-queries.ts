@@ -31,13 +31,18 @@ export interface PageRow {
  * one), PostgreSQL 17 started the scan at the row comparison, so the first page of every
  * window walked the index from the start of history.
  * Parameters: $1 prev, $2 window or null, $3 after transaction_id, $4 after id, $5 limit,
- * $6 consumer name (a retry carries the name of the one consumer it belongs to).
+ * $6 consumer name (a retry carries the name of the one consumer it belongs to), $7 the
+ * subscription's exact names and $8 its LIKE patterns, or both null for every topic. A subscription filters rows the index
+ * scan reads, so a window costs what its rows cost, subscribed or not; a retry of this
+ * consumer's own is delivered whatever its topic.
  * Returns one row even when the window is empty, to carry the window snapshot. Times are read
  * as epoch milliseconds, which no session setting changes.
  */
 export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const columns = "i.id, i.topic, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
-  const mine = "(i.consumer IS NULL OR i.consumer = $6)";
+  const mine =
+    "(i.consumer = $6 OR (i.consumer IS NULL AND " +
+    "($7::text[] IS NULL OR i.topic = ANY ($7::text[]) OR i.topic LIKE ANY ($8::text[]))))";
   return sql(`
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.payload, page.headers,

@@ -3,6 +3,7 @@ import type { Job } from "../core/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRows, type Sql } from "../database/query-rows.js";
 import { statementName } from "../schema/server-names.js";
+import type { Subscription } from "../topics/subscription.js";
 import { jobHeaders } from "./job-headers.js";
 import { type PageRow, pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
@@ -37,15 +38,25 @@ export class PollingSource {
   readonly #pageName: string;
   readonly #consumer: string;
   readonly #batchSize: number;
+  readonly #topics: readonly [names: readonly string[], likePatterns: readonly string[]] | readonly [null, null];
   #position: PollingProgress;
 
-  constructor(db: pg.Pool, quotedSchema: string, consumer: string, batchSize: number, from: PollingProgress) {
+  /** `subscription`: the topics delivered; undefined for every job. */
+  constructor(
+    db: pg.Pool,
+    quotedSchema: string,
+    consumer: string,
+    batchSize: number,
+    from: PollingProgress,
+    subscription?: Subscription,
+  ) {
     this.#db = db;
     // A named statement is parsed once per connection instead of at every poll.
     this.#page = pageQuery(quotedSchema);
     this.#pageName = statementName(this.#page.text);
     this.#consumer = consumer;
     this.#batchSize = batchSize;
+    this.#topics = subscription ? [subscription.names, subscription.likePatterns] : [null, null];
     this.#position = from;
   }
 
@@ -56,7 +67,7 @@ export class PollingSource {
     const rows = await queryRows(
       this.#db,
       this.#page,
-      [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer],
+      [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer, ...this.#topics],
       this.#pageName,
     );
     // The page query always returns its window row, jobs or none.

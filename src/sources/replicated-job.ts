@@ -52,6 +52,11 @@ export function rowConsumer(tuple: TupleData, columns: ImmediateColumns): string
   return text(tuple, columns.consumer);
 }
 
+/** The topic of a row (null: none), read before decoding the rest. */
+export function rowTopic(tuple: TupleData, columns: ImmediateColumns): string | null {
+  return text(tuple, columns.topic);
+}
+
 /** A job from the text values of an inserted `immediate` row, and its payload's size. */
 export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job: Job<unknown>; bytes: number } {
   const payload = text(tuple, columns.payload) ?? "null";

@@ -1,6 +1,7 @@
 import type { Job } from "../core/job.js";
 import type { PgOutputMessage } from "../replication/pgoutput-messages.js";
-import { type ImmediateColumns, immediateColumns, jobFromTuple, rowConsumer } from "./replicated-job.js";
+import type { Subscription } from "../topics/subscription.js";
+import { type ImmediateColumns, immediateColumns, jobFromTuple, rowConsumer, rowTopic } from "./replicated-job.js";
 
 /**
  * Where a replication consumer stands: every transaction that ended at or before `ackedLsn`
@@ -29,6 +30,8 @@ export interface ReplicationSourceOptions {
   readonly flushDelay: number;
   /** With nothing to deliver, next() resolves with an empty batch after this long, in ms. */
   readonly idleTimeout: number;
+  /** The topics delivered; undefined for every job. */
+  readonly subscription?: Subscription | undefined;
 }
 
 type Item =
@@ -122,6 +125,10 @@ export class ReplicationSource {
         if (open.inserts <= open.skip) return;
         const consumer = rowConsumer(message.newTuple, columns);
         if (consumer !== null && consumer !== this.#options.consumer) return;
+        // Filtered before the payload is decoded. A retry of this consumer's own is delivered
+        // whatever its topic, as in polling mode. The skipped row still counted in `inserts`.
+        const subscription = this.#options.subscription;
+        if (consumer === null && subscription && !subscription.matches(rowTopic(message.newTuple, columns))) return;
         const { job, bytes } = jobFromTuple(message.newTuple, columns);
         // A job's row is written by the transaction that enqueued it (or moved it into
         // immediate: the promoter, a requeue), whose id it carries in transaction_id. A row
