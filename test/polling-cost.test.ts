@@ -136,7 +136,7 @@ describe("polling cost", () => {
       t.diagnostic(`ANALYZE took ${((analyzed - loaded) / 1000).toFixed(1)} s; progress snapshot ${prev}`);
 
       const sql = pageQuery('"poutbox"').text;
-      const parameters = [prev, null, "0", "0", 100, "default"];
+      const parameters = [prev, null, "0", "0", 100, "default", null, null];
       const { rows: page } = await db.pool.query(sql, parameters);
       assert.deepEqual(
         page.map((row) => BigInt(row.id)),
@@ -149,12 +149,16 @@ describe("polling cost", () => {
       const explainer = await db.pool.connect();
       try {
         await explainer.query(`PREPARE page AS ${sql}`);
-        for (const mode of ["force_custom_plan", "force_generic_plan"]) {
-          await explainer.query(`SET plan_cache_mode = ${mode}`);
+        // Without a subscription, and with one by name and by pattern: the same scans.
+        const subscriptions = { every: "NULL, NULL", name: "'{order.created}', '{}'", pattern: "'{}', '{order.%}'" };
+        for (const [mode, topics] of ["force_custom_plan", "force_generic_plan"].flatMap((each) =>
+          Object.entries(subscriptions).map(([label, values]) => [`${each}, ${label} topic`, values] as const),
+        )) {
+          await explainer.query(`SET plan_cache_mode = ${mode.split(",")[0]}`);
           // EXECUTE takes no bind parameters; the snapshot text is digits, colons and commas.
           assert.match(prev, /^[0-9:,]+$/);
           const { rows: explained } = await explainer.query(
-            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE page('${prev}', NULL, '0', '0', 100, 'default')`,
+            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE page('${prev}', NULL, '0', '0', 100, 'default', ${topics})`,
           );
           const plan = explained[0]["QUERY PLAN"][0] as {
             Plan: PlanNode;
