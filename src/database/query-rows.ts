@@ -49,10 +49,11 @@ export async function queryRows<Row>(
   }
   // Annotated: as a bare alias of the type guard, it would narrow db to a Pool below.
   const autocommit: boolean = isNodePostgresPool(db);
-  const alone = autocommit && (await defaultsToSerializable(db as pg.Pool));
   const config = { text, values, name, types: ownTypes };
   for (let attempt = 1; ; attempt++) {
     try {
+      // Inside the try: the first ask, on a connection the server just ended, is retried too.
+      const alone = autocommit && (await defaultsToSerializable(db as pg.Pool));
       const { rows } = alone
         ? await withConnection(db as pg.Pool, (connection) => (connection as pg.PoolClient).query(config))
         : await db.query(config);
