@@ -36,7 +36,10 @@ describe("replicationClient", () => {
   });
 
   it("asks for a database walsender and appends the pinned settings to the pool's own options", () => {
-    const plain = startup(replicationClient(new pg.Pool({ host: "127.0.0.1", user: "app", database: "d" })));
+    // Without PGOPTIONS, which pg takes for a pool given no options (whatever the shell set).
+    const plain = withPgOptions(undefined, () =>
+      startup(replicationClient(new pg.Pool({ host: "127.0.0.1", user: "app", database: "d" }))),
+    );
     assert.deepEqual(plain.getStartupConf(), { user: "app", database: "d", replication: "database", options: pinned });
     const own = startup(replicationClient(new pg.Pool({ host: "127.0.0.1", options: "-c search_path=a\\ b" })));
     assert.equal(own.getStartupConf().options, `-c search_path=a\\ b ${pinned}`);
@@ -50,15 +53,10 @@ describe("replicationClient", () => {
   });
 
   it("appends to PGOPTIONS when the pool has no options", () => {
-    const saved = process.env.PGOPTIONS;
-    process.env.PGOPTIONS = "-c work_mem=8MB";
-    try {
-      const conf = startup(replicationClient(new pg.Pool({ host: "127.0.0.1" }))).getStartupConf();
-      assert.equal(conf.options, `-c work_mem=8MB ${pinned}`);
-    } finally {
-      if (saved === undefined) delete process.env.PGOPTIONS;
-      else process.env.PGOPTIONS = saved;
-    }
+    const conf = withPgOptions("-c work_mem=8MB", () =>
+      startup(replicationClient(new pg.Pool({ host: "127.0.0.1" }))).getStartupConf(),
+    );
+    assert.equal(conf.options, `-c work_mem=8MB ${pinned}`);
   });
 
   it("uses the pool's Client class when it is pg's Client or a subclass, pg's Client otherwise", () => {
@@ -86,3 +84,16 @@ describe("withPinnedSettings", () => {
     assert.equal(withPinnedSettings("  "), pinned);
   });
 });
+
+/** Runs `work` with PGOPTIONS set to `value` (unset when undefined), then restores it. */
+function withPgOptions<T>(value: string | undefined, work: () => T): T {
+  const saved = process.env.PGOPTIONS;
+  if (value === undefined) delete process.env.PGOPTIONS;
+  else process.env.PGOPTIONS = value;
+  try {
+    return work();
+  } finally {
+    if (saved === undefined) delete process.env.PGOPTIONS;
+    else process.env.PGOPTIONS = saved;
+  }
+}
