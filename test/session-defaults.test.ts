@@ -108,24 +108,33 @@ describe("sessions whose transactions default to a stricter isolation", () => {
     });
   }
 
-  it("gives every connection it checked out its default back", async () => {
-    // One connection, so every operation below reuses the one the next check reads.
-    const pool = await poolAs("serializable", 1);
-    const schema = "default_back";
-    await migrate(pool, { schema });
-    const level = async () =>
-      (await pool.query("SELECT current_setting('default_transaction_isolation') AS level")).rows[0].level;
-    assert.equal(await level(), "serializable", "the role's default");
-    await new Client(pool, { schema }).enqueue({ one: 1 });
-    await status(pool, { schema });
-    assert.equal(await level(), "serializable", "after status");
-    await new Maintenance(pool, { schema }).runOnce();
-    assert.equal(await level(), "serializable", "after a maintenance run");
-    await moveConsumer(pool, { schema, consumer: "nobody", to: "now" });
-    assert.equal(await level(), "serializable", "after a consumer move");
-    const { rows } = await pool.query("SELECT current_setting('transaction_isolation') AS level");
-    assert.equal(rows[0].level, "serializable", "an application's statement on the pool");
-  });
+  // The role's default, and one the application SETs on each connection its pool makes (a
+  // RESET would give the second the role's READ COMMITTED back instead).
+  for (const where of ["role", "pool's connect hook"] as const) {
+    it(`gives every connection it checked out its own default back (set by the ${where})`, async () => {
+      // One connection, so every operation below reuses the one the next check reads.
+      const pool = where === "role" ? await poolAs("serializable", 1) : db.newPool({ max: 1 });
+      if (where !== "role") {
+        pool.on("connect", (client) => {
+          client.query("SET default_transaction_isolation = 'serializable'").catch(() => {});
+        });
+      }
+      const schema = where === "role" ? "default_back_role" : "default_back_hook";
+      await migrate(pool, { schema });
+      const level = async () =>
+        (await pool.query("SELECT current_setting('default_transaction_isolation') AS level")).rows[0].level;
+      assert.equal(await level(), "serializable", `the ${where}'s default`);
+      await new Client(pool, { schema }).enqueue({ one: 1 });
+      await status(pool, { schema });
+      assert.equal(await level(), "serializable", "after status");
+      await new Maintenance(pool, { schema }).runOnce();
+      assert.equal(await level(), "serializable", "after a maintenance run");
+      await moveConsumer(pool, { schema, consumer: "nobody", to: "now" });
+      assert.equal(await level(), "serializable", "after a consumer move");
+      const { rows } = await pool.query("SELECT current_setting('transaction_isolation') AS level");
+      assert.equal(rows[0].level, "serializable", "an application's statement on the pool");
+    });
+  }
 });
 
 describe("sessions the server ends once idle for 300 ms (idle_session_timeout)", () => {

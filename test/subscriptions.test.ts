@@ -141,20 +141,28 @@ for (const mode of modes) {
 
     it("moves its progress over a long run of other topics without delivering any", async () => {
       const { schema, client } = await db.freshSchema(`pass_by_${mode}`);
+      // Before start: one window of 122 rows, 120 of another topic between two of its own, in
+      // one transaction and in many; pages of 10 must read past every other one.
+      const first = await client.enqueue({ n: 0 }, { topic: "rare" });
+      await client.enqueueMany(
+        Array.from({ length: 100 }, (_, n) => ({ n })),
+        { topic: "common" },
+      );
+      for (let n = 0; n < 20; n++) await client.enqueue({ n }, { topic: "common" });
+      const second = await client.enqueue({ n: 1 }, { topic: "rare" });
       const record = recorder();
       const consumer = consumerOf(schema, mode, record.handler, { name: "rare", subscribe: ["rare"], batchSize: 10 });
       await consumer.start();
       try {
-        // Ten pages' worth of others between two of its own, in one transaction and in many.
-        const first = await client.enqueue({ n: 0 }, { topic: "rare" });
+        await waitFor(() => record.ids().includes(second), { what: "the second rare job" });
+        // And a third after start, behind more of the others.
         await client.enqueueMany(
-          Array.from({ length: 100 }, (_, n) => ({ n })),
+          Array.from({ length: 30 }, (_, n) => ({ n })),
           { topic: "common" },
         );
-        for (let n = 0; n < 20; n++) await client.enqueue({ n }, { topic: "common" });
-        const second = await client.enqueue({ n: 1 }, { topic: "rare" });
-        await waitFor(() => record.ids().includes(second), { what: "the second rare job" });
-        assert.deepEqual(record.ids(), [first, second]);
+        const third = await client.enqueue({ n: 2 }, { topic: "rare" });
+        await waitFor(() => record.ids().includes(third), { what: "the third rare job" });
+        assert.deepEqual(record.ids(), [first, second, third]);
       } finally {
         await consumer.stop();
         if (mode === "replication") await dropSlots(db.pool, schema, "rare");

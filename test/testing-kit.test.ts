@@ -80,7 +80,8 @@ describe("startTestDatabase", () => {
       const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM poutbox.schema_migrations");
       assert.ok(rows[0].n > 0);
     } finally {
-      process.env.DATABASE_URL = saved;
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
     }
   });
 

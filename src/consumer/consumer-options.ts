@@ -241,7 +241,7 @@ function subscribed(value: unknown, topics: AnyTopics | undefined): Subscription
   if (value === undefined) {
     if (!schemas) return undefined;
     if (Object.keys(schemas).length === 0) throw new InvalidOptionError("topics", "the map declares no topic");
-    return subscription(Object.keys(schemas), "topics");
+    return subscription(Object.keys(schemas), "topics", true);
   }
   const resolved = subscription(value);
   for (const topic of resolved.topics) {

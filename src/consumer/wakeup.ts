@@ -86,8 +86,11 @@ export class NotificationWakeup implements Wakeup {
       });
       // A role's idle_session_timeout would end this connection, which is idle between
       // notifications by design, every few moments, each time an error. It is never given back
-      // to the pool (see close), so the setting goes with it.
-      await connected.query("SET idle_session_timeout = 0");
+      // to the pool (see close), so the setting goes with it. (PostgreSQL 14 added it: the
+      // WHERE keeps set_config from running on an older server.)
+      await connected.query(
+        "SELECT pg_catalog.set_config('idle_session_timeout', '0', false) WHERE pg_catalog.current_setting('server_version_num')::int >= 140000",
+      );
       await connected.query(`LISTEN "${this.#channel}"`);
       if (released) return;
       if (this.#closed) release(true);

@@ -33,8 +33,14 @@ export function defaultsToSerializable(pool: pg.Pool): Promise<boolean> {
 
 /**
  * Makes a connection just checked out of a SERIALIZABLE-by-default pool run our statements,
- * alone or in a transaction, at READ COMMITTED; `restoreDefault` undoes it before the
- * connection goes back, so the application's own sessions keep their default.
+ * alone or in a transaction, at READ COMMITTED, and returns the connection's own default as it
+ * was (`previous`): `restoreDefault` sets exactly that back before the connection goes back.
+ * Not RESET: that would give the role's or server's value, not one the application set on the
+ * connection itself (a pool's `connect` hook running SET, say). The subquery is kept apart
+ * (OFFSET 0) so that the old value is read before set_config changes it.
  */
-export const sessionReadCommitted = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
-export const restoreDefault = "RESET default_transaction_isolation";
+export const sessionReadCommitted = `SELECT before.previous,
+       pg_catalog.set_config('default_transaction_isolation', 'read committed', false) AS now
+  FROM (SELECT pg_catalog.current_setting('default_transaction_isolation') AS previous OFFSET 0) AS before`;
+/** $1: the `previous` that sessionReadCommitted returned. */
+export const restoreDefault = "SELECT pg_catalog.set_config('default_transaction_isolation', $1, false)";

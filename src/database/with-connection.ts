@@ -14,7 +14,7 @@ import type { ConnectionSource, PooledConnection } from "./queryable.js";
  * instead of going back to the caller's pool.
  *
  * On a pool whose sessions default to SERIALIZABLE, the connection runs at READ COMMITTED
- * while it is out (see isolation.ts), and gets its default back before it goes back.
+ * while it is out (see isolation.ts), and gets its own default back before it goes back.
  */
 export async function withConnection<T>(
   pool: ConnectionSource,
@@ -27,9 +27,9 @@ export async function withConnection<T>(
   const serializable = isNodePostgresPool(pool) && (await defaultsToSerializable(pool));
   const connection = isNodePostgresPool(pool) ? await connectListening(pool, onError) : await pool.connect();
   try {
-    if (serializable) await connection.query(sessionReadCommitted);
+    const previous = serializable ? await ownDefault(connection) : undefined;
     const result = await work(connection);
-    if (serializable) await connection.query(restoreDefault);
+    if (previous !== undefined) await connection.query(restoreDefault, [previous]);
     return result;
   } catch (error) {
     broken ??= error instanceof Error ? error : new Error(String(error));
@@ -39,4 +39,10 @@ export async function withConnection<T>(
     if (!broken) (connection as Partial<pg.PoolClient>).off?.("error", onError);
     connection.release(broken);
   }
+}
+
+/** Sets the connection to READ COMMITTED; returns the default it had. */
+async function ownDefault(connection: PooledConnection): Promise<string> {
+  const { rows } = await connection.query(sessionReadCommitted);
+  return (rows[0] as { previous: string }).previous;
 }

@@ -29,6 +29,14 @@ describe("subscription", () => {
     assert.equal(matches("xxy.$^|{2}"), false, "regular expression syntax is no syntax");
   });
 
+  it("takes every entry as a name when literal (a topic map's keys): * included", () => {
+    const { matches, names, likePatterns } = subscription(["audit.*", "order.created"], "topics", true);
+    assert.deepEqual(names, ["audit.*", "order.created"]);
+    assert.deepEqual(likePatterns, []);
+    assert.equal(matches("audit.*"), true);
+    assert.equal(matches("audit.login"), false);
+  });
+
   it("refuses what is no list of topic names, naming the option", () => {
     for (const bad of [[], "order.*", [""], ["x".repeat(256)], [1], null]) {
       assert.throws(

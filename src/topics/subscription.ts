@@ -19,8 +19,11 @@ export interface Subscription {
 
 const maxTopicLength = 255;
 
-/** Checks and compiles a `subscribe` option (`option` names it in errors). */
-export function subscription(topics: unknown, option = "subscribe"): Subscription {
+/**
+ * Checks and compiles a `subscribe` option (`option` names it in errors). `literal`: every
+ * entry is a name, `*` included (a topic map's keys).
+ */
+export function subscription(topics: unknown, option = "subscribe", literal = false): Subscription {
   if (!Array.isArray(topics) || topics.length === 0) {
     throw new InvalidOptionError(option, "expected a non-empty array of topic names or patterns");
   }
@@ -30,13 +33,15 @@ export function subscription(topics: unknown, option = "subscribe"): Subscriptio
     }
   }
   const names = topics as string[];
-  const exact = new Set(names.filter((topic) => !isTopicPattern(topic)));
-  const patterns = names.filter(isTopicPattern).map(patternRegExp);
+  const isPattern = (topic: string) => !literal && isTopicPattern(topic);
+  const exact = new Set(names.filter((topic) => !isPattern(topic)));
+  const patterns = names.filter(isPattern);
+  const matchers = patterns.map(patternRegExp);
   return {
     topics: Object.freeze([...names]),
     names: Object.freeze([...exact]),
-    likePatterns: Object.freeze(names.filter(isTopicPattern).map(likePattern)),
-    matches: (topic) => topic !== null && (exact.has(topic) || patterns.some((pattern) => pattern.test(topic))),
+    likePatterns: Object.freeze(patterns.map(likePattern)),
+    matches: (topic) => topic !== null && (exact.has(topic) || matchers.some((pattern) => pattern.test(topic))),
   };
 }
 
