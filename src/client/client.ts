@@ -184,7 +184,7 @@ export class Client<Payload = unknown> {
     }
   }
 
-  async #run(tx: Queryable | undefined, statement: Statement, values: unknown[]): Promise<JobId[]> {
+  async #run(tx: Queryable | undefined, statement: Statement, values: unknown[], attempt = 1): Promise<JobId[]> {
     const db = tx ?? this.#db;
     try {
       const { rows } =
@@ -197,6 +197,11 @@ export class Client<Payload = unknown> {
       return ids === "" ? [] : ids.split(",").map((id) => BigInt(id));
     } catch (error) {
       const state = sqlStateOf(db, error);
+      // Outside a transaction of the caller's, a pooled connection the server had just ended
+      // for its idle_session_timeout never ran the statement: another connection runs it.
+      if (tx === undefined && state === sqlStates.idleSessionTimeout && attempt < 3) {
+        return this.#run(tx, statement, values, attempt + 1);
+      }
       if (state !== undefined && missingRelationCodes.has(state)) {
         throw new SchemaMissingError(this.#schema, { cause: error });
       }
