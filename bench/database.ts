@@ -57,19 +57,19 @@ export async function fillInTransactions(
   n: number,
   perTransaction: number,
   topics = 0,
+  keys = 0,
 ): Promise<void> {
   // DO takes no parameters; the numbers are integers checked here, the schema a checked name.
-  if (!Number.isInteger(n) || !Number.isInteger(perTransaction) || !Number.isInteger(topics)) {
-    throw new TypeError("integers expected");
-  }
-  // With topics, job i gets topic t<i mod topics>: t0, t1, ... in turn.
+  if (![n, perTransaction, topics, keys].every(Number.isInteger)) throw new TypeError("integers expected");
+  // With topics, job i gets topic t<i mod topics>: t0, t1, ... in turn; with keys, key k<i mod keys>.
   const topic = topics > 0 ? `'t' || (i % ${topics})` : "NULL";
+  const key = keys > 0 ? `'k' || (i % ${keys})` : "NULL";
   await pool.query(`
     DO $fill$
     BEGIN
       FOR t IN 0 .. ${Math.ceil(n / perTransaction) - 1} LOOP
-        INSERT INTO "${schema}".immediate (payload, topic)
-        SELECT ${serverPayload}, ${topic} FROM generate_series(t * ${perTransaction} + 1, least((t + 1) * ${perTransaction}, ${n})) i;
+        INSERT INTO "${schema}".immediate (payload, topic, key)
+        SELECT ${serverPayload}, ${topic}, ${key} FROM generate_series(t * ${perTransaction} + 1, least((t + 1) * ${perTransaction}, ${n})) i;
         COMMIT;
       END LOOP;
     END

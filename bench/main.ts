@@ -8,6 +8,7 @@ import { installPeers, loadPeer } from "./peers/load-peers.js";
 import { type Peer, peerNames } from "./peers/peer.js";
 import { Progress } from "./progress.js";
 import { type Row, toJsonLines, toTable, withPeerRatios } from "./report.js";
+import { drainOrdered } from "./scenarios/drain-ordered.js";
 import { drainPolling } from "./scenarios/drain-polling.js";
 import { drainReplication } from "./scenarios/drain-replication.js";
 import { drainSubscribed } from "./scenarios/drain-subscribed.js";
@@ -21,6 +22,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   enqueue_bulk: enqueueBulk,
   drain_polling: drainPolling,
   drain_subscribed: drainSubscribed,
+  drain_ordered: drainOrdered,
   drain_replication: drainReplication,
   latency_polling: latencyPolling,
   latency_replication: latencyReplication,

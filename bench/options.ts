@@ -5,6 +5,7 @@ export const scenarioNames = [
   "enqueue_bulk",
   "drain_polling",
   "drain_subscribed",
+  "drain_ordered",
   "drain_replication",
   "latency_polling",
   "latency_replication",

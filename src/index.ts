@@ -17,6 +17,7 @@ export type {
   ConsumerMaintenanceOptions,
   ConsumerMode,
   ConsumerOptions,
+  ConsumerOrdering,
   ConsumerStart,
   RetryPolicy,
   SlotLostPolicy,
@@ -59,6 +60,8 @@ export {
   purgeDeadLetters,
   requeueDeadLetters,
 } from "./dead-letter/dead-letter.js";
+export type { BlockedKey, BlockedKeysOptions, KeyHeadOptions, KeyHeadResult } from "./keys/blocked-keys.js";
+export { listBlockedKeys, retryKeyHead, skipKeyHead } from "./keys/blocked-keys.js";
 export type { AttachedPartitionOptions, AttachedPartitionResult } from "./maintenance/attached-partitions.js";
 export { adoptPartition, importPartition } from "./maintenance/attached-partitions.js";
 export type {

@@ -208,6 +208,7 @@ describe("poutbox command line", () => {
     assert.deepEqual(Object.keys(mailer).sort(), [
       "ackLagBytes",
       "ackedLsn",
+      "blockedKeys",
       "deadLetters",
       "heartbeatAt",
       "heldOutcomes",
@@ -222,6 +223,7 @@ describe("poutbox command line", () => {
       "retrying",
       "slot",
       "snapshot",
+      "waitingBehindKeys",
       "window",
     ]);
     assert.equal(mailer.name, "mailer");
@@ -323,6 +325,93 @@ describe("poutbox command line", () => {
       assert.deepEqual({ ...found, at: undefined }, { ...plainStatus, at: undefined });
       assert.deepEqual(listed, plainList);
     });
+  });
+
+  it("lists blocked ordering keys, and delivers a head again or skips it", async () => {
+    const schema = await migrated("cli_keys");
+    const client = new Client(db.pool, { schema });
+    for (const [label, key] of [
+      ["a1", "a"],
+      ["a2", "a"],
+      ["b1", "b"],
+      ["b2", "b"],
+    ]) {
+      await client.enqueue({ label }, { key });
+    }
+    const healed = new Set<string>();
+    const record = recorder(async (jobs) =>
+      jobs
+        .filter((job) => !healed.has((job.payload as { label: string }).label))
+        .filter((job) => ["a1", "b1"].includes((job.payload as { label: string }).label))
+        .map((job) => ({ job, error: new Error(`refused ${job.key}`) })),
+    );
+    const consumer = new Consumer(db.pool, record.handler, {
+      schema,
+      name: "ordered",
+      ordering: "key",
+      maxAttempts: 1,
+      pollInterval: 5,
+      promoteInterval: 20,
+      maintenance: false,
+    });
+    await consumer.start();
+    try {
+      const list = ["keys", "list", "--schema", schema, "--json"];
+      await waitFor(async () => JSON.parse((await poutbox(list)).stdout).blockedKeys.length === 2, {
+        what: "both keys blocked by their dead heads",
+      });
+      const { blockedKeys } = JSON.parse((await poutbox(list)).stdout);
+      assert.deepEqual(
+        blockedKeys.map((each: { key: string; head: { state: string }; waiting: number }) => [
+          each.key,
+          each.head.state,
+          each.waiting,
+        ]),
+        [
+          ["a", "dead", 1],
+          ["b", "dead", 1],
+        ],
+      );
+      const table = await poutbox(["keys", "list", "--schema", schema, "--consumer", "ordered"]);
+      assert.match(table.stdout, /ordered\s+│\s+a\s+│/);
+      const declined = await poutbox(["keys", "skip", "a", "--schema", schema, "--consumer", "ordered"], {
+        input: "n\n",
+      });
+      assert.equal(declined.code, 1);
+      healed.add("b1");
+      const skipped = await poutbox([
+        "keys",
+        "skip",
+        "a",
+        "--schema",
+        schema,
+        "--consumer",
+        "ordered",
+        "--reason",
+        "bad data",
+        "--yes",
+        "--json",
+      ]);
+      assert.equal(skipped.code, 0, skipped.stderr);
+      assert.equal(JSON.parse(skipped.stdout).previousState, "dead");
+      const retried = await poutbox(["keys", "retry", "b", "--schema", schema, "--consumer", "ordered", "--yes"]);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.match(retried.stdout, /will be delivered again now/);
+      await waitFor(() => record.deliveries.some((job) => (job.payload as { label: string }).label === "b2"));
+      await waitFor(async () => JSON.parse((await poutbox(list)).stdout).blockedKeys.length === 0);
+      const labels = record.deliveries.map((job) => (job.payload as { label: string }).label);
+      assert.deepEqual(
+        labels.filter((label) => label.startsWith("b")),
+        ["b1", "b1", "b2"],
+      );
+      assert.ok(labels.includes("a2"));
+      const none = await poutbox(["keys", "retry", "zzz", "--schema", schema, "--consumer", "ordered", "--yes"]);
+      assert.match(none.stdout, /is not blocked/);
+      const missing = await poutbox(["keys", "retry", "a", "--schema", schema]);
+      assertOneLineError(missing, 2, /--consumer/);
+    } finally {
+      await consumer.stop();
+    }
   });
 
   it("lists dead letters, as a table and as JSON, narrowed by consumer, id and limit", async () => {

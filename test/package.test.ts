@@ -34,6 +34,7 @@ describe("the built package", () => {
       "errorCodes",
       "forEachJob",
       "importPartition",
+      "listBlockedKeys",
       "listDeadLetters",
       "listPartitions",
       "migrate",
@@ -43,7 +44,9 @@ describe("the built package", () => {
       "removeConsumer",
       "replicationSlotStatus",
       "requeueDeadLetters",
+      "retryKeyHead",
       "silentLogger",
+      "skipKeyHead",
       "status",
       "statusToJson",
     ]);

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { Consumer, type JobFailure } from "../../src/index.js";
+import { Consumer, forEachJob, type Job, type JobFailure } from "../../src/index.js";
 import type { ConsumerDrainTask, Drained } from "./task.js";
 import { peakRssMb } from "./task.js";
 
@@ -18,6 +19,7 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
   const consumer = new Consumer(
     pool,
     async (jobs) => {
+      if (task.ioMs !== undefined) return handleWithIo(task, jobs, () => ++seen >= task.n && done());
       if (!task.failFirstAttempt) {
         seen += jobs.length;
         if (seen >= task.n) done();
@@ -40,6 +42,8 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
       ...(task.failFirstAttempt ? { backoff: { base: 0, jitter: 0 } } : {}),
       ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
       ...(task.subscribe === undefined ? {} : { subscribe: task.subscribe }),
+      ...(task.ordering === undefined ? {} : { ordering: task.ordering }),
+      ...(task.blockedKey === undefined ? {} : { maxAttempts: 1_000_000 }),
     },
   );
   const started = performance.now();
@@ -49,4 +53,20 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
   await consumer.stop();
   await pool.end();
   return { seconds, peakRssMb: peakRssMb() };
+}
+
+/**
+ * A handler doing `ioMs` of asynchronous work per job, `concurrency` jobs at a time, as a
+ * handler calling a mail or HTTP API through forEachJob would; the jobs of `blockedKey` fail.
+ */
+function handleWithIo(task: ConsumerDrainTask, jobs: readonly Job[], handled: () => void): Promise<JobFailure[]> {
+  return forEachJob(
+    jobs,
+    async (job) => {
+      await sleep(task.ioMs);
+      if (job.key !== null && job.key === task.blockedKey) throw new Error("this key is blocked");
+      handled();
+    },
+    { concurrency: task.concurrency ?? 10 },
+  );
 }

@@ -15,6 +15,13 @@ export interface ConsumerDrainTask {
   readonly promoteInterval?: number;
   /** The consumer's `subscribe` option; `n` counts the jobs it receives. */
   readonly subscribe?: readonly string[];
+  /** Each job awaits this many ms of timer (asynchronous I/O), `concurrency` at a time (forEachJob). */
+  readonly ioMs?: number;
+  readonly concurrency?: number;
+  /** The consumer's `ordering` option. */
+  readonly ordering?: "none" | "key";
+  /** Every job of this key fails, for ever: the key stays blocked; `n` counts the other jobs. */
+  readonly blockedKey?: string;
 }
 
 /** The cheapest reader of the same rows: keyset pagination with plain SELECTs. */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { defineConsumer } from "./commands/consumer.js";
 import { defineDeadLetter } from "./commands/dead-letter.js";
+import { defineKeys } from "./commands/keys.js";
 import { defineMaintenance } from "./commands/maintenance.js";
 import { defineMigrate } from "./commands/migrate.js";
 import { definePartition } from "./commands/partition.js";
@@ -38,6 +39,7 @@ export function program(writeError: (line: string) => void): Command {
   defineStatus(root.command("status"));
   defineDeadLetter(root.command("dead-letter"));
   defineConsumer(root.command("consumer"));
+  defineKeys(root.command("keys"));
   defineMaintenance(root.command("maintenance"));
   definePartition(root.command("partition"));
   defineScheduled(root.command("scheduled"));

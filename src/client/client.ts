@@ -119,7 +119,9 @@ export class Client<Payload = unknown> {
     const [id] = await this.#run(
       options.tx,
       immediate ? this.#queries.immediateOne : this.#queries.scheduledOne,
-      immediate ? [checked.topic, json, checked.headers] : [checked.topic, json, checked.headers, checked.runAt],
+      immediate
+        ? [checked.topic, json, checked.headers, checked.key]
+        : [checked.topic, json, checked.headers, checked.key, checked.runAt],
     );
     return id as JobId;
   }
@@ -144,7 +146,9 @@ export class Client<Payload = unknown> {
     return this.#run(
       options.tx,
       immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
-      immediate ? [checked.topic, array, checked.headers] : [checked.topic, array, checked.headers, checked.runAt],
+      immediate
+        ? [checked.topic, array, checked.headers, checked.key]
+        : [checked.topic, array, checked.headers, checked.key, checked.runAt],
     );
   }
 

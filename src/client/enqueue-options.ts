@@ -17,6 +17,13 @@ export interface EnqueueOptions {
   readonly topic?: string;
   /** String metadata carried beside the payload (trace ids, content type...). Default: none. */
   readonly headers?: Headers;
+  /**
+   * The ordering key (1-255 characters), such as the id of the order the event is about: a
+   * consumer created with `ordering: "key"` delivers the jobs of one key one at a time, in the
+   * order they were committed, and a failing job holds back only the later jobs of its key.
+   * Default: none (the job is ordered with nothing).
+   */
+  readonly key?: string;
 }
 
 /** Options checked and ready for SQL: every value a plain bind parameter. */
@@ -25,9 +32,11 @@ export interface CheckedOptions {
   readonly topic: string | null;
   readonly headers: string | null;
   readonly runAt: string | null;
+  readonly key: string | null;
 }
 
 const maxTopicLength = 255;
+const maxKeyLength = 255;
 
 export const failedTransactionMessage =
   "tx is in a failed transaction (an earlier statement raised an error); roll it back";
@@ -37,18 +46,22 @@ export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
     throw new InvalidOptionError("options", `expected an object, got ${options === null ? "null" : typeof options}`);
   }
   if (options.tx !== undefined) checkTransaction(options.tx);
-  const { runAt, topic, headers } = options;
+  const { runAt, topic, headers, key } = options;
   if (runAt !== undefined && !(runAt instanceof Date && !Number.isNaN(runAt.getTime()))) {
     throw new InvalidOptionError("runAt", runAt instanceof Date ? "an invalid Date" : "expected a Date");
   }
   if (topic !== undefined && (typeof topic !== "string" || topic.length === 0 || topic.length > maxTopicLength)) {
     throw new InvalidOptionError("topic", `expected a string of 1 to ${maxTopicLength} characters`);
   }
+  if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > maxKeyLength)) {
+    throw new InvalidOptionError("key", `expected a string of 1 to ${maxKeyLength} characters`);
+  }
   return {
     target: runAt === undefined ? "immediate" : "scheduled",
     topic: topic ?? null,
     headers: headers === undefined ? null : headersJson(headers),
     runAt: runAt === undefined ? null : runAt.toISOString(),
+    key: key ?? null,
   };
 }
 

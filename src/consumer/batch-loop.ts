@@ -2,16 +2,11 @@ import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
 import { validateJobs } from "../topics/validate-jobs.js";
 import { retryDelay } from "./backoff.js";
-import type { ResolvedConsumerOptions } from "./consumer-options.js";
+import { type ResolvedConsumerOptions, retryPolicyOf } from "./consumer-options.js";
 import type { Handler } from "./handler.js";
+import type { FailedJob, QueueStep } from "./job-outcome.js";
+import type { KeyOrder, RoundResult } from "./key-order.js";
 import { type BatchResult, runHandler } from "./run-handler.js";
-
-/** A job the batch did not process, and whether it goes to dead letter now whatever its attempt. */
-export interface FailedJob {
-  readonly error: string;
-  /** Refused before the handler (its payload or topic does not fit): no retry can help. */
-  readonly dead: boolean;
-}
 
 /** Where batches come from and how their outcome is made durable; one per source kind. */
 export interface BatchFlow<Batch extends { readonly jobs: readonly Job<unknown>[] }> {
@@ -33,6 +28,8 @@ export interface BatchLoopContext {
   /** Give up the batch in the handler without an outcome. */
   readonly abandon: AbortSignal;
   readonly onBatch: (summary: { jobs: number; failed: number; ms: number }) => void;
+  /** Delivery by key, for a consumer with `ordering: "key"`. */
+  readonly keyOrder?: KeyOrder;
 }
 
 /**
@@ -45,35 +42,36 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
   context: BatchLoopContext,
   flow: BatchFlow<Batch>,
 ): Promise<void> {
-  const { options } = context;
+  const { keyOrder } = context;
   let writing: Promise<void> = Promise.resolve();
-  let next = flow.next();
+  const fetch = async () => {
+    const batch = await flow.next();
+    const queues = keyOrder && batch.jobs.length > 0 ? await keyOrder.read(batch.jobs) : undefined;
+    return { batch, queues };
+  };
+  let next = fetch();
   try {
     while (!context.stopping.aborted && !flow.done?.()) {
-      const batch = await next;
+      const { batch, queues } = await next;
       if (batch.jobs.length === 0) {
         await writing;
         await flow.idle(batch);
-        next = flow.next();
+        next = fetch();
         continue;
       }
-      next = flow.next();
+      next = fetch();
       next.catch(() => undefined);
       const started = performance.now();
-      const schemas = options.topics?.schemas;
-      const checked = schemas ? await validateJobs(schemas, batch.jobs) : { jobs: batch.jobs, rejected: new Map() };
-      const result: BatchResult =
-        checked.jobs.length > 0
-          ? await runHandler(context.handler, checked.jobs, options.handlerTimeout, context.abandon, options.logger)
-          : { kind: "done", failures: new Map() };
-      if (result.kind === "abandoned") break;
-      const failures = new Map<JobId, FailedJob>();
-      for (const [id, error] of result.failures) failures.set(id, { error, dead: false });
-      for (const [id, error] of checked.rejected) failures.set(id, { error, dead: true });
+      const failures =
+        keyOrder && queues
+          ? await keyOrder.deliver(batch.jobs, queues, (jobs) => runChecked(context, jobs))
+          : outcomesOf(await runChecked(context, batch.jobs));
+      if (failures === undefined) break;
       await writing;
       writing = flow.commit(batch, failures);
+      if (keyOrder) writing = writing.then(() => keyOrder.committed());
       writing.catch(() => undefined);
-      context.onBatch({ jobs: batch.jobs.length, failed: failures.size, ms: performance.now() - started });
+      context.onBatch({ jobs: batch.jobs.length, failed: failedCount(failures), ms: performance.now() - started });
       if (flow.done) await writing;
     }
     await writing;
@@ -81,6 +79,33 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
     next.catch(() => undefined);
     writing.catch(() => undefined);
   }
+}
+
+/** Validates the jobs' payloads (with a topic map), then runs the handler on those that pass. */
+async function runChecked(context: BatchLoopContext, jobs: readonly Job<unknown>[]): Promise<RoundResult> {
+  const { options } = context;
+  const schemas = options.topics?.schemas;
+  const checked = schemas ? await validateJobs(schemas, jobs) : { jobs, rejected: new Map<JobId, string>() };
+  const result: BatchResult =
+    checked.jobs.length > 0
+      ? await runHandler(context.handler, checked.jobs, options.handlerTimeout, context.abandon, options.logger)
+      : { kind: "done", failures: new Map() };
+  if (result.kind === "abandoned") return result;
+  const failures = new Map<JobId, { error: string; dead: boolean }>();
+  for (const [id, error] of result.failures) failures.set(id, { error, dead: false });
+  for (const [id, error] of checked.rejected) failures.set(id, { error, dead: true });
+  return { kind: "done", failures };
+}
+
+function outcomesOf(result: RoundResult): Map<JobId, FailedJob> | undefined {
+  return result.kind === "abandoned" ? undefined : new Map(result.failures);
+}
+
+/** Jobs that failed, not counting those that only wait behind their key or left its queue. */
+function failedCount(outcomes: ReadonlyMap<JobId, FailedJob>): number {
+  let failed = 0;
+  for (const outcome of outcomes.values()) if (outcome.queue !== "wait" && outcome.error !== "") failed++;
+  return failed;
 }
 
 /** A failed job as the outcome statements take it (json_to_recordset in consumer-queries.ts). */
@@ -91,6 +116,9 @@ export interface FailureRow {
   readonly error: string;
   readonly delay_ms: number;
   readonly dead: boolean;
+  readonly queue: QueueStep | null;
+  /** Position in the batch: rows join a key queue in this order. */
+  readonly ord: number;
 }
 
 /** The failed jobs of a batch as the commit statements take them. */
@@ -100,18 +128,23 @@ export function failureRows(
   options: ResolvedConsumerOptions,
 ): FailureRow[] {
   if (failures.size === 0) return [];
-  const byId = new Map(jobs.map((job) => [job.id, job]));
-  return [...failures].map(([id, { error, dead }]) => {
-    const job = byId.get(id);
+  const byId = new Map(jobs.map((job, index) => [job.id, { job, index }]));
+  return [...failures].map(([id, { error, dead, queue }]) => {
+    const found = byId.get(id);
+    const job = found?.job;
     const attempt = job?.attempt ?? 1;
-    const policy = (job?.topic != null && options.retryByTopic.get(job.topic)) || options;
+    const policy = retryPolicyOf(job, options);
+    const waiting = queue === "wait" || (queue === "leave" && !dead);
     return {
       id: String(id),
       xid: String(job?.transactionId),
-      attempt,
+      // A job that waits was not delivered this time: its attempts so far do not change.
+      attempt: queue === "wait" ? attempt - 1 : attempt,
       error: storableText(error),
-      delay_ms: retryDelay(policy.backoff, attempt),
-      dead: dead || attempt >= policy.maxAttempts,
+      delay_ms: waiting ? 0 : retryDelay(policy.backoff, attempt),
+      dead: !waiting && (dead || attempt >= policy.maxAttempts),
+      queue: queue ?? null,
+      ord: found?.index ?? 0,
     };
   });
 }

@@ -61,4 +61,4 @@ describe("commitOutcome", () => {
   });
 });
 
-const failure = { id: "1", xid: "1", attempt: 1, error: "bad", delay_ms: 0, dead: false };
+const failure = { id: "1", xid: "1", attempt: 1, error: "bad", delay_ms: 0, dead: false, queue: null, ord: 0 };

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
 import { defaultLogger, type Logger } from "../core/logger.js";
 import { boolean, integer, number, oneOf } from "../core/option-checks.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
@@ -112,6 +113,20 @@ export interface ConsumerOptions {
    * ```
    */
   readonly subscribe?: readonly string[];
+  /**
+   * `key`: the jobs of one ordering key (enqueue's `key`) are delivered one at a time, in the
+   * order they were committed, and never two of one key in the same handler call; different
+   * keys run side by side. A failing job holds back only the later jobs of its own key, which
+   * wait behind it through its retries. Jobs without a key are not ordered. `none`: every job
+   * is delivered and retried on its own. Default `"none"`.
+   */
+  readonly ordering?: ConsumerOrdering;
+  /**
+   * With `ordering: "key"`, whether a dead-lettered job keeps its key blocked until an operator
+   * requeues it (the key then goes on once it succeeds) or purges it (the key goes on at once).
+   * `false`: the key moves on to its next job. Default true.
+   */
+  readonly deadLetterBlocksKey?: boolean;
   /** Stops the consumer when aborted, like calling stop(). Default: none. */
   readonly signal?: AbortSignal;
   /**
@@ -138,6 +153,10 @@ export interface ResolvedRetryPolicy {
   readonly maxAttempts: number;
   readonly backoff: ResolvedBackoff;
 }
+
+export const consumerOrderings = ["none", "key"] as const;
+
+export type ConsumerOrdering = (typeof consumerOrderings)[number];
 
 export const consumerStarts = ["oldest", "now"] as const;
 
@@ -174,6 +193,8 @@ export interface ResolvedConsumerOptions {
   readonly topics: AnyTopics | undefined;
   /** The topics delivered; undefined for every job. */
   readonly subscription: Subscription | undefined;
+  readonly ordering: ConsumerOrdering;
+  readonly deadLetterBlocksKey: boolean;
   readonly signal: AbortSignal | undefined;
   readonly logger: Logger;
 }
@@ -223,6 +244,8 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     maintenance,
     topics,
     subscription: subscribed(options.subscribe, topics),
+    ordering: oneOf("ordering", options.ordering, consumerOrderings, "none"),
+    deadLetterBlocksKey: boolean("deadLetterBlocksKey", options.deadLetterBlocksKey, true),
     signal: options.signal,
     logger,
   };
@@ -295,4 +318,9 @@ function retryByTopic(
     byTopic.set(topic, retryPolicy(`retryByTopic.${topic}.`, policy, own));
   }
   return byTopic;
+}
+
+/** The retry policy of a job: its topic's, else the consumer's. */
+export function retryPolicyOf(job: Job<unknown> | undefined, options: ResolvedConsumerOptions): ResolvedRetryPolicy {
+  return (job?.topic != null && options.retryByTopic.get(job.topic)) || options;
 }

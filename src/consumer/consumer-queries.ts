@@ -1,4 +1,5 @@
 import { type Sql, sql } from "../database/query-rows.js";
+import { keyQueueRelease } from "../keys/key-queue-queries.js";
 
 /** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
 export interface CommitResult {
@@ -66,9 +67,15 @@ export interface ConsumerQueries {
   readonly heldOutcomeWrite: Sql<{ written: number; leading: boolean }>;
   /** $1 how many rows at most. Returns how many jobs moved into immediate. */
   readonly jobsPromote: Sql<{ moved: number }>;
+  /**
+   * $1 name, $2 keys as a JSON array. The rows of those keys' queues: each key that has one is
+   * blocked, and a `delivering` row is its head, now in immediate to be delivered again.
+   */
+  readonly keyQueuesRead: Sql<{ key: string; id: string; state: string }>;
 }
 
-const failureColumns = "id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean";
+const failureColumns =
+  "id bigint, xid xid8, attempt int, error text, delay_ms bigint, dead boolean, queue text, ord int";
 
 /**
  * The first CTE of an outcome write: failed jobs, each joined to its immediate row, from which
@@ -84,8 +91,8 @@ const failureColumns = "id bigint, xid xid8, attempt int, error text, delay_ms b
 function failedJobs(quotedSchema: string, failures: string): string {
   return `
       WITH failure AS (
-        SELECT i.id, i.topic, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
-               f.attempt, f.error, f.delay_ms, f.dead
+        SELECT i.id, i.topic, i.key, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
+               f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord
         FROM json_to_recordset(${failures}) AS f(${failureColumns})
         JOIN ${quotedSchema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
       ), complete AS (
@@ -94,28 +101,51 @@ function failedJobs(quotedSchema: string, failures: string): string {
 }
 
 /**
- * CTEs `retry` and `dead` that copy the `failure` rows into `failed` (retried after their
- * delay) or `dead_letter`, when `condition` holds. `$1` is the consumer name.
+ * CTEs `retry`, `dead` and `leave` that copy the `failure` rows into `failed` (retried after
+ * their delay) or `dead_letter`, when `condition` holds, and keep the consumer's key queues
+ * (see migration 6 and `queue` in FailureRow): a row joins its key's queue in batch order, so
+ * `queued` follows the order the jobs were delivered in; a head that leaves its queue lets the
+ * next row in it be delivered at once. `$1` is the consumer name.
  */
 function failureInserts(quotedSchema: string, condition: string): string {
   return `      , retry AS (
-        INSERT INTO ${quotedSchema}.failed AS t (id, consumer, topic, payload, headers, attempt, last_error, created_at,
-                                           enqueued_at, next_retry_at)
-        SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at,
-               now() + delay_ms * interval '1 millisecond'
-        FROM failure WHERE NOT dead AND ${condition}
+        INSERT INTO ${quotedSchema}.failed AS t (id, consumer, topic, key, payload, headers, attempt, last_error, created_at,
+                                           enqueued_at, next_retry_at, key_state)
+        SELECT id, $1, topic, key, payload, headers, attempt, error, created_at, enqueued_at,
+               CASE
+                 -- Behind an existing queue a waiting row is never due by time: the head's
+                 -- leaving makes it due. First in its queue (the queue it was parked behind
+                 -- has gone meanwhile), it is due now.
+                 WHEN queue = 'wait' AND EXISTS (
+                   SELECT 1 FROM ${quotedSchema}.failed q
+                   WHERE q.consumer = $1 AND q.key = failure.key AND q.key_state IS NOT NULL AND q.id <> failure.id)
+                 THEN 'infinity'::timestamptz
+                 ELSE now() + delay_ms * interval '1 millisecond'
+               END,
+               CASE queue WHEN 'retry' THEN 'retry' WHEN 'wait' THEN 'waiting' WHEN 'dead-block' THEN 'dead' END
+        FROM failure WHERE ((NOT dead AND queue IS DISTINCT FROM 'leave') OR queue = 'dead-block') AND ${condition}
+        ORDER BY ord
+        -- A job already in its key's queue is that queue's head; told to wait (which a consumer
+        -- never means for a head), it is made due again rather than left waiting behind itself.
         ON CONFLICT (consumer, id) DO UPDATE
-          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error,
-              failed_at = now(), next_retry_at = excluded.next_retry_at
+          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error, failed_at = now(),
+              next_retry_at = CASE WHEN excluded.key_state = 'waiting' THEN now() ELSE excluded.next_retry_at END,
+              key_state = CASE WHEN excluded.key_state = 'waiting' THEN 'retry' ELSE excluded.key_state END
         RETURNING 1
       ), dead AS (
-        INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, payload, headers, attempts, last_error, created_at,
+        INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, key, payload, headers, attempts, last_error, created_at,
                                                 enqueued_at, failed_at)
-        SELECT id, $1, topic, payload, headers, attempt, error, created_at, enqueued_at, now()
+        SELECT id, $1, topic, key, payload, headers, attempt, error, created_at, enqueued_at, now()
         FROM failure WHERE dead AND ${condition}
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
         RETURNING 1
+      ), leave AS (
+        DELETE FROM ${quotedSchema}.failed t USING failure
+        WHERE failure.queue = 'leave' AND t.consumer = $1 AND t.id = failure.id AND t.key_state IS NOT NULL AND ${condition}
+        RETURNING t.consumer, t.key, t.id
+      ), released AS (
+        ${keyQueueRelease(quotedSchema, "leave")}
       )`;
 }
 
@@ -186,7 +216,8 @@ ${recordFailures(quotedSchema, "$7::json")}`),
 
     outcomesWrite: sql(`${failedJobs(quotedSchema, "$2::json")}
 ${failureInserts(quotedSchema, "true")}
-      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int AS written`),
+      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int
+             + (SELECT count(*) FROM failure WHERE queue = 'leave' AND NOT dead)::int AS written`),
 
     // The held outcome leaves the list in the statement that writes it, so it is written once.
     heldOutcomeWrite: sql(`${failedJobs(quotedSchema, "$3::jsonb::json")}, fence AS (
@@ -209,19 +240,34 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       WITH due_scheduled AS (
         DELETE FROM ${quotedSchema}.scheduled
         WHERE id IN (SELECT id FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
+        RETURNING id, topic, key, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
       ), due_failed AS (
         DELETE FROM ${quotedSchema}.failed
         WHERE (consumer, id) IN (
-          SELECT consumer, id FROM ${quotedSchema}.failed WHERE next_retry_at <= now()
+          SELECT consumer, id FROM ${quotedSchema}.failed WHERE next_retry_at <= now() AND key_state IS NULL
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
+        RETURNING id, topic, key, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
+      ), due_heads AS (
+        -- The head of a key queue stays in failed while it is delivered: its key stays blocked
+        -- until the consumer records how it went. Only a head is ever moved.
+        UPDATE ${quotedSchema}.failed SET key_state = 'delivering'
+        WHERE (consumer, id) IN (
+          SELECT f.consumer, f.id FROM ${quotedSchema}.failed f
+          WHERE f.next_retry_at <= now() AND f.key_state IN ('retry', 'waiting')
+            AND NOT EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
+                            WHERE q.consumer = f.consumer AND q.key = f.key AND q.key_state IS NOT NULL AND q.queued < f.queued)
+          ORDER BY f.next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, topic, key, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), moved AS (
-        INSERT INTO ${quotedSchema}.immediate (id, topic, payload, headers, consumer, attempt, enqueued_at)
-        SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed
+        INSERT INTO ${quotedSchema}.immediate (id, topic, key, payload, headers, consumer, attempt, enqueued_at)
+        SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed UNION ALL SELECT * FROM due_heads
         RETURNING 1
       )
       SELECT count(*)::int AS moved FROM moved`),
+
+    keyQueuesRead: sql(`
+      SELECT key, id::text AS id, key_state AS state FROM ${quotedSchema}.failed
+      WHERE consumer = $1 AND key_state IS NOT NULL AND key IN (SELECT json_array_elements_text($2::json))`),
   };
 }
 

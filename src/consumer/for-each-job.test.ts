@@ -7,6 +7,7 @@ const jobs: Job<number>[] = Array.from({ length: 10 }, (_, i) => ({
   id: BigInt(i + 1),
   payload: i,
   topic: null,
+  key: null,
   headers: {},
   attempt: 1,
   enqueuedAt: new Date(),

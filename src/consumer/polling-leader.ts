@@ -11,6 +11,7 @@ import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./handler.js";
 import type { HeldOutcome, HeldOutcomes } from "./held-outcomes.js";
+import { keyOrderFor } from "./key-order.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
 import { NotificationWakeup, timerWakeup } from "./wakeup.js";
@@ -106,7 +107,14 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
   };
   try {
     await runBatches(
-      { handler: term.handler, options, stopping: term.stopping, abandon: term.abandon, onBatch: events.batch },
+      {
+        handler: term.handler,
+        options,
+        stopping: term.stopping,
+        abandon: term.abandon,
+        onBatch: events.batch,
+        keyOrder: keyOrderFor(term),
+      },
       flow,
     );
   } finally {

@@ -1,6 +1,7 @@
 import { publicationName } from "../schema/server-names.js";
 import { checkLogicalReplication, consumerSlot, ensurePublication } from "../slots/slot-admin.js";
 import { runBatches } from "./batch-loop.js";
+import { keyOrderFor } from "./key-order.js";
 import type { LeaderTerm } from "./polling-leader.js";
 import { catchUp } from "./replication-catch-up.js";
 import { type ReplicationClaim, resumePoint } from "./replication-resume-point.js";
@@ -33,7 +34,14 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const stopReports = reportSlot(term, slot);
   try {
     await runBatches(
-      { handler: term.handler, options, stopping, abandon: term.abandon, onBatch: term.events.batch },
+      {
+        handler: term.handler,
+        options,
+        stopping,
+        abandon: term.abandon,
+        onBatch: term.events.batch,
+        keyOrder: keyOrderFor(term),
+      },
       batches,
     );
     if (stream.failed.aborted && !term.stopping.aborted) throw stream.failed.reason;

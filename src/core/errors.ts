@@ -14,6 +14,7 @@ export const errorCodes = [
   "SLOT_LOST",
   "PROGRESS_MISMATCH",
   "CONSUMER_ACTIVE",
+  "KEY_HEAD_DELIVERING",
   "TEST_SERVER_UNAVAILABLE",
   "DRAIN_TIMEOUT",
 ] as const;

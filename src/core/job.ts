@@ -14,6 +14,8 @@ export interface Job<Payload = unknown, Topic extends string | null = string | n
    * by other means holds SQL NULL or a JSON value that is not an object).
    */
   readonly headers: Readonly<Record<string, string>>;
+  /** The ordering key given to enqueue, or null (see the consumer's `ordering` option). */
+  readonly key: string | null;
   /** Which delivery this is for this consumer: 1 the first time, 2 on the first retry... */
   readonly attempt: number;
   /**

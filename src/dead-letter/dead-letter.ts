@@ -10,6 +10,8 @@ export interface DeadLetter {
   readonly id: JobId;
   readonly consumer: string;
   readonly topic: string | null;
+  /** The job's ordering key, or null. */
+  readonly key: string | null;
   readonly payload: unknown;
   readonly headers: Readonly<Record<string, string>>;
   readonly attempts: number;
@@ -89,6 +91,7 @@ export async function listDeadLetters(db: Queryable, options: ListDeadLettersOpt
     id: BigInt(String(row.id)),
     consumer: row.consumer,
     topic: row.topic,
+    key: row.key,
     payload: JSON.parse(String(row.payload)),
     headers: row.headers === null ? {} : (JSON.parse(String(row.headers)) as Record<string, string>),
     attempts: Number(row.attempts),

@@ -106,6 +106,7 @@ function toJob(row: PageRow): Job<unknown> {
     id: BigInt(row.id as string),
     payload: row.payload,
     topic: row.topic,
+    key: row.key,
     headers: jobHeaders(row.headers),
     attempt: row.attempt + 1,
     enqueuedAt: requiredDateFromEpochMs(row.enqueued_ms),

@@ -13,6 +13,8 @@ export interface ImmediateColumns {
   readonly createdAt: number;
   /** -1 when the relation has no such column (a stream from before the schema's migration 5). */
   readonly enqueuedAt: number;
+  /** -1 when the relation has no such column (a stream from before the schema's migration 6). */
+  readonly key: number;
   readonly transactionId: number;
 }
 
@@ -28,6 +30,7 @@ export function immediateColumns(relation: RelationMessage): ImmediateColumns {
   const [id, topic, payload, headers, attempt, consumer, createdAt, transactionId] = required.map(index) as number[];
   return {
     enqueuedAt: relation.columns.findIndex((column) => column.name === "enqueued_at"),
+    key: relation.columns.findIndex((column) => column.name === "key"),
     id: id as number,
     topic: topic as number,
     payload: payload as number,
@@ -68,6 +71,7 @@ export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job
       id: BigInt(text(tuple, columns.id) ?? "0"),
       payload: JSON.parse(payload),
       topic: text(tuple, columns.topic),
+      key: columns.key < 0 ? null : text(tuple, columns.key),
       headers: jobHeaders(headers === null ? null : JSON.parse(headers)),
       attempt: Number(text(tuple, columns.attempt) ?? "0") + 1,
       // NULL: the job's first delivery, enqueued when this row was written.

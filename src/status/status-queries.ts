@@ -29,6 +29,8 @@ export interface ConsumerRow {
   pending_jobs: string | null;
   oldest_pending_ms: string | null;
   retrying: string;
+  blocked_keys: string;
+  waiting_behind_keys: string;
   dead_letters: string;
   held_outcomes: number;
   moved_ms: string | null;
@@ -83,7 +85,12 @@ export function consumersRead(quotedSchema: string): Sql<ConsumerRow> {
                 THEN greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), c.acked_lsn), 0)::int8 END AS ack_lag_bytes,
            CASE WHEN c.snapshot IS NOT NULL THEN pending.jobs END AS pending_jobs,
            ${epochMs("pending.oldest")} AS oldest_pending_ms,
-           (SELECT count(*) FROM ${quotedSchema}.failed f WHERE f.consumer = c.name) AS retrying,
+           (SELECT count(*) FROM ${quotedSchema}.failed f
+             WHERE f.consumer = c.name AND f.key_state IS DISTINCT FROM 'waiting') AS retrying,
+           (SELECT count(DISTINCT f.key) FROM ${quotedSchema}.failed f
+             WHERE f.consumer = c.name AND f.key_state IS NOT NULL) AS blocked_keys,
+           (SELECT count(*) FROM ${quotedSchema}.failed f
+             WHERE f.consumer = c.name AND f.key_state = 'waiting') AS waiting_behind_keys,
            (SELECT count(*) FROM ${quotedSchema}.dead_letter d WHERE d.consumer = c.name) AS dead_letters,
            coalesce(jsonb_array_length(c.held_outcomes), 0) AS held_outcomes,
            ${epochMs("move.moved_at")} AS moved_ms, move.moved_by, move.target AS move_target, move.reason AS move_reason

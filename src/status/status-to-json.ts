@@ -40,6 +40,8 @@ export interface ConsumerStatusJson {
   readonly oldestPendingAt: string | null;
   readonly lagMs: number | null;
   readonly retrying: number;
+  readonly blockedKeys: number;
+  readonly waitingBehindKeys: number;
   readonly deadLetters: number;
   readonly heldOutcomes: number;
   readonly lastMove: ConsumerMoveRecordJson | null;
@@ -139,6 +141,8 @@ function consumerJson(consumer: ConsumerStatus): ConsumerStatusJson {
     oldestPendingAt: iso(consumer.oldestPendingAt),
     lagMs: consumer.lagMs,
     retrying: consumer.retrying,
+    blockedKeys: consumer.blockedKeys,
+    waitingBehindKeys: consumer.waitingBehindKeys,
     deadLetters: consumer.deadLetters,
     heldOutcomes: consumer.heldOutcomes,
     lastMove: consumer.lastMove && { ...consumer.lastMove, at: consumer.lastMove.at.toISOString() },

@@ -66,8 +66,18 @@ export interface ConsumerStatus {
    * when nothing is recorded yet.
    */
   readonly lagMs: number | null;
-  /** Failed jobs of this consumer waiting in `failed` for their retry. */
+  /**
+   * Failed jobs of this consumer waiting in `failed` for their retry (or, heading a blocked
+   * key, being delivered again or dead-lettered).
+   */
   readonly retrying: number;
+  /**
+   * Ordering keys this consumer holds back (`ordering: "key"`): each has a head job that has not
+   * succeeded yet, retrying or dead-lettered. See listBlockedKeys.
+   */
+  readonly blockedKeys: number;
+  /** Jobs of blocked keys waiting behind their key's head, not yet delivered. */
+  readonly waitingBehindKeys: number;
   /** Jobs that used up their attempts in this consumer. */
   readonly deadLetters: number;
   /**
@@ -206,6 +216,8 @@ function consumerStatus(
     oldestPendingAt,
     lagMs: lag(pendingJobs, oldestPendingAt, at),
     retrying: Number(row.retrying),
+    blockedKeys: Number(row.blocked_keys),
+    waitingBehindKeys: Number(row.waiting_behind_keys),
     deadLetters: Number(row.dead_letters),
     heldOutcomes: Number(row.held_outcomes),
     lastMove:

@@ -66,6 +66,14 @@ function consumersSection(status: OutboxStatus): string {
   }
   const notes = status.consumers.flatMap((consumer) => {
     const lines: string[] = [];
+    if (consumer.blockedKeys > 0) {
+      lines.push(
+        warn(
+          `${consumer.name}: ${count(consumer.blockedKeys)} ordering key(s) blocked, ` +
+            `${count(consumer.waitingBehindKeys)} job(s) waiting behind them (poutbox keys list)`,
+        ),
+      );
+    }
     if (consumer.heldOutcomes > 0) {
       lines.push(
         bad(`${consumer.name}: ${count(consumer.heldOutcomes)} job outcome(s) could not be written; retried alone`),

@@ -1,0 +1,209 @@
+// Per-key order as a property, in both modes: fast-check draws producers, keys, how often each
+// job fails before it succeeds, and restarts and takeovers of the consumer between them. Every
+// run checks that no job is lost, that a job is only ever delivered once every earlier job of
+// its key has succeeded, and that no handler call holds two jobs of one key.
+//
+// A failing run prints its seed and path; POUTBOX_PROPERTY_SEED=<seed> replays it, and
+// POUTBOX_PROPERTY_RUNS sets how many runs each mode gets (default 6).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { Client, Consumer, type ConsumerMode, type Handler, type JobFailure } from "../src/index.js";
+import { needs } from "./support/needs.js";
+import { dropSlots } from "./support/replication.js";
+import { useTestDatabase } from "./support/test-database.js";
+import { waitFor } from "./support/wait-for.js";
+
+const db = useTestDatabase();
+const modes: ConsumerMode[] = ["polling", "replication"];
+const runs = Number(process.env.POUTBOX_PROPERTY_RUNS || 6);
+const seed = process.env.POUTBOX_PROPERTY_SEED ? Number(process.env.POUTBOX_PROPERTY_SEED) : Date.now() % 2 ** 31;
+
+interface Produced {
+  readonly key: string | null;
+  /** How many of its deliveries fail before one succeeds. */
+  readonly failures: number;
+}
+
+type Step =
+  | { readonly kind: "enqueue"; readonly producer: number; readonly jobs: readonly Produced[] }
+  | { readonly kind: "restart" }
+  | { readonly kind: "takeover" };
+
+const produced = fc.record({
+  key: fc.option(fc.constantFrom("k0", "k1", "k2", "k3", "k4"), { freq: 6 }),
+  failures: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 }) },
+  ),
+});
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("enqueue" as const),
+      producer: fc.integer({ min: 0, max: 2 }),
+      jobs: fc.array(produced, { minLength: 1, maxLength: 6 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "restart" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "takeover" as const }) },
+);
+
+const plans = fc.array(step, { minLength: 3, maxLength: 12 });
+
+/** A job's plan, carried in its payload so the handler knows it whenever it comes. */
+interface Label {
+  /** The key, or null for a job without one. */
+  readonly key: string | null;
+  /** Its place among its key's jobs (or among the jobs without a key), from 0. */
+  readonly seq: number;
+  readonly failures: number;
+}
+
+/** What the handler saw over one run, and the checks it makes as it goes. */
+class Observer {
+  readonly succeeded = new Set<string>();
+  readonly #delivered = new Map<string, number>();
+  readonly violations: string[] = [];
+  #inHandler = false;
+
+  readonly handler: Handler = async (jobs): Promise<JobFailure[]> => {
+    if (this.#inHandler) this.violations.push("two handler calls at once");
+    this.#inHandler = true;
+    try {
+      const keys = jobs.map((job) => job.key).filter((key) => key !== null);
+      if (new Set(keys).size !== keys.length) this.violations.push(`one call held two jobs of a key: ${keys}`);
+      const failures: JobFailure[] = [];
+      for (const job of jobs) {
+        const label = job.payload as Label;
+        const name = `${label.key}#${label.seq}`;
+        if (job.key !== label.key) this.violations.push(`job ${name} came with key ${job.key}`);
+        if (label.key !== null) {
+          for (let earlier = 0; earlier < label.seq; earlier++) {
+            if (!this.succeeded.has(`${label.key}#${earlier}`)) {
+              this.violations.push(`${name} delivered before ${label.key}#${earlier} succeeded`);
+            }
+          }
+        }
+        const delivery = (this.#delivered.get(name) ?? 0) + 1;
+        this.#delivered.set(name, delivery);
+        if (delivery <= label.failures) failures.push({ job, error: new Error("planned failure") });
+        else this.succeeded.add(name);
+      }
+      // A little asynchronous work, so restarts and takeovers can land mid-batch.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return failures;
+    } finally {
+      this.#inHandler = false;
+    }
+  };
+}
+
+async function runPlan(mode: ConsumerMode, plan: readonly Step[], run: number): Promise<void> {
+  const { schema } = await db.freshSchema(`order_prop_${mode}_${run}`);
+  const client = new Client(db.pool, { schema });
+  const observer = new Observer();
+  const consumer = () =>
+    new Consumer(db.pool, observer.handler, {
+      schema,
+      mode,
+      ordering: "key",
+      batchSize: 4,
+      maxAttempts: 10,
+      pollInterval: 5,
+      promoteInterval: 15,
+      takeoverInterval: 30,
+      reconnectDelay: 20,
+      backoff: { base: 10, factor: 1.5, jitter: 0.5 },
+      maintenance: false,
+    });
+  let leader = consumer();
+  await leader.start();
+  // Each producer enqueues its jobs in order, one transaction after another, with keys of its
+  // own (so each key's commit order is its producer's order); producers overlap.
+  const producers: Promise<void>[] = [Promise.resolve(), Promise.resolve(), Promise.resolve()];
+  const next = new Map<string | null, number>();
+  let expected = 0;
+  try {
+    for (const current of plan) {
+      if (current.kind === "enqueue") {
+        const previous = producers[current.producer] as Promise<void>;
+        const labels = current.jobs.map((job): Label => {
+          const key = job.key === null ? null : `p${current.producer}.${job.key}`;
+          const seq = next.get(key) ?? 0;
+          next.set(key, seq + 1);
+          return { key, seq, failures: job.failures };
+        });
+        expected += labels.length;
+        producers[current.producer] = previous.then(async () => {
+          for (const label of labels) await client.enqueue(label, label.key === null ? {} : { key: label.key });
+        });
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      } else if (current.kind === "restart") {
+        await leader.stop();
+        leader = consumer();
+        await leader.start();
+      } else {
+        const standby = consumer();
+        await standby.start();
+        await leader.stop();
+        leader = standby;
+      }
+    }
+    await Promise.all(producers);
+    await waitFor(() => observer.succeeded.size === expected, {
+      what: `every job to succeed (${observer.succeeded.size} of ${expected})`,
+    }).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await diagnose(schema, observer)}`);
+    });
+    assert.deepEqual(observer.violations, []);
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".failed`);
+        return rows[0].n === 0;
+      },
+      { what: "every key queue gone" },
+    );
+  } finally {
+    await leader.stop();
+    if (mode === "replication") await dropSlots(db.pool, schema, "default");
+  }
+}
+
+/** What the outbox holds, for a run that did not finish. */
+async function diagnose(schema: string, observer: Observer): Promise<string> {
+  const failed = await db.pool.query(
+    `SELECT id, key, key_state, attempt, queued, next_retry_at > now() AS later FROM "${schema}".failed ORDER BY queued`,
+  );
+  const consumers = await db.pool.query(
+    `SELECT name, mode, leader_epoch, leader_id, acked_lsn, snapshot, held_outcomes FROM "${schema}".consumers`,
+  );
+  const immediate = await db.pool.query(
+    `SELECT id, key, consumer, attempt, payload::text FROM "${schema}".immediate ORDER BY transaction_id, id`,
+  );
+  return JSON.stringify(
+    {
+      succeeded: [...observer.succeeded],
+      violations: observer.violations,
+      failed: failed.rows,
+      consumers: consumers.rows,
+      immediate: immediate.rows,
+    },
+    null,
+    1,
+  );
+}
+
+for (const mode of modes) {
+  describe(`ordering keys, as a property (${mode})`, mode === "replication" ? needs("logical-replication") : {}, () => {
+    it(`keeps per-key order through failures, retries, restarts and takeovers (${runs} runs, seed ${seed})`, async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(plans, (plan) => runPlan(mode, plan, run++)),
+        { numRuns: runs, seed, endOnFailure: true },
+      );
+    });
+  });
+}
