@@ -61,9 +61,10 @@ export async function fillInTransactions(
 ): Promise<void> {
   // DO takes no parameters; the numbers are integers checked here, the schema a checked name.
   if (![n, perTransaction, topics, keys].every(Number.isInteger)) throw new TypeError("integers expected");
-  // With topics, job i gets topic t<i mod topics>: t0, t1, ... in turn; with keys, key k<i mod keys>.
+  // With topics, job i gets topic t<i mod topics>: t0, t1, ... in turn. With keys, a key drawn
+  // from k0..k<keys - 1> by a hash of i: spread as at random, the same in every run.
   const topic = topics > 0 ? `'t' || (i % ${topics})` : "NULL";
-  const key = keys > 0 ? `'k' || (i % ${keys})` : "NULL";
+  const key = keys > 0 ? `'k' || (abs(hashint4(i)::bigint) % ${keys})` : "NULL";
   await pool.query(`
     DO $fill$
     BEGIN

@@ -46,6 +46,23 @@ describe("Client.enqueue", () => {
     assert.deepEqual(job?.headers, { traceId: "abc" });
   });
 
+  it("stores the ordering key of a job, immediate or scheduled, one or many", async () => {
+    const client = new Client(db.pool);
+    const one = await client.enqueue({}, { key: "order-7" });
+    const many = await client.enqueueMany([{}, {}], { key: "order-8" });
+    const later = await client.enqueue({}, { key: "order-9", runAt: new Date(Date.now() + 3_600_000) });
+    const laterMany = await client.enqueueMany([{}], { key: "order-10", runAt: new Date(Date.now() + 3_600_000) });
+    const { rows } = await db.pool.query(
+      `SELECT id::text, key FROM poutbox.immediate WHERE id = ANY($1::bigint[])
+       UNION ALL SELECT id::text, key FROM poutbox.scheduled WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [[one, ...many, later, ...laterMany].map(String)],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.key),
+      ["order-7", "order-8", "order-8", "order-9", "order-10"],
+    );
+  });
+
   it("stores the job when the caller's transaction commits", async () => {
     const client = new Client(db.pool);
     const id = await inTransaction(db.pool, "COMMIT", (tx) => client.enqueue({ n: 1 }, { tx }));
@@ -177,6 +194,9 @@ describe("Client input checks", () => {
     ["an invalid Date for runAt", { runAt: new Date("not a date") }, "runAt"],
     ["a number for runAt", { runAt: Date.now() }, "runAt"],
     ["an empty topic", { topic: "" }, "topic"],
+    ["an empty key", { key: "" }, "key"],
+    ["a key of 256 characters", { key: "k".repeat(256) }, "key"],
+    ["a number as key", { key: 42 }, "key"],
     ["a header that is not a string", { headers: { retries: 3 } }, "headers.retries"],
     ["a Pool as tx", { tx: null }, "tx"],
   ];

@@ -67,6 +67,9 @@ class Observer {
   readonly succeeded = new Set<string>();
   readonly #delivered = new Map<string, number>();
   readonly violations: string[] = [];
+  /** Every delivery of each key, for the message of a violation: label, job id, attempt, call. */
+  readonly #history = new Map<string, string[]>();
+  #calls = 0;
   #inHandler = false;
 
   readonly handler: Handler = async (jobs): Promise<JobFailure[]> => {
@@ -76,14 +79,20 @@ class Observer {
       const keys = jobs.map((job) => job.key).filter((key) => key !== null);
       if (new Set(keys).size !== keys.length) this.violations.push(`one call held two jobs of a key: ${keys}`);
       const failures: JobFailure[] = [];
+      const call = ++this.#calls;
       for (const job of jobs) {
         const label = job.payload as Label;
         const name = `${label.key}#${label.seq}`;
+        const history = this.#history.get(String(label.key)) ?? [];
+        history.push(`${name} id ${job.id} attempt ${job.attempt} call ${call} tx ${job.transactionId}`);
+        this.#history.set(String(label.key), history);
         if (job.key !== label.key) this.violations.push(`job ${name} came with key ${job.key}`);
         if (label.key !== null) {
           for (let earlier = 0; earlier < label.seq; earlier++) {
             if (!this.succeeded.has(`${label.key}#${earlier}`)) {
-              this.violations.push(`${name} delivered before ${label.key}#${earlier} succeeded`);
+              this.violations.push(
+                `${name} delivered before ${label.key}#${earlier} succeeded; the key's deliveries: ${history.join("; ")}`,
+              );
             }
           }
         }

@@ -75,16 +75,17 @@ describe("the SQL function enqueue()", () => {
   it("stores a row identical to Client.enqueue's, from the same id sequence", async () => {
     const { schema, client } = await db.freshSchema("parity");
     const payload = { text: "Grüße 😀", list: [1, 2.5, null], nested: { ok: true } };
-    const fromClient = await client.enqueue(payload, { topic: "parity", headers: { a: "1" } });
-    const fromSql = await enqueueSql(db.pool, schema, "$1, $2, $3", [
+    const fromClient = await client.enqueue(payload, { topic: "parity", headers: { a: "1" }, key: "k-1" });
+    const fromSql = await enqueueSql(db.pool, schema, "$1, $2, $3, key => $4", [
       JSON.stringify(payload),
       "parity",
       JSON.stringify({ a: "1" }),
+      "k-1",
     ]);
     const later = await client.enqueue(payload);
     assert.ok(fromClient < fromSql && fromSql < later);
     const { rows } = await db.pool.query(
-      `SELECT topic, payload::text, headers::text, attempt, consumer FROM ${schema}.immediate WHERE id = ANY($1) ORDER BY id`,
+      `SELECT topic, key, payload::text, headers::text, attempt, consumer FROM ${schema}.immediate WHERE id = ANY($1) ORDER BY id`,
       [[fromClient, fromSql].map(String)],
     );
     assert.deepEqual(rows[0], rows[1]);
@@ -161,6 +162,7 @@ describe("the SQL function enqueue()", () => {
       ["NULL", [], "22004", /payload is NULL/],
       ["'{}', topic => ''", [], "22023", /topic must be 1 to 255 characters, got 0/],
       ["'{}', topic => $1", ["t".repeat(256)], "22023", /got 256/],
+      ["'{}', key => ''", [], "22023", /key must be 1 to 255 characters, got 0/],
       ["'{}', headers => '[1]'", [], "22023", /headers must be a JSON object of string values/],
       ["'{}', headers => '{\"n\": 1}'", [], "22023", /headers must be a JSON object/],
       ["'not json'", [], "22P02", /invalid input syntax for type json/],

@@ -1,12 +1,10 @@
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
-import { validateJobs } from "../topics/validate-jobs.js";
 import { retryDelay } from "./backoff.js";
+import { runChecked } from "./checked-handler.js";
 import { type ResolvedConsumerOptions, retryPolicyOf } from "./consumer-options.js";
 import type { Handler } from "./handler.js";
 import type { FailedJob, QueueStep } from "./job-outcome.js";
-import type { KeyOrder, RoundResult } from "./key-order.js";
-import { type BatchResult, runHandler } from "./run-handler.js";
 
 /** Where batches come from and how their outcome is made durable; one per source kind. */
 export interface BatchFlow<Batch extends { readonly jobs: readonly Job<unknown>[] }> {
@@ -28,8 +26,6 @@ export interface BatchLoopContext {
   /** Give up the batch in the handler without an outcome. */
   readonly abandon: AbortSignal;
   readonly onBatch: (summary: { jobs: number; failed: number; ms: number }) => void;
-  /** Delivery by key, for a consumer with `ordering: "key"`. */
-  readonly keyOrder?: KeyOrder;
 }
 
 /**
@@ -42,36 +38,27 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
   context: BatchLoopContext,
   flow: BatchFlow<Batch>,
 ): Promise<void> {
-  const { keyOrder } = context;
   let writing: Promise<void> = Promise.resolve();
-  const fetch = async () => {
-    const batch = await flow.next();
-    const queues = keyOrder && batch.jobs.length > 0 ? await keyOrder.read(batch.jobs) : undefined;
-    return { batch, queues };
-  };
-  let next = fetch();
+  let next = flow.next();
   try {
     while (!context.stopping.aborted && !flow.done?.()) {
-      const { batch, queues } = await next;
+      const batch = await next;
       if (batch.jobs.length === 0) {
         await writing;
         await flow.idle(batch);
-        next = fetch();
+        next = flow.next();
         continue;
       }
-      next = fetch();
+      next = flow.next();
       next.catch(() => undefined);
       const started = performance.now();
-      const failures =
-        keyOrder && queues
-          ? await keyOrder.deliver(batch.jobs, queues, (jobs) => runChecked(context, jobs))
-          : outcomesOf(await runChecked(context, batch.jobs));
-      if (failures === undefined) break;
+      const result = await runChecked(context, batch.jobs);
+      if (result.kind === "abandoned") break;
+      const failures = new Map<JobId, FailedJob>(result.failures);
       await writing;
       writing = flow.commit(batch, failures);
-      if (keyOrder) writing = writing.then(() => keyOrder.committed());
       writing.catch(() => undefined);
-      context.onBatch({ jobs: batch.jobs.length, failed: failedCount(failures), ms: performance.now() - started });
+      context.onBatch({ jobs: batch.jobs.length, failed: failures.size, ms: performance.now() - started });
       if (flow.done) await writing;
     }
     await writing;
@@ -79,33 +66,6 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
     next.catch(() => undefined);
     writing.catch(() => undefined);
   }
-}
-
-/** Validates the jobs' payloads (with a topic map), then runs the handler on those that pass. */
-async function runChecked(context: BatchLoopContext, jobs: readonly Job<unknown>[]): Promise<RoundResult> {
-  const { options } = context;
-  const schemas = options.topics?.schemas;
-  const checked = schemas ? await validateJobs(schemas, jobs) : { jobs, rejected: new Map<JobId, string>() };
-  const result: BatchResult =
-    checked.jobs.length > 0
-      ? await runHandler(context.handler, checked.jobs, options.handlerTimeout, context.abandon, options.logger)
-      : { kind: "done", failures: new Map() };
-  if (result.kind === "abandoned") return result;
-  const failures = new Map<JobId, { error: string; dead: boolean }>();
-  for (const [id, error] of result.failures) failures.set(id, { error, dead: false });
-  for (const [id, error] of checked.rejected) failures.set(id, { error, dead: true });
-  return { kind: "done", failures };
-}
-
-function outcomesOf(result: RoundResult): Map<JobId, FailedJob> | undefined {
-  return result.kind === "abandoned" ? undefined : new Map(result.failures);
-}
-
-/** Jobs that failed, not counting those that only wait behind their key or left its queue. */
-function failedCount(outcomes: ReadonlyMap<JobId, FailedJob>): number {
-  let failed = 0;
-  for (const outcome of outcomes.values()) if (outcome.queue !== "wait" && outcome.error !== "") failed++;
-  return failed;
 }
 
 /** A failed job as the outcome statements take it (json_to_recordset in consumer-queries.ts). */

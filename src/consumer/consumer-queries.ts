@@ -69,9 +69,17 @@ export interface ConsumerQueries {
   readonly jobsPromote: Sql<{ moved: number }>;
   /**
    * $1 name, $2 keys as a JSON array. The rows of those keys' queues: each key that has one is
-   * blocked, and a `delivering` row is its head, now in immediate to be delivered again.
+   * blocked; a delivery of a job from its row's promoted_xid is the head's, moved back into
+   * immediate to be delivered again.
    */
-  readonly keyQueuesRead: Sql<{ key: string; id: string; state: string }>;
+  readonly keyQueuesRead: Sql<{ key: string; id: string; state: string; promoted_xid: string | null }>;
+  /**
+   * $1 name. For a consumer without ordering: its key queues (left by an earlier run with
+   * ordering) become plain retries, and the jobs waiting in them are due now. A head being
+   * delivered is in immediate already and a dead one in dead_letter: their rows go. Returns
+   * how many rows were released.
+   */
+  readonly keyQueuesDissolve: Sql<{ released: number }>;
 }
 
 const failureColumns =
@@ -92,7 +100,7 @@ function failedJobs(quotedSchema: string, failures: string): string {
   return `
       WITH failure AS (
         SELECT i.id, i.topic, i.key, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
-               f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord
+               f.xid, f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord
         FROM json_to_recordset(${failures}) AS f(${failureColumns})
         JOIN ${quotedSchema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
       ), complete AS (
@@ -124,13 +132,16 @@ function failureInserts(quotedSchema: string, condition: string): string {
                END,
                CASE queue WHEN 'retry' THEN 'retry' WHEN 'wait' THEN 'waiting' WHEN 'dead-block' THEN 'dead' END
         FROM failure WHERE ((NOT dead AND queue IS DISTINCT FROM 'leave') OR queue = 'dead-block') AND ${condition}
+          AND NOT EXISTS (${headTold(quotedSchema)})
         ORDER BY ord
-        -- A job already in its key's queue is that queue's head; told to wait (which a consumer
-        -- never means for a head), it is made due again rather than left waiting behind itself.
+        -- A job told to wait that is in the queue already (a duplicate delivery of its first row)
+        -- keeps its place and state there.
         ON CONFLICT (consumer, id) DO UPDATE
-          SET attempt = greatest(t.attempt, excluded.attempt), last_error = excluded.last_error, failed_at = now(),
-              next_retry_at = CASE WHEN excluded.key_state = 'waiting' THEN now() ELSE excluded.next_retry_at END,
-              key_state = CASE WHEN excluded.key_state = 'waiting' THEN 'retry' ELSE excluded.key_state END
+          SET attempt = greatest(t.attempt, excluded.attempt),
+              last_error = CASE WHEN excluded.key_state = 'waiting' THEN t.last_error ELSE excluded.last_error END,
+              failed_at = CASE WHEN excluded.key_state = 'waiting' THEN t.failed_at ELSE now() END,
+              next_retry_at = CASE WHEN excluded.key_state = 'waiting' THEN t.next_retry_at ELSE excluded.next_retry_at END,
+              key_state = CASE WHEN excluded.key_state = 'waiting' THEN t.key_state ELSE excluded.key_state END
         RETURNING 1
       ), dead AS (
         INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, key, payload, headers, attempts, last_error, created_at,
@@ -140,6 +151,12 @@ function failureInserts(quotedSchema: string, condition: string): string {
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
         RETURNING 1
+      ), rehead AS (
+        -- The head itself told to wait: its delivery came before the promoter's transaction was
+        -- visible to the consumer's read. Due again now, it is moved back once more.
+        UPDATE ${quotedSchema}.failed t SET key_state = 'retry', next_retry_at = now()
+        FROM failure WHERE EXISTS (${headTold(quotedSchema)}) AND t.consumer = $1 AND t.id = failure.id AND ${condition}
+        RETURNING 1
       ), leave AS (
         DELETE FROM ${quotedSchema}.failed t USING failure
         WHERE failure.queue = 'leave' AND t.consumer = $1 AND t.id = failure.id AND t.key_state IS NOT NULL AND ${condition}
@@ -147,6 +164,13 @@ function failureInserts(quotedSchema: string, condition: string): string {
       ), released AS (
         ${keyQueueRelease(quotedSchema, "leave")}
       )`;
+}
+
+/** Whether `failure` is a job told to wait whose delivery was its key's head (see rehead). */
+function headTold(quotedSchema: string): string {
+  return `SELECT 1 FROM ${quotedSchema}.failed h
+          WHERE failure.queue = 'wait' AND h.consumer = $1 AND h.id = failure.id
+            AND h.key_state = 'delivering' AND h.promoted_xid = failure.xid`;
 }
 
 /**
@@ -216,7 +240,7 @@ ${recordFailures(quotedSchema, "$7::json")}`),
 
     outcomesWrite: sql(`${failedJobs(quotedSchema, "$2::json")}
 ${failureInserts(quotedSchema, "true")}
-      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int
+      SELECT (SELECT count(*) FROM retry)::int + (SELECT count(*) FROM dead)::int + (SELECT count(*) FROM rehead)::int
              + (SELECT count(*) FROM failure WHERE queue = 'leave' AND NOT dead)::int AS written`),
 
     // The held outcome leaves the list in the statement that writes it, so it is written once.
@@ -250,7 +274,7 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       ), due_heads AS (
         -- The head of a key queue stays in failed while it is delivered: its key stays blocked
         -- until the consumer records how it went. Only a head is ever moved.
-        UPDATE ${quotedSchema}.failed SET key_state = 'delivering'
+        UPDATE ${quotedSchema}.failed SET key_state = 'delivering', promoted_xid = pg_current_xact_id()
         WHERE (consumer, id) IN (
           SELECT f.consumer, f.id FROM ${quotedSchema}.failed f
           WHERE f.next_retry_at <= now() AND f.key_state IN ('retry', 'waiting')
@@ -265,8 +289,19 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       )
       SELECT count(*)::int AS moved FROM moved`),
 
+    keyQueuesDissolve: sql(`
+      WITH gone AS (
+        DELETE FROM ${quotedSchema}.failed WHERE consumer = $1 AND key_state IN ('delivering', 'dead') RETURNING 1
+      ), freed AS (
+        UPDATE ${quotedSchema}.failed
+        SET key_state = NULL, next_retry_at = CASE WHEN key_state = 'waiting' THEN now() ELSE next_retry_at END
+        WHERE consumer = $1 AND key_state IN ('retry', 'waiting')
+        RETURNING 1
+      )
+      SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM freed))::int AS released`),
+
     keyQueuesRead: sql(`
-      SELECT key, id::text AS id, key_state AS state FROM ${quotedSchema}.failed
+      SELECT key, id::text AS id, key_state AS state, promoted_xid::text AS promoted_xid FROM ${quotedSchema}.failed
       WHERE consumer = $1 AND key_state IS NOT NULL AND key IN (SELECT json_array_elements_text($2::json))`),
   };
 }

@@ -242,6 +242,20 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     }
   }
 
+  /**
+   * A consumer without ordering delivers every job on its own: queues an earlier run with
+   * `ordering: "key"` left would otherwise hold their waiting jobs for ever.
+   */
+  async #dissolveKeyQueues(): Promise<void> {
+    const [row] = await queryRows(this.#pool, this.#queries.keyQueuesDissolve, [this.#options.name]);
+    if (row && row.released > 0) {
+      this.#options.logger.info?.("ordering is off: the jobs of earlier key queues are retried on their own", {
+        name: this.name,
+        released: row.released,
+      });
+    }
+  }
+
   async #lead(): Promise<void> {
     // Listen for the loss of the lock before claiming: losing it during the claim must end
     // the term too, not go unnoticed until the next write is fenced.
@@ -261,6 +275,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       // Before anything is delivered or acknowledged: progress recorded on another cluster, or
       // ahead of this server (a restore), must not be resumed.
       await this.#checkProgress(claimed);
+      if (this.#options.ordering === "none") await this.#dissolveKeyQueues();
     } catch (error) {
       this.#lock.off("lost", lost);
       this.#abandon.signal.removeEventListener("abort", abandon);

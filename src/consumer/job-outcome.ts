@@ -1,3 +1,5 @@
+import type { JobId } from "../core/job-id.js";
+
 /**
  * A job whose outcome needs a write: one the batch did not process, and whether it goes to
  * dead letter now whatever its attempt; or, for an ordered consumer, a step in its key's queue.
@@ -19,3 +21,8 @@ export interface FailedJob {
  *   (if it headed one), and the next job in it becomes due.
  */
 export type QueueStep = "retry" | "wait" | "dead-block" | "leave";
+
+/** A handler call's outcome: each failed job's error, and whether it is dead whatever its attempt. */
+export type JobOutcomes =
+  | { readonly kind: "done"; readonly failures: ReadonlyMap<JobId, { error: string; dead: boolean }> }
+  | { readonly kind: "abandoned" };

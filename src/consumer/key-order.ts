@@ -4,43 +4,73 @@ import type { JobId } from "../core/job-id.js";
 import { queryRows } from "../database/query-rows.js";
 import { type ResolvedConsumerOptions, retryPolicyOf } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
-import type { FailedJob } from "./job-outcome.js";
+import type { FailedJob, JobOutcomes } from "./job-outcome.js";
+
+/** A row of a key's queue. */
+interface QueueRow {
+  readonly id: JobId;
+  readonly state: string;
+  /** The transaction that last moved it back into immediate, as the head; null if none did. */
+  readonly promotedXid: bigint | null;
+}
 
 /** The queues of a batch's keys as stored when the batch was fetched. */
 export interface KeyQueues {
   /** Each key that has a queue, with its rows' ids and states. */
-  readonly rows: ReadonlyMap<string, readonly { readonly id: JobId; readonly state: string }[]>;
+  readonly rows: ReadonlyMap<string, readonly QueueRow[]>;
   /** How many batch commits had completed when they were read. */
   readonly committed: number;
 }
 
-/** A round's outcome: each failed job's error, and whether it is dead whatever its attempt. */
-export type RoundResult =
-  | { readonly kind: "done"; readonly failures: ReadonlyMap<JobId, { error: string; dead: boolean }> }
-  | { readonly kind: "abandoned" };
+/** A batch taken into the schedule: the outcomes of its jobs, as they are known. */
+export interface ScheduledBatch<Batch> {
+  readonly batch: Batch;
+  readonly outcomes: Map<JobId, FailedJob>;
+  /** Its jobs not yet handled (nor set to wait). The batch can be committed at 0. */
+  open: number;
+  /** The keys it left blocked, for the reads of later batches (see KeyOrder). */
+  readonly blocked: Set<string>;
+  readonly started: number;
+}
+
+interface Entry<Batch> {
+  readonly job: Job<unknown>;
+  readonly owner: ScheduledBatch<Batch>;
+  /** The head of its key's queue, moved back into immediate: it leaves the queue when it succeeds. */
+  readonly head: boolean;
+}
 
 /**
- * Delivery by key for a consumer with `ordering: "key"`. A key with rows in the consumer's
- * `failed` queue is blocked: its new jobs join the queue's end instead of being delivered, and
- * only the queue's head comes back (moved into immediate by the promoter, `delivering`). Within
- * a batch, the jobs of one key are handed to the handler one per call, in rounds: a round holds
- * at most one job per key, and a key's next job is in the next round only if this one
- * succeeded. So the handler never has two jobs of one key at once, whatever it does with a
- * batch.
+ * Delivery by key for a consumer with `ordering: "key"`.
  *
- * Batches are fetched ahead of the commit of the one before, so the queues read with a batch
- * may miss what the previous batches did: the keys those blocked are kept here until their
- * commit is known to have been seen. A key seen blocked when it no longer is costs a short
- * wait, not order: its jobs join a queue that is empty by then, and are due at once.
+ * A key with rows in the consumer's `failed` queue is blocked: its new jobs join the queue's end
+ * instead of being delivered, and only the queue's head comes back (moved into immediate by the
+ * promoter). Jobs of the batches in hand wait in one lane per key, in order; each handler call
+ * takes the first job of every lane (and every job without a key), so a call never holds two
+ * jobs of one key, and a key's next job is in a later call only if this one succeeded. A lane
+ * runs on from one batch into the next, so the short last rounds of a batch's keys share their
+ * calls with the next batch's jobs instead of each costing a call of its own. A job that fails
+ * blocks its key: the jobs behind it in its lane are set to wait.
+ *
+ * Batches are fetched ahead of the commits of those before, so the queues read with a batch may
+ * miss what those did: the keys they blocked are kept here until a read is known to have seen
+ * their commit. A key seen blocked when it no longer is costs a short wait, not order: its jobs
+ * join a queue that is empty by then, and are due at once.
  */
-export class KeyOrder {
+export class KeyOrder<Batch = unknown> {
   readonly #pool: pg.Pool;
   readonly #queries: ConsumerQueries;
   readonly #options: ResolvedConsumerOptions;
   #committed = 0;
-  #handled = 0;
-  /** The keys each handled batch left blocked, by its position in commit order. */
+  #scheduled = 0;
+  /** The keys each scheduled batch left blocked, by its position in commit order. */
   readonly #blockedBy = new Map<number, ReadonlySet<string>>();
+  readonly #lanes = new Map<string, Entry<Batch>[]>();
+  #unkeyed: Entry<Batch>[] = [];
+  /** The entries of the call in progress (see nextCall). */
+  #inCall: Entry<Batch>[] = [];
+  /** Ids of queue heads in the lanes. */
+  readonly #heads = new Set<JobId>();
 
   constructor(pool: pg.Pool, queries: ConsumerQueries, options: ResolvedConsumerOptions) {
     this.#pool = pool;
@@ -52,12 +82,16 @@ export class KeyOrder {
   async read(jobs: readonly Job<unknown>[]): Promise<KeyQueues> {
     const committed = this.#committed;
     const keys = [...new Set(jobs.map((job) => job.key).filter((key) => key !== null))];
-    const rows = new Map<string, { id: JobId; state: string }[]>();
+    const rows = new Map<string, QueueRow[]>();
     if (keys.length === 0) return { rows, committed };
     const found = await queryRows(this.#pool, this.#queries.keyQueuesRead, [this.#options.name, JSON.stringify(keys)]);
     for (const row of found) {
       const list = rows.get(row.key) ?? [];
-      list.push({ id: BigInt(row.id) as JobId, state: row.state });
+      list.push({
+        id: BigInt(row.id) as JobId,
+        state: row.state,
+        promotedXid: row.promoted_xid === null ? null : BigInt(row.promoted_xid),
+      });
       rows.set(row.key, list);
     }
     return { rows, committed };
@@ -68,120 +102,136 @@ export class KeyOrder {
     this.#committed++;
   }
 
-  /**
-   * Delivers a batch by rounds through `run` and returns the outcome of every job that needs
-   * one (failures, and the steps of key queues), or undefined when a round was abandoned.
-   */
-  async deliver(
-    jobs: readonly Job<unknown>[],
-    queues: KeyQueues,
-    run: (jobs: readonly Job<unknown>[]) => Promise<RoundResult>,
-  ): Promise<Map<JobId, FailedJob> | undefined> {
-    const index = this.#handled++;
-    const outcomes = new Map<JobId, FailedJob>();
-    const blocked = new Set<string>();
+  /** Whether some job can go to the handler now. */
+  get ready(): boolean {
+    return this.#unkeyed.length > 0 || [...this.#lanes.values()].some((lane) => lane.length > 0);
+  }
+
+  /** Takes a batch into the schedule: its jobs join their keys' lanes, or wait in their queues. */
+  add(batch: Batch, jobs: readonly Job<unknown>[], queues: KeyQueues): ScheduledBatch<Batch> {
+    const index = this.#scheduled++;
+    const owner: ScheduledBatch<Batch> = {
+      batch,
+      outcomes: new Map(),
+      open: 0,
+      blocked: new Set(),
+      started: performance.now(),
+    };
     const unseen = new Set<string>();
     for (let earlier = queues.committed; earlier < index; earlier++) {
       for (const key of this.#blockedBy.get(earlier) ?? []) unseen.add(key);
     }
     // Later batches' queues are read later still: what this one's read saw, theirs will.
     for (const earlier of this.#blockedBy.keys()) if (earlier < queues.committed) this.#blockedBy.delete(earlier);
-    const lanes = new Map<string, Job<unknown>[]>();
-    const heads = new Set<JobId>();
-    let round: Job<unknown>[] = [];
+    this.#blockedBy.set(index, owner.blocked);
+
+    const byKey = new Map<string, Job<unknown>[]>();
     for (const job of jobs) {
-      if (job.key === null) round.push(job);
-      else lanes.set(job.key, [...(lanes.get(job.key) ?? []), job]);
+      if (job.key === null) {
+        this.#unkeyed.push({ job, owner, head: false });
+        owner.open++;
+      } else byKey.set(job.key, [...(byKey.get(job.key) ?? []), job]);
     }
-    for (const [key, lane] of lanes) {
+    for (const [key, keyJobs] of byKey) {
       const rows = queues.rows.get(key) ?? [];
-      const inBatch = new Set(lane.map((job) => job.id));
-      // A job of the batch that has a row in its key's queue is the head, moved back into
-      // immediate by the promoter: only a head is ever moved. Its row may not read
-      // `delivering` yet: a replication consumer can get the promoter's transaction before
-      // it is visible to other sessions.
-      const queuedIds = new Set(rows.map((row) => row.id));
-      const first = lane.filter((job) => queuedIds.has(job.id));
-      for (const job of first) heads.add(job.id);
-      // The head comes first, wherever its new row landed.
-      const ordered = [...first, ...lane.filter((job) => !queuedIds.has(job.id))];
-      const queued = rows.some((row) => !inBatch.has(row.id));
-      if (queued || unseen.has(key)) {
-        // Other jobs wait in the key's queue: only its head may go now.
-        this.#wait(ordered.slice(first.length), key, outcomes, blocked);
-        lanes.set(key, first);
+      // The head, moved back into immediate by the promoter, comes from the transaction that
+      // moved it. The same job from another transaction is a duplicate of an earlier delivery
+      // (at least once allows them), not the head. A replication consumer can get the
+      // promoter's transaction before it is visible here: the head then waits, and its commit
+      // makes it due again (see failureInserts).
+      const isHead = (job: Job<unknown>) =>
+        rows.some((row) => row.id === job.id && row.promotedXid === job.transactionId);
+      const heads = keyJobs.filter(isHead);
+      const others = keyJobs.filter((job) => !isHead(job));
+      const headIds = new Set([...heads.map((job) => job.id), ...this.#heads]);
+      // Other rows wait in the queue (not a head in hand): only heads may go now.
+      const queued = rows.some((row) => !headIds.has(row.id)) || unseen.has(key);
+      const lane = this.#lanes.get(key) ?? [];
+      for (const job of heads) {
+        lane.unshift({ job, owner, head: true });
+        this.#heads.add(job.id);
+        owner.open++;
+      }
+      if (queued) {
+        this.#wait(others, key, owner);
       } else {
-        lanes.set(key, ordered);
+        for (const job of others) lane.push({ job, owner, head: false });
+        owner.open += others.length;
       }
+      if (lane.length > 0) this.#lanes.set(key, lane);
     }
-    const position = new Map<string, number>();
-    for (const [key, lane] of lanes) {
-      const head = lane[0];
-      if (head) round.push(head);
-      position.set(key, 0);
-    }
-    while (round.length > 0) {
-      const result = await run(round);
-      if (result.kind === "abandoned") return undefined;
-      const nextRound: Job<unknown>[] = [];
-      for (const job of round) {
-        const failure = result.failures.get(job.id);
-        const key = job.key;
-        if (key === null) {
-          if (failure) outcomes.set(job.id, failure);
-          continue;
-        }
-        const lane = lanes.get(key) ?? [];
-        const at = position.get(key) ?? 0;
-        let goesOn = true;
-        if (!failure) {
-          if (heads.has(job.id)) outcomes.set(job.id, { error: "", dead: false, queue: "leave" });
-        } else if (!failure.dead && job.attempt < retryPolicyOf(job, this.#options).maxAttempts) {
-          outcomes.set(job.id, { ...failure, queue: "retry" });
-          goesOn = false;
-        } else if (this.#options.deadLetterBlocksKey) {
-          outcomes.set(job.id, { error: failure.error, dead: true, queue: "dead-block" });
-          goesOn = false;
-        } else {
-          outcomes.set(job.id, { error: failure.error, dead: true, queue: "leave" });
-        }
-        if (!goesOn) {
-          blocked.add(key);
-          this.#wait(lane.slice(at + 1), key, outcomes, blocked, job.id);
-          continue;
-        }
-        const following = lane[at + 1];
-        position.set(key, at + 1);
-        if (following) nextRound.push(following);
-      }
-      round = nextRound;
-    }
-    this.#blockedBy.set(index, blocked);
-    return outcomes;
+    return owner;
   }
 
-  #wait(
-    jobs: readonly Job<unknown>[],
-    key: string,
-    outcomes: Map<JobId, FailedJob>,
-    blocked: Set<string>,
-    behind?: JobId,
-  ): void {
+  /** The next handler call: the first job of every lane, and every job without a key. */
+  nextCall(): Job<unknown>[] {
+    this.#inCall = [...this.#unkeyed];
+    this.#unkeyed = [];
+    for (const lane of this.#lanes.values()) {
+      const first = lane[0];
+      if (first) this.#inCall.push(first);
+    }
+    return this.#inCall.map((entry) => entry.job);
+  }
+
+  /** Records the outcome of the call nextCall() made. */
+  record(result: Extract<JobOutcomes, { kind: "done" }>): void {
+    const call = this.#inCall;
+    this.#inCall = [];
+    for (const entry of call) {
+      const { job, owner, head } = entry;
+      owner.open--;
+      const failure = result.failures.get(job.id);
+      const key = job.key;
+      if (key === null) {
+        if (failure) owner.outcomes.set(job.id, failure);
+        continue;
+      }
+      const lane = this.#lanes.get(key) ?? [];
+      lane.shift();
+      this.#heads.delete(job.id);
+      let goesOn = true;
+      if (!failure) {
+        if (head) owner.outcomes.set(job.id, { error: "", dead: false, queue: "leave" });
+      } else if (!failure.dead && job.attempt < retryPolicyOf(job, this.#options).maxAttempts) {
+        owner.outcomes.set(job.id, { ...failure, queue: "retry" });
+        goesOn = false;
+      } else if (this.#options.deadLetterBlocksKey) {
+        owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "dead-block" });
+        goesOn = false;
+      } else {
+        owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "leave" });
+      }
+      if (!goesOn) {
+        owner.blocked.add(key);
+        // The rest of the lane waits behind it, each job in its own batch's outcomes.
+        for (const other of lane) {
+          other.owner.open--;
+          this.#heads.delete(other.job.id);
+          this.#wait([other.job], key, other.owner, job.id);
+        }
+        lane.length = 0;
+      }
+      if (lane.length === 0) this.#lanes.delete(key);
+    }
+  }
+
+  #wait(jobs: readonly Job<unknown>[], key: string, owner: ScheduledBatch<Batch>, behind?: JobId): void {
     if (jobs.length === 0) return;
-    blocked.add(key);
+    owner.blocked.add(key);
     const error =
       behind === undefined
         ? "waiting: an earlier job of its key has not succeeded yet"
         : `waiting: job ${behind} of its key has not succeeded yet`;
-    for (const job of jobs) outcomes.set(job.id, { error, dead: false, queue: "wait" });
+    for (const job of jobs) owner.outcomes.set(job.id, { error, dead: false, queue: "wait" });
   }
 }
 
 /** The key order of a term whose consumer orders by key, else undefined. */
-export function keyOrderFor(term: {
+export function keyOrderFor<Batch>(term: {
   readonly pool: pg.Pool;
   readonly queries: ConsumerQueries;
   readonly options: ResolvedConsumerOptions;
-}): KeyOrder | undefined {
-  return term.options.ordering === "key" ? new KeyOrder(term.pool, term.queries, term.options) : undefined;
+}): KeyOrder<Batch> | undefined {
+  return term.options.ordering === "key" ? new KeyOrder<Batch>(term.pool, term.queries, term.options) : undefined;
 }

@@ -5,7 +5,7 @@ import { wakeChannel } from "../schema/server-names.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { type PolledBatch, type PollingProgress, PollingSource } from "../sources/polling-source.js";
 import type { SnapshotText } from "../sources/snapshot.js";
-import { type BatchFlow, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
+import { type BatchFlow, type BatchLoopContext, type FailureRow, failureRows, runBatches } from "./batch-loop.js";
 import { commitOutcome } from "./commit-outcome.js";
 import type { ResolvedConsumerOptions } from "./consumer-options.js";
 import type { ConsumerQueries } from "./consumer-queries.js";
@@ -14,6 +14,7 @@ import type { HeldOutcome, HeldOutcomes } from "./held-outcomes.js";
 import { keyOrderFor } from "./key-order.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
+import { runOrderedBatches } from "./ordered-batch-loop.js";
 import { NotificationWakeup, timerWakeup } from "./wakeup.js";
 
 /** What the leader reports to its Consumer. */
@@ -106,17 +107,15 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     done: term.until === undefined ? undefined : () => committedSnapshot === term.until,
   };
   try {
-    await runBatches(
-      {
-        handler: term.handler,
-        options,
-        stopping: term.stopping,
-        abandon: term.abandon,
-        onBatch: events.batch,
-        keyOrder: keyOrderFor(term),
-      },
-      flow,
-    );
+    const keyOrder = keyOrderFor<PolledBatch>(term);
+    const context: BatchLoopContext = {
+      handler: term.handler,
+      options,
+      stopping: term.stopping,
+      abandon: term.abandon,
+      onBatch: events.batch,
+    };
+    await (keyOrder ? runOrderedBatches(context, flow, keyOrder) : runBatches(context, flow));
   } finally {
     await wakeup.close();
   }

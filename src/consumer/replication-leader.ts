@@ -1,7 +1,9 @@
 import { publicationName } from "../schema/server-names.js";
 import { checkLogicalReplication, consumerSlot, ensurePublication } from "../slots/slot-admin.js";
-import { runBatches } from "./batch-loop.js";
+import type { ReplicatedBatch } from "../sources/replication-source.js";
+import { type BatchLoopContext, runBatches } from "./batch-loop.js";
 import { keyOrderFor } from "./key-order.js";
+import { runOrderedBatches } from "./ordered-batch-loop.js";
 import type { LeaderTerm } from "./polling-leader.js";
 import { catchUp } from "./replication-catch-up.js";
 import { type ReplicationClaim, resumePoint } from "./replication-resume-point.js";
@@ -33,17 +35,15 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const batches = new StreamedBatches(term, stream, resume.from, stopping);
   const stopReports = reportSlot(term, slot);
   try {
-    await runBatches(
-      {
-        handler: term.handler,
-        options,
-        stopping,
-        abandon: term.abandon,
-        onBatch: term.events.batch,
-        keyOrder: keyOrderFor(term),
-      },
-      batches,
-    );
+    const keyOrder = keyOrderFor<ReplicatedBatch>(term);
+    const context: BatchLoopContext = {
+      handler: term.handler,
+      options,
+      stopping,
+      abandon: term.abandon,
+      onBatch: term.events.batch,
+    };
+    await (keyOrder ? runOrderedBatches(context, batches, keyOrder) : runBatches(context, batches));
     if (stream.failed.aborted && !term.stopping.aborted) throw stream.failed.reason;
   } finally {
     stopReports();

@@ -53,7 +53,7 @@ export function deadLetterRequeue(quotedSchema: string, where: string): Sql<{ n:
        DELETE FROM ${quotedSchema}.dead_letter WHERE ${where}
        RETURNING id, topic, key, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
      heads AS (
-       UPDATE ${quotedSchema}.failed f SET key_state = 'delivering', attempt = 0
+       UPDATE ${quotedSchema}.failed f SET key_state = 'delivering', attempt = 0, promoted_xid = pg_current_xact_id()
        FROM revived WHERE f.consumer = revived.consumer AND f.id = revived.id AND f.key_state = 'dead'
        RETURNING 1),
      moved AS (

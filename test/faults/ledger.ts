@@ -32,6 +32,8 @@ export interface Figures {
  */
 export class Ledger {
   readonly #jobs = new Map<bigint, Outcome>();
+  /** The ordering key of each keyed job, and its place among the key's jobs (from 0). */
+  readonly keys = new Map<bigint, { readonly key: string; readonly seq: number }>();
 
   record(ids: readonly bigint[], outcome: Outcome): void {
     for (const id of ids) this.#jobs.set(id, outcome);

@@ -91,7 +91,7 @@ async function runOne(scenario: Scenario, mode: "polling" | "replication"): Prom
   try {
     await run.setup();
     const outcome = await scenario.run(run);
-    return await run.finish(outcome.bound, outcome.notes ?? "", outcome.failed);
+    return await run.finish(outcome.bound, outcome.notes ?? "", outcome.failed, outcome.check);
   } catch (error) {
     await run.stopAll().catch(() => {});
     const describeChildren = run.consumers.map((each) => each.describe()).join(" || ");

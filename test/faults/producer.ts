@@ -20,6 +20,11 @@ export interface ProduceOptions {
   readonly savepoint?: boolean;
   /** Random (incompressible) filler instead of a repeated character. */
   readonly random?: boolean;
+  /**
+   * Give the jobs ordering keys: each producer its own `keys` keys (`p<producer>.k<i>`), in
+   * turn, so that a key's jobs commit in the order they were enqueued. Default 0: no keys.
+   */
+  readonly keys?: number;
   /** Receives each transaction's duration, ms, from BEGIN to the end of COMMIT. */
   readonly latencies?: number[];
   readonly signal?: AbortSignal;
@@ -38,11 +43,15 @@ export async function produce(url: string, schema: string, ledger: Ledger, optio
   const client = new Client(pool, { schema });
   const filler = "x".repeat(options.payloadBytes ?? 0);
   let next = 0;
-  const worker = async () => {
+  const worker = async (_: unknown, producer: number) => {
+    const seqs = new Map<string, number>();
+    let own = 0;
     while (!options.signal?.aborted) {
       const n = next++;
       if (n >= options.transactions) return;
-      await transaction(pool, client, schema, ledger, n, filler, options);
+      const key = options.keys ? `p${producer}.k${own++ % options.keys}` : undefined;
+      const keyed = key === undefined ? undefined : { key, seqs };
+      await transaction(pool, client, schema, ledger, n, filler, options, keyed);
       if (options.pause) await new Promise((resolve) => setTimeout(resolve, options.pause));
     }
   };
@@ -61,6 +70,7 @@ async function transaction(
   n: number,
   filler: string,
   options: ProduceOptions,
+  keyed?: { readonly key: string; readonly seqs: Map<string, number> },
 ): Promise<void> {
   let tx: pg.PoolClient;
   try {
@@ -84,7 +94,17 @@ async function transaction(
       i,
       filler: options.random ? randomBytes(Math.ceil(filler.length * 0.75)).toString("base64") : filler,
     }));
-    ids = await client.enqueueMany(payloads, { tx });
+    // A key's places are taken in enqueue order; those of a transaction that rolls back are
+    // never delivered, so gaps do not matter.
+    const first = keyed ? (keyed.seqs.get(keyed.key) ?? 0) : 0;
+    if (keyed) keyed.seqs.set(keyed.key, first + payloads.length);
+    const keyedPayloads = keyed
+      ? payloads.map((payload, i) => ({ ...payload, key: keyed.key, seq: first + i }))
+      : payloads;
+    ids = await client.enqueueMany(keyedPayloads, keyed ? { tx, key: keyed.key } : { tx });
+    if (keyed) {
+      for (const [i, id] of ids.entries()) ledger.keys.set(id, { key: keyed.key, seq: first + i });
+    }
     if (options.savepoint) {
       await tx.query("SAVEPOINT extra");
       const discarded = await client.enqueue({ n, discarded: true }, { tx });

@@ -28,7 +28,13 @@ export interface Scenario {
    * Runs the scenario; returns the duplicate bound its faults allow, what it noticed, and
    * whether a check of its own failed.
    */
-  run(run: Run): Promise<{ bound: number; notes?: string; failed?: boolean }>;
+  run(run: Run): Promise<{ bound: number; notes?: string; failed?: boolean; check?: () => Check }>;
+}
+
+/** A scenario's own verdict, made after the drain once every process stopped. */
+export interface Check {
+  readonly failed: boolean;
+  readonly notes: string;
 }
 
 type ConsumerSettings = Partial<Omit<ChildOptions, "url" | "schema" | "sink">> & { url?: string };
@@ -46,6 +52,11 @@ export class Run {
   readonly consumers: ConsumerProcess[] = [];
   readonly proxies: FaultProxy[] = [];
   readonly #dir = mkdtempSync(join(tmpdir(), "poutbox-faults-"));
+
+  /** A folder of this run's own, removed at cleanup. */
+  get directory(): string {
+    return this.#dir;
+  }
   #faultAt: number | undefined;
   #names = new Set<string>();
 
@@ -135,7 +146,7 @@ export class Run {
   }
 
   /** Drains, stops every process, judges, and cleans up (slots included). */
-  async finish(bound: number, notes: string, failed = false): Promise<Figures> {
+  async finish(bound: number, notes: string, failed = false, check?: () => Check): Promise<Figures> {
     let drainError: Error | undefined;
     try {
       await this.drain();
@@ -145,6 +156,11 @@ export class Run {
       drainError = error as Error;
     }
     await this.stopAll();
+    const checked = check?.();
+    if (checked) {
+      notes = [notes, checked.notes].filter(Boolean).join("; ");
+      failed ||= checked.failed;
+    }
     const dead = await this.deadLettered();
     const verdict = judge(this.ledger, this.handled(), dead);
     const figures: Figures = {

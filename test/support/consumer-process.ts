@@ -6,7 +6,7 @@
 //     [--poll-interval MS] [--application-name NAME] [--mode polling|replication]
 //     [--max-batch-bytes N] [--status-interval MS] [--handler record|block|hang-once|chaos|float]
 //     [--handler-timeout MS] [--shutdown-timeout MS] [--max-attempts N] [--slot-lost fail|catch-up]
-//     [--maintenance on|off] [--gate FILE --hold-after N]
+//     [--maintenance on|off] [--gate FILE --hold-after N] [--ordering key --order-log FILE]
 //
 // Handlers (--handler), for the fault suite:
 //   record     (default) append the batch's ids to the sink, then wait --sleep ms
@@ -18,6 +18,8 @@
 //              attempts holding an id % 11 == 0 throws; failures also name an id not in the
 //              batch. Only the jobs handled successfully are appended to the sink.
 //   float      as record, but the first batch also leaves a rejected promise nobody awaits
+//   ordered    for --ordering key: id % 5 == 0 fails its first attempt; every delivery goes to
+//              --order-log (`id key seq attempt ok`), the successes to the sink
 //
 // With --gate FILE, a record handler's batch is held, after it was appended to the sink and
 // before it returns, for as long as FILE exists, once this process had handled --hold-after
@@ -65,6 +67,8 @@ const { values } = parseArgs({
     "slot-lost": { type: "string" },
     maintenance: { type: "string", default: "on" },
     gate: { type: "string" },
+    ordering: { type: "string", default: "none" },
+    "order-log": { type: "string" },
     "hold-after": { type: "string", default: "0" },
   },
 });
@@ -142,6 +146,26 @@ const handlers: Record<string, Handler> = {
     failures.push({ job: -1n, error: "chaos: not in this batch" });
     return failures;
   },
+  /**
+   * For ordered consumers: id % 5 == 0 fails its first attempt; every delivery is appended to
+   * --order-log as `id key seq attempt ok` (one write per call, so the lines of processes
+   * sharing the file keep the order they were handled in); successes also go to the sink.
+   */
+  async ordered(jobs) {
+    say(`BATCH ${jobs.length}`);
+    const failures: JobFailure[] = [];
+    const lines: string[] = [];
+    for (const job of jobs) {
+      const fails = job.id % 5n === 0n && job.attempt === 1;
+      if (fails) failures.push({ job, error: new Error("ordered: first attempt fails") });
+      const { seq } = job.payload as { seq?: number };
+      lines.push(`${job.id} ${job.key} ${seq ?? -1} ${job.attempt} ${fails ? 0 : 1}\n`);
+    }
+    if (values["order-log"]) appendFileSync(values["order-log"], lines.join(""));
+    record(jobs.filter((job) => !failures.some((failure) => failure.job === job)).map((job) => job.id));
+    if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    return failures;
+  },
   async float(jobs) {
     if (batches === 1) void Promise.reject(new Error("float: nobody awaits this"));
     return handlers.record?.(jobs, { signal: new AbortController().signal });
@@ -179,6 +203,7 @@ const consumer = new Consumer(
     ...(values["max-attempts"] === undefined ? {} : { maxAttempts: Number(values["max-attempts"]) }),
     ...(values["slot-lost"] === undefined ? {} : { slotLost: values["slot-lost"] as SlotLostPolicy }),
     ...(values.maintenance === "off" ? { maintenance: false as const } : {}),
+    ...(values.ordering === "key" ? { ordering: "key" as const } : {}),
     backoff: { base: 20, max: 200, jitter: 0 },
     promoteInterval: 20,
   },

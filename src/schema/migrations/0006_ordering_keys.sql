@@ -17,11 +17,14 @@ ALTER TABLE {{schema}}.dead_letter ADD COLUMN key text;
 --   dead        the head, dead-lettered: the key stays blocked until an operator requeues or
 --               skips it.
 -- NULL for rows outside any queue (unordered consumers, jobs without a key): those are retried
--- on their own, as before.
+-- on their own, as before. promoted_xid is the transaction that last moved the head back into
+-- immediate: a delivery of the job from that transaction is the head's; any other delivery of
+-- it (a duplicate of its first row, which at-least-once delivery allows) is not.
 CREATE SEQUENCE {{schema}}.key_queue_seq AS bigint;
 ALTER TABLE {{schema}}.failed
-  ADD COLUMN key_state text CHECK (key_state IN ('retry', 'waiting', 'delivering', 'dead')),
-  ADD COLUMN queued    bigint NOT NULL DEFAULT nextval('{{schema}}.key_queue_seq');
+  ADD COLUMN key_state    text CHECK (key_state IN ('retry', 'waiting', 'delivering', 'dead')),
+  ADD COLUMN queued       bigint NOT NULL DEFAULT nextval('{{schema}}.key_queue_seq'),
+  ADD COLUMN promoted_xid xid8;
 
 CREATE INDEX failed_key_queue_idx ON {{schema}}.failed (consumer, key, queued) WHERE key_state IS NOT NULL;
 

@@ -16,6 +16,7 @@ import {
   serverRestartImmediate,
   terminateEachConnection,
 } from "./network.js";
+import { orderedKeys } from "./ordering.js";
 import { roleWithoutReplication, slotDropped, slotInvalidated, slotsExhausted, walLevelReplica } from "./slots.js";
 
 /** In the order of the issue that asked for them (numbers in each scenario's comment). */
@@ -45,4 +46,5 @@ export const scenarios: readonly Scenario[] = [
   handlerResults,
   floatingRejection,
   enqueueAtomicity,
+  orderedKeys,
 ];
