@@ -23,6 +23,7 @@ import {
   status,
 } from "../src/index.js";
 import { needs } from "./support/needs.js";
+import { quickConsumer } from "./support/quick-consumer.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -31,17 +32,7 @@ const db = useTestDatabase();
 const modes: ConsumerMode[] = ["polling", "replication"];
 
 function orderedConsumer(schema: string, mode: ConsumerMode, handler: Handler, options: ConsumerOptions = {}) {
-  return new Consumer(db.pool, handler, {
-    schema,
-    mode,
-    ordering: "key",
-    pollInterval: 5,
-    promoteInterval: 20,
-    reconnectDelay: 20,
-    backoff: { base: 20, jitter: 0 },
-    maintenance: false,
-    ...options,
-  });
+  return quickConsumer(db.pool, handler, { schema, mode, ordering: "key", ...options });
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   status,
 } from "../src/index.js";
 import { needs } from "./support/needs.js";
+import { quickConsumer } from "./support/quick-consumer.js";
 import { recorder } from "./support/recorder.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -32,16 +33,7 @@ function consumerOf(
   handler: ReturnType<typeof recorder>["handler"],
   options: ConsumerOptions,
 ) {
-  return new Consumer(db.pool, handler, {
-    schema,
-    mode,
-    pollInterval: 5,
-    promoteInterval: 20,
-    reconnectDelay: 20,
-    backoff: { base: 20, jitter: 0 },
-    maintenance: false,
-    ...options,
-  });
+  return quickConsumer(db.pool, handler, { schema, mode, ...options });
 }
 
 for (const mode of modes) {

@@ -120,8 +120,8 @@ export class Client<Payload = unknown> {
       options.tx,
       immediate ? this.#queries.immediateOne : this.#queries.scheduledOne,
       immediate
-        ? [checked.topic, json, checked.headers, checked.key]
-        : [checked.topic, json, checked.headers, checked.key, checked.runAt],
+        ? [checked.topic, json, checked.headers, checked.key, checked.retry]
+        : [checked.topic, json, checked.headers, checked.key, checked.retry, checked.runAt],
     );
     return id as JobId;
   }
@@ -147,8 +147,8 @@ export class Client<Payload = unknown> {
       options.tx,
       immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
       immediate
-        ? [checked.topic, array, checked.headers, checked.key]
-        : [checked.topic, array, checked.headers, checked.key, checked.runAt],
+        ? [checked.topic, array, checked.headers, checked.key, checked.retry]
+        : [checked.topic, array, checked.headers, checked.key, checked.retry, checked.runAt],
     );
   }
 

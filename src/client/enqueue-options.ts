@@ -1,4 +1,5 @@
 import { InvalidOptionError, TransactionStateError } from "../core/errors.js";
+import { type BackoffOptions, checkRetryPolicy } from "../core/retry-policy.js";
 import type { Queryable } from "../database/queryable.js";
 
 export type Headers = Readonly<Record<string, string>>;
@@ -24,6 +25,13 @@ export interface EnqueueOptions {
    * Default: none (the job is ordered with nothing).
    */
   readonly key?: string;
+  /**
+   * Deliveries of this job before it goes to dead letter, for every consumer, over the
+   * consumer's `maxAttempts` and its topic's (retryByTopic). Default: theirs.
+   */
+  readonly maxAttempts?: number;
+  /** This job's retry delays, over the consumer's and its topic's, field by field. Default: theirs. */
+  readonly backoff?: BackoffOptions;
 }
 
 /** Options checked and ready for SQL: every value a plain bind parameter. */
@@ -33,6 +41,8 @@ export interface CheckedOptions {
   readonly headers: string | null;
   readonly runAt: string | null;
   readonly key: string | null;
+  /** The job's own retry policy as JSON, or null. */
+  readonly retry: string | null;
 }
 
 const maxTopicLength = 255;
@@ -62,7 +72,13 @@ export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
     headers: headers === undefined ? null : headersJson(headers),
     runAt: runAt === undefined ? null : runAt.toISOString(),
     key: key ?? null,
+    retry: retryJson(options),
   };
+}
+
+function retryJson(options: EnqueueOptions): string | null {
+  if (options.maxAttempts === undefined && options.backoff === undefined) return null;
+  return JSON.stringify(checkRetryPolicy("", { maxAttempts: options.maxAttempts, backoff: options.backoff }));
 }
 
 function headersJson(headers: Headers): string {

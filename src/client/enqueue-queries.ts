@@ -9,13 +9,13 @@ export interface Statement {
 
 /** The statements behind enqueue and enqueueMany, built once per client for its schema. */
 export interface EnqueueQueries {
-  /** $1 topic, $2 payload json, $3 headers json, $4 key. */
+  /** $1 topic, $2 payload json, $3 headers json, $4 key, $5 retry policy json. */
   readonly immediateOne: Statement;
-  /** $1 topic, $2 payload json, $3 headers json, $4 key, $5 run_at. */
+  /** $1 topic, $2 payload json, $3 headers json, $4 key, $5 retry policy json, $6 run_at. */
   readonly scheduledOne: Statement;
-  /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 key. */
+  /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 key, $5 retry policy json. */
   readonly immediateMany: Statement;
-  /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 key, $5 run_at. */
+  /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 key, $5 retry policy json, $6 run_at. */
   readonly scheduledMany: Statement;
   /** $1 job ids, comma-separated. Deletes those still scheduled; returns their ids the same way. */
   readonly scheduledCancel: Statement;
@@ -47,8 +47,8 @@ export function enqueueQueries(quotedSchema: string, notifyChannel?: string): En
       SELECT nextval('${quotedSchema}.job_id_seq') AS id, element.payload, element.position
       FROM json_array_elements($2::text::json) WITH ORDINALITY AS element(payload, position)
     ), inserted AS (
-      INSERT INTO ${quotedSchema}.${table} (id, topic, payload, headers, key${extraColumn})
-      SELECT id, $1::text, payload, $3::text::json, $4::text${extraValue} FROM input
+      INSERT INTO ${quotedSchema}.${table} (id, topic, payload, headers, key, retry${extraColumn})
+      SELECT id, $1::text, payload, $3::text::json, $4::text, $5::text::json${extraValue} FROM input
     )${notify ? wake : ""}
     SELECT string_agg(id::text, ',' ORDER BY position) AS id FROM input${notify ? fromWake : ""}`;
   return {
@@ -59,14 +59,14 @@ export function enqueueQueries(quotedSchema: string, notifyChannel?: string): En
     ),
     immediateOne: statement(
       notifyChannel === undefined
-        ? `INSERT INTO ${quotedSchema}.immediate (topic, payload, headers, key) VALUES ($1::text, $2::text::json, $3::text::json, $4::text) RETURNING id::text AS id`
-        : `WITH job AS (INSERT INTO ${quotedSchema}.immediate (topic, payload, headers, key) VALUES ($1::text, $2::text::json, $3::text::json, $4::text) RETURNING id)${wake}
+        ? `INSERT INTO ${quotedSchema}.immediate (topic, payload, headers, key, retry) VALUES ($1::text, $2::text::json, $3::text::json, $4::text, $5::text::json) RETURNING id::text AS id`
+        : `WITH job AS (INSERT INTO ${quotedSchema}.immediate (topic, payload, headers, key, retry) VALUES ($1::text, $2::text::json, $3::text::json, $4::text, $5::text::json) RETURNING id)${wake}
            SELECT job.id::text AS id FROM job${fromWake}`,
     ),
     scheduledOne: statement(
-      `INSERT INTO ${quotedSchema}.scheduled (topic, payload, headers, key, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text, $5::text::timestamptz) RETURNING id::text AS id`,
+      `INSERT INTO ${quotedSchema}.scheduled (topic, payload, headers, key, retry, run_at) VALUES ($1::text, $2::text::json, $3::text::json, $4::text, $5::text::json, $6::text::timestamptz) RETURNING id::text AS id`,
     ),
     immediateMany: statement(many("immediate", "", "", true)),
-    scheduledMany: statement(many("scheduled", ", run_at", ", $5::text::timestamptz", false)),
+    scheduledMany: statement(many("scheduled", ", run_at", ", $6::text::timestamptz", false)),
   };
 }

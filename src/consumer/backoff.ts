@@ -1,17 +1,6 @@
-export interface BackoffOptions {
-  /** Delay before the first retry, in ms. Default 1000. */
-  readonly base?: number;
-  /** Each further retry waits this many times longer. Default 2. */
-  readonly factor?: number;
-  /** The longest delay, in ms. Default 3,600,000 (one hour). */
-  readonly max?: number;
-  /**
-   * Spread, from 0 to 1: the delay is drawn uniformly from `delay * (1 - jitter)` to
-   * `delay`, so jobs that failed together do not all come back at the same instant.
-   * Default 0.5.
-   */
-  readonly jitter?: number;
-}
+import type { BackoffOptions } from "../core/retry-policy.js";
+
+export type { BackoffOptions };
 
 export type ResolvedBackoff = Required<BackoffOptions>;
 

@@ -1,12 +1,13 @@
 import { InvalidOptionError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { defaultLogger, type Logger } from "../core/logger.js";
-import { boolean, integer, number, oneOf } from "../core/option-checks.js";
+import { boolean, integer, oneOf } from "../core/option-checks.js";
+import { type BackoffOptions, checkRetryPolicy, type RetryPolicy } from "../core/retry-policy.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { isTopicPattern, type Subscription, subscription } from "../topics/subscription.js";
 import { type AnyTopics, checkTopics } from "../topics/topics.js";
-import { type BackoffOptions, defaultBackoff, type ResolvedBackoff } from "./backoff.js";
+import { defaultBackoff, type ResolvedBackoff } from "./backoff.js";
 
 export interface ConsumerOptions {
   /**
@@ -142,11 +143,7 @@ export const consumerModes = ["polling", "replication"] as const;
 
 export type ConsumerMode = (typeof consumerModes)[number];
 
-/** How often, and how far apart, the jobs of a topic are tried (see retryByTopic). */
-export interface RetryPolicy {
-  readonly maxAttempts?: number;
-  readonly backoff?: BackoffOptions;
-}
+export type { RetryPolicy };
 
 /** A retry policy with every value set. */
 export interface ResolvedRetryPolicy {
@@ -292,15 +289,13 @@ function consumerMaintenance(value: unknown, schema: string, logger: Logger): Ma
 function retryPolicy(prefix: string, policy: RetryPolicy, fallback: ResolvedRetryPolicy): ResolvedRetryPolicy {
   if (policy === null || typeof policy !== "object")
     throw new InvalidOptionError(prefix.slice(0, -1), "expected an object");
-  const backoff = { ...fallback.backoff, ...policy.backoff };
+  return mergePolicy(fallback, checkRetryPolicy(prefix, policy));
+}
+
+function mergePolicy(fallback: ResolvedRetryPolicy, policy: RetryPolicy): ResolvedRetryPolicy {
   return {
-    maxAttempts: integer(`${prefix}maxAttempts`, policy.maxAttempts, fallback.maxAttempts, 1, 1_000_000),
-    backoff: {
-      base: integer(`${prefix}backoff.base`, backoff.base, fallback.backoff.base, 0, 2 ** 31),
-      factor: number(`${prefix}backoff.factor`, backoff.factor, 1, 1000),
-      max: integer(`${prefix}backoff.max`, backoff.max, fallback.backoff.max, 0, 2 ** 40),
-      jitter: number(`${prefix}backoff.jitter`, backoff.jitter, 0, 1),
-    },
+    maxAttempts: policy.maxAttempts ?? fallback.maxAttempts,
+    backoff: { ...fallback.backoff, ...policy.backoff },
   };
 }
 
@@ -320,7 +315,8 @@ function retryByTopic(
   return byTopic;
 }
 
-/** The retry policy of a job: its topic's, else the consumer's. */
+/** The retry policy of a job: its own (given at enqueue) over its topic's, else over the consumer's. */
 export function retryPolicyOf(job: Job<unknown> | undefined, options: ResolvedConsumerOptions): ResolvedRetryPolicy {
-  return (job?.topic != null && options.retryByTopic.get(job.topic)) || options;
+  const underneath = (job?.topic != null && options.retryByTopic.get(job.topic)) || options;
+  return job?.retry ? mergePolicy(underneath, job.retry) : underneath;
 }

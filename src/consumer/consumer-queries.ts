@@ -99,7 +99,7 @@ const failureColumns =
 function failedJobs(quotedSchema: string, failures: string): string {
   return `
       WITH failure AS (
-        SELECT i.id, i.topic, i.key, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
+        SELECT i.id, i.topic, i.key, i.retry, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
                f.xid, f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord
         FROM json_to_recordset(${failures}) AS f(${failureColumns})
         JOIN ${quotedSchema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
@@ -117,9 +117,9 @@ function failedJobs(quotedSchema: string, failures: string): string {
  */
 function failureInserts(quotedSchema: string, condition: string): string {
   return `      , retry AS (
-        INSERT INTO ${quotedSchema}.failed AS t (id, consumer, topic, key, payload, headers, attempt, last_error, created_at,
-                                           enqueued_at, next_retry_at, key_state)
-        SELECT id, $1, topic, key, payload, headers, attempt, error, created_at, enqueued_at,
+        INSERT INTO ${quotedSchema}.failed AS t (id, consumer, topic, key, retry, payload, headers, attempt, last_error,
+                                           created_at, enqueued_at, next_retry_at, key_state)
+        SELECT id, $1, topic, key, retry, payload, headers, attempt, error, created_at, enqueued_at,
                CASE
                  -- Behind an existing queue a waiting row is never due by time: the head's
                  -- leaving makes it due. First in its queue (the queue it was parked behind
@@ -144,9 +144,9 @@ function failureInserts(quotedSchema: string, condition: string): string {
               key_state = CASE WHEN excluded.key_state = 'waiting' THEN t.key_state ELSE excluded.key_state END
         RETURNING 1
       ), dead AS (
-        INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, key, payload, headers, attempts, last_error, created_at,
-                                                enqueued_at, failed_at)
-        SELECT id, $1, topic, key, payload, headers, attempt, error, created_at, enqueued_at, now()
+        INSERT INTO ${quotedSchema}.dead_letter AS t (id, consumer, topic, key, retry, payload, headers, attempts, last_error,
+                                                created_at, enqueued_at, failed_at)
+        SELECT id, $1, topic, key, retry, payload, headers, attempt, error, created_at, enqueued_at, now()
         FROM failure WHERE dead AND ${condition}
         ON CONFLICT (consumer, id) DO UPDATE
           SET attempts = greatest(t.attempts, excluded.attempts), last_error = excluded.last_error, dead_at = now()
@@ -264,13 +264,13 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       WITH due_scheduled AS (
         DELETE FROM ${quotedSchema}.scheduled
         WHERE id IN (SELECT id FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, key, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
+        RETURNING id, topic, key, retry, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
       ), due_failed AS (
         DELETE FROM ${quotedSchema}.failed
         WHERE (consumer, id) IN (
           SELECT consumer, id FROM ${quotedSchema}.failed WHERE next_retry_at <= now() AND key_state IS NULL
           ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, key, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
+        RETURNING id, topic, key, retry, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), due_heads AS (
         -- The head of a key queue stays in failed while it is delivered: its key stays blocked
         -- until the consumer records how it went. Only a head is ever moved.
@@ -281,9 +281,9 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
             AND NOT EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
                             WHERE q.consumer = f.consumer AND q.key = f.key AND q.key_state IS NOT NULL AND q.queued < f.queued)
           ORDER BY f.next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, key, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
+        RETURNING id, topic, key, retry, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), moved AS (
-        INSERT INTO ${quotedSchema}.immediate (id, topic, key, payload, headers, consumer, attempt, enqueued_at)
+        INSERT INTO ${quotedSchema}.immediate (id, topic, key, retry, payload, headers, consumer, attempt, enqueued_at)
         SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed UNION ALL SELECT * FROM due_heads
         RETURNING 1
       )

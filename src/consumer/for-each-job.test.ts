@@ -8,6 +8,7 @@ const jobs: Job<number>[] = Array.from({ length: 10 }, (_, i) => ({
   payload: i,
   topic: null,
   key: null,
+  retry: null,
   headers: {},
   attempt: 1,
   enqueuedAt: new Date(),

@@ -1,4 +1,5 @@
 import type { JobId } from "./job-id.js";
+import type { RetryPolicy } from "./retry-policy.js";
 
 /**
  * One job as a handler receives it. With a topic map (see defineTopics) `Topic` is one of its
@@ -16,6 +17,11 @@ export interface Job<Payload = unknown, Topic extends string | null = string | n
   readonly headers: Readonly<Record<string, string>>;
   /** The ordering key given to enqueue, or null (see the consumer's `ordering` option). */
   readonly key: string | null;
+  /**
+   * The job's own retry policy, given at enqueue (`maxAttempts`, `backoff`), or null. It goes
+   * over the consumer's policy and its topic's (retryByTopic).
+   */
+  readonly retry: RetryPolicy | null;
   /** Which delivery this is for this consumer: 1 the first time, 2 on the first retry... */
   readonly attempt: number;
   /**

@@ -51,14 +51,14 @@ export function deadLetterRequeue(quotedSchema: string, where: string): Sql<{ n:
   return sql(
     `WITH revived AS (
        DELETE FROM ${quotedSchema}.dead_letter WHERE ${where}
-       RETURNING id, topic, key, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
+       RETURNING id, topic, key, retry, payload, headers, consumer, coalesce(enqueued_at, created_at) AS enqueued_at),
      heads AS (
        UPDATE ${quotedSchema}.failed f SET key_state = 'delivering', attempt = 0, promoted_xid = pg_current_xact_id()
        FROM revived WHERE f.consumer = revived.consumer AND f.id = revived.id AND f.key_state = 'dead'
        RETURNING 1),
      moved AS (
-       INSERT INTO ${quotedSchema}.immediate (id, topic, key, payload, headers, consumer, attempt, enqueued_at)
-       SELECT id, topic, key, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
+       INSERT INTO ${quotedSchema}.immediate (id, topic, key, retry, payload, headers, consumer, attempt, enqueued_at)
+       SELECT id, topic, key, retry, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
      SELECT count(*) AS n FROM moved`,
   );
 }

@@ -92,9 +92,9 @@ export function keyHeadSkip(quotedSchema: string): Sql<{ id: string; state: stri
       WHERE f.consumer = head.consumer AND f.id = head.id AND (head.key_state <> 'delivering' OR $3::boolean)
       RETURNING f.*, head.key_state AS state
     ), buried AS (
-      INSERT INTO ${quotedSchema}.dead_letter (id, consumer, topic, key, payload, headers, attempts, last_error,
+      INSERT INTO ${quotedSchema}.dead_letter (id, consumer, topic, key, retry, payload, headers, attempts, last_error,
                                               created_at, enqueued_at, failed_at)
-      SELECT id, consumer, topic, key, payload, headers, attempt, 'skipped by an operator: ' || coalesce($4, 'no reason given') || E'\\n' || last_error,
+      SELECT id, consumer, topic, key, retry, payload, headers, attempt, 'skipped by an operator: ' || coalesce($4, 'no reason given') || E'\\n' || last_error,
              created_at, enqueued_at, failed_at
       FROM skipped WHERE state <> 'dead'
       ON CONFLICT (consumer, id) DO NOTHING

@@ -70,7 +70,7 @@ export function partitionRowsTotal(table: string): Sql<{ rows: string }> {
  * Returns how many rows were taken.
  */
 export function partitionImport(quotedSchema: string, table: string): Sql<{ rows: string }> {
-  const columns = "id, topic, key, payload, headers, attempt, consumer, created_at, enqueued_at";
+  const columns = "id, topic, key, retry, payload, headers, attempt, consumer, created_at, enqueued_at";
   return sql(`
     WITH moved AS (DELETE FROM ONLY ${table} RETURNING ${columns}),
     inserted AS (INSERT INTO ${quotedSchema}.immediate (${columns}) SELECT ${columns} FROM moved RETURNING 1)

@@ -31,7 +31,7 @@ export function futureRowsExist(quotedSchema: string): Sql<{ found: boolean }> {
  * replication consumer gets it as a new insert), keeping its id, payload, attempts and times.
  */
 export function futureRowsRestamp(quotedSchema: string): Sql<{ rows: number }> {
-  const columns = "id, topic, key, payload, headers, attempt, consumer, created_at, enqueued_at";
+  const columns = "id, topic, key, retry, payload, headers, attempt, consumer, created_at, enqueued_at";
   return sql(`
     WITH moved AS (
       DELETE FROM ${quotedSchema}.immediate

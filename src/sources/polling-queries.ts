@@ -7,6 +7,7 @@ export interface PageRow {
   id: string | null;
   topic: string | null;
   key: string | null;
+  retry: unknown;
   payload: unknown;
   headers: unknown;
   attempt: number;
@@ -41,13 +42,13 @@ export interface PageRow {
  */
 export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const columns =
-    "i.id, i.topic, i.key, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
+    "i.id, i.topic, i.key, i.retry, i.payload, i.headers, i.attempt, i.created_at, i.enqueued_at, i.transaction_id";
   const mine =
     "(i.consumer = $6 OR (i.consumer IS NULL AND " +
     "($7::text[] IS NULL OR i.topic = ANY ($7::text[]) OR i.topic LIKE ANY ($8::text[]))))";
   return sql(`
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
-    SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.key, page.payload, page.headers,
+    SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.key, page.retry, page.payload, page.headers,
            page.attempt, ${epochMs("page.created_at")} AS created_ms,
            ${epochMs("coalesce(page.enqueued_at, page.created_at)")} AS enqueued_ms,
            page.transaction_id::text AS transaction_id

@@ -5,6 +5,7 @@ import { queryRows, type Sql } from "../database/query-rows.js";
 import { statementName } from "../schema/server-names.js";
 import type { Subscription } from "../topics/subscription.js";
 import { jobHeaders } from "./job-headers.js";
+import { jobRetry } from "./job-retry.js";
 import { type PageRow, pageQuery } from "./polling-queries.js";
 import type { SnapshotText } from "./snapshot.js";
 
@@ -107,6 +108,7 @@ function toJob(row: PageRow): Job<unknown> {
     payload: row.payload,
     topic: row.topic,
     key: row.key,
+    retry: jobRetry(row.retry),
     headers: jobHeaders(row.headers),
     attempt: row.attempt + 1,
     enqueuedAt: requiredDateFromEpochMs(row.enqueued_ms),

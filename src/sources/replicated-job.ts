@@ -1,6 +1,7 @@
 import type { Job } from "../core/job.js";
 import type { RelationMessage, TupleData } from "../replication/pgoutput-messages.js";
 import { jobHeaders } from "./job-headers.js";
+import { jobRetry } from "./job-retry.js";
 
 /** Where each column of `immediate` sits in the tuples of one Relation message. */
 export interface ImmediateColumns {
@@ -15,6 +16,8 @@ export interface ImmediateColumns {
   readonly enqueuedAt: number;
   /** -1 when the relation has no such column (a stream from before the schema's migration 6). */
   readonly key: number;
+  /** -1 as for key. */
+  readonly retry: number;
   readonly transactionId: number;
 }
 
@@ -31,6 +34,7 @@ export function immediateColumns(relation: RelationMessage): ImmediateColumns {
   return {
     enqueuedAt: relation.columns.findIndex((column) => column.name === "enqueued_at"),
     key: relation.columns.findIndex((column) => column.name === "key"),
+    retry: relation.columns.findIndex((column) => column.name === "retry"),
     id: id as number,
     topic: topic as number,
     payload: payload as number,
@@ -60,6 +64,10 @@ export function rowTopic(tuple: TupleData, columns: ImmediateColumns): string | 
   return text(tuple, columns.topic);
 }
 
+function retryOf(value: string | null) {
+  return value === null ? null : jobRetry(JSON.parse(value));
+}
+
 /** A job from the text values of an inserted `immediate` row, and its payload's size. */
 export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job: Job<unknown>; bytes: number } {
   const payload = text(tuple, columns.payload) ?? "null";
@@ -72,6 +80,7 @@ export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job
       payload: JSON.parse(payload),
       topic: text(tuple, columns.topic),
       key: columns.key < 0 ? null : text(tuple, columns.key),
+      retry: retryOf(columns.retry < 0 ? null : text(tuple, columns.retry)),
       headers: jobHeaders(headers === null ? null : JSON.parse(headers)),
       attempt: Number(text(tuple, columns.attempt) ?? "0") + 1,
       // NULL: the job's first delivery, enqueued when this row was written.

@@ -1,11 +1,19 @@
 -- Ordering keys: jobs that share a key are delivered in order by consumers created with
--- `ordering: "key"`, and a failing job holds back only the later jobs of its own key.
+-- `ordering: "key"`, and a failing job holds back only the later jobs of its own key. And a
+-- job's own retry policy.
 
 -- The key a job was enqueued with (1-255 characters), or NULL. Copied wherever the job goes.
 ALTER TABLE {{schema}}.immediate   ADD COLUMN key text;
 ALTER TABLE {{schema}}.scheduled   ADD COLUMN key text;
 ALTER TABLE {{schema}}.failed      ADD COLUMN key text;
 ALTER TABLE {{schema}}.dead_letter ADD COLUMN key text;
+
+-- The job's own retry policy given at enqueue, `{"maxAttempts": n, "backoff": {...}}` with the
+-- fields given, over the consumer's and its topic's; NULL: theirs. Copied wherever the job goes.
+ALTER TABLE {{schema}}.immediate   ADD COLUMN retry json;
+ALTER TABLE {{schema}}.scheduled   ADD COLUMN retry json;
+ALTER TABLE {{schema}}.failed      ADD COLUMN retry json;
+ALTER TABLE {{schema}}.dead_letter ADD COLUMN retry json;
 
 -- For an ordered consumer, its rows in `failed` with one key form that key's queue, in
 -- `queued` order; while a key has a queue, the consumer's new jobs of that key join its end
@@ -28,7 +36,7 @@ ALTER TABLE {{schema}}.failed
 
 CREATE INDEX failed_key_queue_idx ON {{schema}}.failed (consumer, key, queued) WHERE key_state IS NOT NULL;
 
--- The SQL enqueue takes a key too. Dropped and created again: a new parameter is a new
+-- The SQL enqueue takes a key and a retry policy too. Dropped and created again: a new parameter is a new
 -- signature, and keeping both would make every call that names only the old ones ambiguous.
 DROP FUNCTION {{schema}}.enqueue(json, text, json, timestamptz, boolean);
 
@@ -38,7 +46,8 @@ CREATE FUNCTION {{schema}}.enqueue(
   headers json        DEFAULT NULL,
   run_at  timestamptz DEFAULT NULL,
   notify  boolean     DEFAULT false,
-  key     text        DEFAULT NULL
+  key     text        DEFAULT NULL,
+  retry   json        DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql
 AS $$
@@ -57,6 +66,16 @@ BEGIN
     RAISE EXCEPTION 'poutbox.enqueue: key must be 1 to 255 characters, got %', length(key)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF retry IS NOT NULL AND (
+    json_typeof(retry) <> 'object'
+    OR (retry -> 'maxAttempts') IS NOT NULL AND (
+      json_typeof(retry -> 'maxAttempts') <> 'number' OR (retry ->> 'maxAttempts')::numeric NOT BETWEEN 1 AND 1000000
+      OR (retry ->> 'maxAttempts')::numeric <> trunc((retry ->> 'maxAttempts')::numeric))
+    OR (retry -> 'backoff') IS NOT NULL AND json_typeof(retry -> 'backoff') <> 'object'
+  ) THEN
+    RAISE EXCEPTION 'poutbox.enqueue: retry must be a JSON object such as {"maxAttempts": 10, "backoff": {"base": 1000}}, with maxAttempts an integer from 1 to 1000000, got %', retry
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF headers IS NOT NULL AND (
     json_typeof(headers) <> 'object'
     OR EXISTS (SELECT 1 FROM json_each(headers) AS header WHERE json_typeof(header.value) <> 'string')
@@ -66,16 +85,16 @@ BEGIN
   END IF;
 
   IF run_at IS NULL THEN
-    INSERT INTO {{schema}}.immediate (topic, payload, headers, key)
-    VALUES (enqueue.topic, enqueue.payload, enqueue.headers, enqueue.key)
+    INSERT INTO {{schema}}.immediate (topic, payload, headers, key, retry)
+    VALUES (enqueue.topic, enqueue.payload, enqueue.headers, enqueue.key, enqueue.retry)
     RETURNING id INTO job_id;
     -- Scheduled jobs wake nobody: the promoter moves them when due, as for the Client.
     IF notify THEN
       PERFORM pg_notify('{{wake_channel}}', '');
     END IF;
   ELSE
-    INSERT INTO {{schema}}.scheduled (topic, payload, headers, run_at, key)
-    VALUES (enqueue.topic, enqueue.payload, enqueue.headers, enqueue.run_at, enqueue.key)
+    INSERT INTO {{schema}}.scheduled (topic, payload, headers, run_at, key, retry)
+    VALUES (enqueue.topic, enqueue.payload, enqueue.headers, enqueue.run_at, enqueue.key, enqueue.retry)
     RETURNING id INTO job_id;
   END IF;
   RETURN job_id;
