@@ -121,12 +121,15 @@ function failureInserts(quotedSchema: string, condition: string): string {
                                            created_at, enqueued_at, next_retry_at, key_state)
         SELECT id, $1, topic, key, retry, payload, headers, attempt, error, created_at, enqueued_at,
                CASE
-                 -- Behind an existing queue a waiting row is never due by time: the head's
-                 -- leaving makes it due. First in its queue (the queue it was parked behind
-                 -- has gone meanwhile), it is due now.
-                 WHEN queue = 'wait' AND EXISTS (
-                   SELECT 1 FROM ${quotedSchema}.failed q
-                   WHERE q.consumer = $1 AND q.key = failure.key AND q.key_state IS NOT NULL AND q.id <> failure.id)
+                 -- Behind a queue, or behind a row this statement puts in one, a waiting row is
+                 -- never due by time: the head's leaving makes it due. First in its queue (the
+                 -- queue it was parked behind has gone meanwhile), it is due now.
+                 WHEN queue = 'wait' AND (
+                   EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
+                           WHERE q.consumer = $1 AND q.key = failure.key AND q.key_state IS NOT NULL AND q.id <> failure.id)
+                   OR EXISTS (SELECT 1 FROM failure ahead
+                              WHERE ahead.key = failure.key AND ahead.ord < failure.ord
+                                AND ahead.queue IN ('retry', 'wait', 'dead-block')))
                  THEN 'infinity'::timestamptz
                  ELSE now() + delay_ms * interval '1 millisecond'
                END,

@@ -130,7 +130,11 @@ export class KeyOrder<Batch = unknown> {
       if (job.key === null) {
         this.#unkeyed.push({ job, owner, head: false });
         owner.open++;
-      } else byKey.set(job.key, [...(byKey.get(job.key) ?? []), job]);
+      } else {
+        const same = byKey.get(job.key);
+        if (same) same.push(job);
+        else byKey.set(job.key, [job]);
+      }
     }
     for (const [key, keyJobs] of byKey) {
       const rows = queues.rows.get(key) ?? [];

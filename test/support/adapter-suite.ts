@@ -92,8 +92,11 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
       const client = new Client(adapted().db, { schema });
       const runAt = new Date(Date.now() + 3_600_000);
       const [id, scheduled] = await adapted().inTransaction("commit", "committed order", async (tx) => [
-        await client.enqueue({ order: "committed" }, { tx, topic: "order.created", headers: { trace: "t1" } }),
-        await client.enqueue({ order: "later" }, { tx, runAt }),
+        await client.enqueue(
+          { order: "committed" },
+          { tx, topic: "order.created", headers: { trace: "t1" }, key: "order-1", maxAttempts: 9 },
+        ),
+        await client.enqueue({ order: "later" }, { tx, runAt, key: "order-1", backoff: { base: 5 } }),
       ]);
       assert.ok(await orderExists("committed order"));
       const { rows } = await db.pool.query(
@@ -101,6 +104,10 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
         [String(scheduled)],
       );
       assert.equal(rows[0]?.run_at, String(runAt.getTime()), "the scheduled job's run_at, to the millisecond");
+      const { rows: later } = await db.pool.query(`SELECT key, retry::text FROM ${schema}.scheduled WHERE id = $1`, [
+        String(scheduled),
+      ]);
+      assert.deepEqual([later[0]?.key, JSON.parse(later[0]?.retry)], ["order-1", { backoff: { base: 5 } }]);
       const { rows: created } = await db.pool.query(
         `SELECT ${epochMsText("created_at")} AS created_at FROM ${schema}.immediate WHERE id = $1`,
         [String(id)],
@@ -110,6 +117,8 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
         assert.deepEqual(job.payload, { order: "committed" });
         assert.equal(job.topic, "order.created");
         assert.deepEqual(job.headers, { trace: "t1" });
+        assert.equal(job.key, "order-1");
+        assert.deepEqual(job.retry, { maxAttempts: 9 });
         assert.equal(String(job.createdAt.getTime()), created[0]?.created_at, "createdAt, to the millisecond");
         assert.equal(String(job.enqueuedAt.getTime()), created[0]?.created_at, "enqueuedAt, to the millisecond");
       });
