@@ -8,6 +8,7 @@ import { advisoryLockHolder } from "../src/database/advisory-locks.js";
 import { Client, Consumer, migrate, removeConsumer } from "../src/index.js";
 import { leaderLockKey } from "../src/schema/server-names.js";
 import { ConsumerProcess, type Line } from "./support/consumer-child.js";
+import { inTransaction } from "./support/in-transaction.js";
 import { coversAll, enqueueTransaction, enqueueTransactions } from "./support/jobs.js";
 import { settleLeadership } from "./support/leadership.js";
 import { recorder } from "./support/recorder.js";
@@ -376,8 +377,16 @@ describe("consumer leadership", () => {
 
       const ids: bigint[] = [];
       for (let i = 0; i < 3; i++) {
-        const batch = await enqueueTransaction(db.pool, client, 10);
-        if (i === 1) target = batch[4];
+        // The target is set before COMMIT: a consumer can see the job before this process has
+        // read the COMMIT's reply, and must not handle it before it is known as the target.
+        const batch = await inTransaction(db.pool, "COMMIT", async (tx) => {
+          const made = await client.enqueueMany(
+            Array.from({ length: 10 }, (_, n) => ({ n })),
+            { tx },
+          );
+          if (i === 1) target = made[4];
+          return made;
+        });
         ids.push(...batch);
       }
       const failed = target as bigint;
