@@ -50,6 +50,15 @@ export function blockedKeysList(quotedSchema: string): Sql<BlockedKeyRow> {
     LIMIT $3`);
 }
 
+/** The CTE `head`: the first row of consumer $1's queue of key $2, locked. */
+function keyHead(quotedSchema: string): string {
+  return `head AS (
+      SELECT f.consumer, f.id, f.key_state FROM ${quotedSchema}.failed f
+      WHERE f.consumer = $1 AND f.key = $2 AND f.key_state IS NOT NULL
+      ORDER BY f.queued LIMIT 1 FOR UPDATE
+    )`;
+}
+
 /**
  * $1 consumer, $2 key, $3 whether a head being delivered may be retried too. The head is due
  * at once; a dead-lettered head leaves dead_letter with fresh attempts. Returns the head's id
@@ -58,11 +67,7 @@ export function blockedKeysList(quotedSchema: string): Sql<BlockedKeyRow> {
  */
 export function keyHeadRetry(quotedSchema: string): Sql<{ id: string; state: string }> {
   return sql(`
-    WITH head AS (
-      SELECT f.consumer, f.id, f.key_state FROM ${quotedSchema}.failed f
-      WHERE f.consumer = $1 AND f.key = $2 AND f.key_state IS NOT NULL
-      ORDER BY f.queued LIMIT 1 FOR UPDATE
-    ), retried AS (
+    WITH ${keyHead(quotedSchema)}, retried AS (
       UPDATE ${quotedSchema}.failed f
       SET key_state = 'retry', next_retry_at = now(),
           attempt = CASE WHEN head.key_state = 'dead' THEN 0 ELSE f.attempt END
@@ -83,11 +88,7 @@ export function keyHeadRetry(quotedSchema: string): Sql<{ id: string; state: str
  */
 export function keyHeadSkip(quotedSchema: string): Sql<{ id: string; state: string }> {
   return sql(`
-    WITH head AS (
-      SELECT f.consumer, f.id, f.key_state FROM ${quotedSchema}.failed f
-      WHERE f.consumer = $1 AND f.key = $2 AND f.key_state IS NOT NULL
-      ORDER BY f.queued LIMIT 1 FOR UPDATE
-    ), skipped AS (
+    WITH ${keyHead(quotedSchema)}, skipped AS (
       DELETE FROM ${quotedSchema}.failed f USING head
       WHERE f.consumer = head.consumer AND f.id = head.id AND (head.key_state <> 'delivering' OR $3::boolean)
       RETURNING f.*, head.key_state AS state
