@@ -7,9 +7,9 @@
  */
 // The public surface of the package: everything exported here is supported API.
 
-export type { ClientOptions, EnqueueArguments, TopicEnqueueOptions } from "./client/client.js";
+export type { ClientOptions, EnqueueArguments, EnqueueManyArguments, TopicEnqueueOptions } from "./client/client.js";
 export { Client } from "./client/client.js";
-export type { EnqueueOptions, Headers } from "./client/enqueue-options.js";
+export type { EnqueueManyOptions, EnqueueOptions, Headers } from "./client/enqueue-options.js";
 export type { BackoffOptions } from "./consumer/backoff.js";
 export type { ConsumerEvents } from "./consumer/consumer.js";
 export { Consumer } from "./consumer/consumer.js";

@@ -24,6 +24,7 @@ describe("migrate", () => {
       "consumers",
       "dead_letter",
       "failed",
+      "idempotency_keys",
       "immediate",
       "immediate_default",
       "scheduled",

@@ -38,6 +38,18 @@ export const enqueueSingle: Scenario = {
           notifying.enqueue(payload(index), { tx }).then(() => {}),
         ),
       }),
+      // Every job with a key of its own: the path that takes a key and writes the job.
+      idempotent: async (round) => ({
+        seconds: await inTransactions(pool, schema, count, (tx, index) =>
+          client.enqueue(payload(index), { tx, idempotencyKey: `r${round}-${index}` }).then(() => {}),
+        ),
+      }),
+      // The keys of round 0 again, their jobs still pending (no consumer runs): found, nothing written.
+      duplicate: async () => ({
+        seconds: await inTransactions(pool, schema, count, (tx, index) =>
+          client.enqueue(payload(index), { tx, idempotencyKey: `r0-${index}` }).then(() => {}),
+        ),
+      }),
       baseline: async () => ({
         seconds: await inTransactions(pool, schema, count, async (tx, index) => {
           await tx.query(`INSERT INTO "${schema}".plain_jobs (payload) VALUES ($1::json)`, [
@@ -71,6 +83,19 @@ export const enqueueSingle: Scenario = {
         baseline_jobs_per_s: baseline,
         ratio: ratio(notify, baseline),
       },
+      ...(["idempotent", "duplicate"] as const).map((variant): Row => {
+        const jobs = rate(count, best[variant].seconds);
+        return {
+          scenario: "enqueue_single",
+          subject: "poutbox",
+          variant: variant === "idempotent" ? "idempotencyKey, new" : "idempotencyKey, duplicate",
+          n: count,
+          seconds: roundSeconds(best[variant].seconds),
+          jobs_per_s: jobs,
+          baseline_jobs_per_s: baseline,
+          ratio: ratio(jobs, baseline),
+        };
+      }),
     ];
     for (const peer of context.peers) {
       progress.step(`enqueue_single: ${peer.name}`);

@@ -10,8 +10,10 @@ import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import {
   checkEnqueueOptions,
   checkTransaction,
+  type EnqueueManyOptions,
   type EnqueueOptions,
   failedTransactionMessage,
+  idempotencyKeysJson,
 } from "./enqueue-options.js";
 import { type EnqueueQueries, enqueueQueries, type Statement } from "./enqueue-queries.js";
 import { toJson } from "./to-json.js";
@@ -49,6 +51,12 @@ export type TopicEnqueueOptions<Topic extends string> = EnqueueOptions & { reado
 /** The options argument of enqueue: optional without a topic map, required (for its topic) with one. */
 export type EnqueueArguments<Payload, Topic extends string> =
   IsTopics<Payload> extends true ? [options: TopicEnqueueOptions<Topic>] : [options?: EnqueueOptions];
+
+/** The options argument of enqueueMany, as EnqueueArguments with one idempotency key per payload. */
+export type EnqueueManyArguments<Payload, Topic extends string> =
+  IsTopics<Payload> extends true
+    ? [options: EnqueueManyOptions & { readonly topic: Topic }]
+    : [options?: EnqueueManyOptions];
 
 /**
  * Writes jobs into the outbox. Stateless apart from its settings: one per application is
@@ -107,14 +115,32 @@ export class Client<Payload = unknown> {
    *   missing or not declared).
    * @throws {TransactionStateError} `tx` is not inside an open transaction.
    * @throws {SchemaMissingError} `migrate()` has not been run for this schema.
+   * @throws an error with code 40001 (serialization_failure), inside a `tx` at REPEATABLE READ
+   *   or SERIALIZABLE, when another transaction took the same idempotency key after `tx`
+   *   began: roll back and run the transaction again, as for any serialization failure.
    */
   async enqueue<Topic extends TopicName<Payload>>(
     payload: TopicInput<Payload, Topic>,
     ...[options = {}]: EnqueueArguments<Payload, Topic>
   ): Promise<JobId> {
     const checked = checkEnqueueOptions(options);
+    if ((options as EnqueueManyOptions).idempotencyKeys !== undefined) {
+      throw new InvalidOptionError("idempotencyKeys", "enqueue takes one idempotencyKey");
+    }
     await this.#validate(checked.topic, [payload], "payload");
     const json = toJson(payload, "payload");
+    if (checked.idempotencyKey !== null) {
+      const [id] = await this.#run(options.tx, this.#queries.idempotentOne, [
+        checked.topic,
+        json,
+        checked.headers,
+        checked.key,
+        checked.retry,
+        checked.runAt,
+        checked.idempotencyKey,
+      ]);
+      return id as JobId;
+    }
     const immediate = checked.target === "immediate";
     const [id] = await this.#run(
       options.tx,
@@ -128,20 +154,34 @@ export class Client<Payload = unknown> {
 
   /**
    * Stores many jobs with one statement, all or none, and returns their ids in input order.
-   * The options apply to every job. Nothing is written when any payload is invalid.
+   * The options apply to every job but `idempotencyKeys`, one per payload; where a key makes
+   * a payload a duplicate, its place holds the id of the pending job instead. Nothing is
+   * written when any payload is invalid.
    */
   async enqueueMany<Topic extends TopicName<Payload>>(
     payloads: readonly TopicInput<Payload, Topic>[],
-    ...[options = {}]: EnqueueArguments<Payload, Topic>
+    ...[options = {}]: EnqueueManyArguments<Payload, Topic>
   ): Promise<JobId[]> {
     const checked = checkEnqueueOptions(options);
     if (!Array.isArray(payloads)) throw new TypeError("enqueueMany expects an array of payloads");
+    const idempotencyKeys = idempotencyKeysJson(options, payloads.length);
     await this.#validate(checked.topic, payloads, "payloads");
     if (payloads.length === 0) return [];
     // One stringify of the whole array: a call per payload cost twice as much client time,
     // which a 1,000-job enqueueMany spends on the caller's event loop. Errors still name the
     // element (`payloads[3].total`).
     const array = toJson(payloads, "payloads");
+    if (idempotencyKeys !== null) {
+      return this.#run(options.tx, this.#queries.idempotentMany, [
+        checked.topic,
+        array,
+        checked.headers,
+        checked.key,
+        checked.retry,
+        checked.runAt,
+        idempotencyKeys,
+      ]);
+    }
     const immediate = checked.target === "immediate";
     return this.#run(
       options.tx,

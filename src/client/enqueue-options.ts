@@ -32,6 +32,23 @@ export interface EnqueueOptions {
   readonly maxAttempts?: number;
   /** This job's retry delays, over the consumer's and its topic's, field by field. Default: theirs. */
   readonly backoff?: BackoffOptions;
+  /**
+   * Makes the enqueue idempotent (1-255 characters, such as the id of the request that asked
+   * for it): while the job last enqueued with this key is pending (not yet passed by every
+   * consumer, waiting in `scheduled` or for a retry), another enqueue with the key returns that
+   * job's id and writes nothing. After that, the key names the next job enqueued with it.
+   * Default: none.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** Options of enqueueMany: those of enqueue, with an idempotency key per payload. */
+export interface EnqueueManyOptions extends Omit<EnqueueOptions, "idempotencyKey"> {
+  /**
+   * One idempotency key per payload, in the same order (see EnqueueOptions.idempotencyKey);
+   * null or undefined for a payload without one. A key given twice in one call names one job.
+   */
+  readonly idempotencyKeys?: readonly (string | null | undefined)[];
 }
 
 /** Options checked and ready for SQL: every value a plain bind parameter. */
@@ -43,29 +60,30 @@ export interface CheckedOptions {
   readonly key: string | null;
   /** The job's own retry policy as JSON, or null. */
   readonly retry: string | null;
+  readonly idempotencyKey: string | null;
 }
 
 const maxTopicLength = 255;
 const maxKeyLength = 255;
+const keyRule = `expected a string of 1 to ${maxKeyLength} characters`;
 
 export const failedTransactionMessage =
   "tx is in a failed transaction (an earlier statement raised an error); roll it back";
 
-export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
+export function checkEnqueueOptions(options: EnqueueOptions & EnqueueManyOptions): CheckedOptions {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError("options", `expected an object, got ${options === null ? "null" : typeof options}`);
   }
   if (options.tx !== undefined) checkTransaction(options.tx);
-  const { runAt, topic, headers, key } = options;
+  const { runAt, topic, headers, key, idempotencyKey } = options;
   if (runAt !== undefined && !(runAt instanceof Date && !Number.isNaN(runAt.getTime()))) {
     throw new InvalidOptionError("runAt", runAt instanceof Date ? "an invalid Date" : "expected a Date");
   }
   if (topic !== undefined && (typeof topic !== "string" || topic.length === 0 || topic.length > maxTopicLength)) {
     throw new InvalidOptionError("topic", `expected a string of 1 to ${maxTopicLength} characters`);
   }
-  if (key !== undefined && (typeof key !== "string" || key.length === 0 || key.length > maxKeyLength)) {
-    throw new InvalidOptionError("key", `expected a string of 1 to ${maxKeyLength} characters`);
-  }
+  if (key !== undefined && !isKey(key)) throw new InvalidOptionError("key", keyRule);
+  if (idempotencyKey !== undefined && !isKey(idempotencyKey)) throw new InvalidOptionError("idempotencyKey", keyRule);
   return {
     target: runAt === undefined ? "immediate" : "scheduled",
     topic: topic ?? null,
@@ -73,7 +91,33 @@ export function checkEnqueueOptions(options: EnqueueOptions): CheckedOptions {
     runAt: runAt === undefined ? null : runAt.toISOString(),
     key: key ?? null,
     retry: retryJson(options),
+    idempotencyKey: idempotencyKey ?? null,
   };
+}
+
+function isKey(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= maxKeyLength;
+}
+
+/**
+ * enqueueMany's idempotency keys as a JSON array lined up with the payloads, or null when no
+ * payload has one. enqueue takes one key, enqueueMany one per payload: each refuses the other.
+ */
+export function idempotencyKeysJson(options: EnqueueOptions & EnqueueManyOptions, count: number): string | null {
+  if (options.idempotencyKey !== undefined) {
+    throw new InvalidOptionError("idempotencyKey", "enqueueMany takes idempotencyKeys, one per payload");
+  }
+  const keys = options.idempotencyKeys;
+  if (keys === undefined) return null;
+  if (!Array.isArray(keys) || keys.length !== count) {
+    throw new InvalidOptionError("idempotencyKeys", `expected an array of ${count} keys, one per payload`);
+  }
+  keys.forEach((each, index) => {
+    if (each !== null && each !== undefined && !isKey(each)) {
+      throw new InvalidOptionError(`idempotencyKeys[${index}]`, `${keyRule}, null or undefined`);
+    }
+  });
+  return keys.some((each) => each !== null && each !== undefined) ? JSON.stringify(keys) : null;
 }
 
 function retryJson(options: EnqueueOptions): string | null {

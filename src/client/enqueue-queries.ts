@@ -17,6 +17,13 @@ export interface EnqueueQueries {
   readonly immediateMany: Statement;
   /** $1 topic, $2 JSON array of payloads, $3 headers json, $4 key, $5 retry policy json, $6 run_at. */
   readonly scheduledMany: Statement;
+  /**
+   * Through the SQL function, which holds the key: $1 topic, $2 payload json, $3 headers json,
+   * $4 key, $5 retry policy json, $6 run_at or null, $7 idempotency key.
+   */
+  readonly idempotentOne: Statement;
+  /** As idempotentOne with $2 a JSON array of payloads and $7 one of keys (null: none). */
+  readonly idempotentMany: Statement;
   /** $1 job ids, comma-separated. Deletes those still scheduled; returns their ids the same way. */
   readonly scheduledCancel: Statement;
 }
@@ -51,7 +58,21 @@ export function enqueueQueries(quotedSchema: string, notifyChannel?: string): En
       SELECT id, $1::text, payload, $3::text::json, $4::text, $5::text::json${extraValue} FROM input
     )${notify ? wake : ""}
     SELECT string_agg(id::text, ',' ORDER BY position) AS id FROM input${notify ? fromWake : ""}`;
+  // The function call the idempotent statements share, given the payload and the key.
+  const call = (payload: string, idempotencyKey: string) =>
+    `${quotedSchema}.enqueue(payload => ${payload}, topic => $1::text, headers => $3::text::json,
+       run_at => $6::text::timestamptz, notify => ${notifyChannel !== undefined}, key => $4::text,
+       retry => $5::text::json, idempotency_key => ${idempotencyKey})`;
   return {
+    idempotentOne: statement(`SELECT ${call("$2::text::json", "$7::text")}::text AS id`),
+    // One call per payload, in input order (the order a function scan yields its rows): a key
+    // given twice in the call names the job of its first payload.
+    idempotentMany: statement(`
+      SELECT string_agg(job.id::text, ',' ORDER BY job.position) AS id
+      FROM (
+        SELECT element.position, ${call("element.payload", "$7::text::json ->> (element.position - 1)::int")} AS id
+        FROM json_array_elements($2::text::json) WITH ORDINALITY AS element(payload, position)
+      ) job`),
     // Ids travel as one text value: arrays are driver-specific and do not cross the Queryable seam.
     scheduledCancel: statement(
       `WITH gone AS (DELETE FROM ${quotedSchema}.scheduled WHERE id = ANY(string_to_array($1::text, ',')::bigint[]) RETURNING id)

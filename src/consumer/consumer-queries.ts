@@ -1,4 +1,5 @@
 import { type Sql, sql } from "../database/query-rows.js";
+import { idempotencyKeysRestamp } from "../idempotency/idempotency-queries.js";
 import { keyQueueRelease } from "../keys/key-queue-queries.js";
 
 /** What a commit statement (consumerCommit, consumerCommitReplication) returns. */
@@ -288,8 +289,8 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
       ), moved AS (
         INSERT INTO ${quotedSchema}.immediate (id, topic, key, retry, payload, headers, consumer, attempt, enqueued_at)
         SELECT * FROM due_scheduled UNION ALL SELECT * FROM due_failed UNION ALL SELECT * FROM due_heads
-        RETURNING 1
-      )
+        RETURNING id
+      ), ${idempotencyKeysRestamp(quotedSchema, "moved")}
       SELECT count(*)::int AS moved FROM moved`),
 
     keyQueuesDissolve: sql(`

@@ -1,5 +1,6 @@
 import { epochMs } from "../database/epoch.js";
 import { type Sql, sql } from "../database/query-rows.js";
+import { idempotencyKeysRestamp } from "../idempotency/idempotency-queries.js";
 import { keyQueueRelease } from "../keys/key-queue-queries.js";
 
 // The SQL of the dead-letter calls. `where` is built by the caller from fixed clauses with
@@ -58,7 +59,8 @@ export function deadLetterRequeue(quotedSchema: string, where: string): Sql<{ n:
        RETURNING 1),
      moved AS (
        INSERT INTO ${quotedSchema}.immediate (id, topic, key, retry, payload, headers, consumer, attempt, enqueued_at)
-       SELECT id, topic, key, retry, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING 1)
+       SELECT id, topic, key, retry, payload, headers, consumer, 0, enqueued_at FROM revived RETURNING id),
+     ${idempotencyKeysRestamp(quotedSchema, "revived")}
      SELECT count(*) AS n FROM moved`,
   );
 }

@@ -8,6 +8,7 @@ import { queryRow, queryRows } from "../database/query-rows.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { sqlStates } from "../database/sql-state.js";
 import { withConnection } from "../database/with-connection.js";
+import { idempotencyKeysRelease } from "../idempotency/idempotency-queries.js";
 import { restampFutureRows } from "../recovery/future-rows.js";
 import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";
@@ -83,6 +84,8 @@ export interface MaintenanceReport {
    * run re-inserted, so that they are delivered now.
    */
   readonly restamped: number;
+  /** Idempotency keys deleted because their jobs are no longer pending (see EnqueueOptions.idempotencyKey). */
+  readonly idempotencyKeysReleased: number;
 }
 
 export interface MaintenanceEvents {
@@ -183,6 +186,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
           defaultRowsRemoved: 0,
           attached: [],
           restamped: 0,
+          idempotencyKeysReleased: 0,
         };
       }
       try {
@@ -213,6 +217,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       defaultRowsRemoved: 0,
       attached: [] as { name: string; rows: number }[],
       restamped: 0,
+      idempotencyKeysReleased: 0,
     };
     // Rows nobody would deliver as they are: copied from another cluster, or in a table an
     // operator attached. Taken as jobs before anything is judged done.
@@ -227,11 +232,13 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
     const defaultHoldsRows = await this.#clearDefault(client, plan, report);
     await this.#create(client, plan, defaultHoldsRows, report);
     await this.#drop(client, plan, report);
+    report.idempotencyKeysReleased = (await queryRow(client, idempotencyKeysRelease(quotedSchema))).released;
     if (report.created.length + report.dropped.length + report.defaultRowsRemoved > 0) {
       logger.info?.("maintenance", {
         created: report.created.map((each) => each.name),
         dropped: report.dropped.map((each) => each.name),
         defaultRowsRemoved: report.defaultRowsRemoved,
+        idempotencyKeysReleased: report.idempotencyKeysReleased,
       });
     }
     if (report.skipped.length > 0) logger.debug?.("maintenance skipped", { skipped: report.skipped });

@@ -167,6 +167,24 @@ export function adapterSuite(name: string, connect: (db: TestDatabase) => Promis
       });
     });
 
+    it("idempotency keys: a duplicate in the transaction and after it returns the first job's id", async () => {
+      const { schema } = await db.freshSchema("idempotent");
+      const client = new Client(adapted().db, { schema, notify: true });
+      const [first, again, many] = await adapted().inTransaction("commit", "idempotent order", async (tx) => [
+        await client.enqueue({ n: 1 }, { tx, topic: "order.created", key: "order-9", idempotencyKey: "request-9" }),
+        await client.enqueue({ n: 1 }, { tx, idempotencyKey: "request-9" }),
+        await client.enqueueMany([{ n: 2 }, { n: 3 }], { tx, idempotencyKeys: ["request-9", "request-10"] }),
+      ]);
+      assert.equal(again, first);
+      assert.ok(Array.isArray(many) && many[0] === first && typeof many[1] === "bigint" && many[1] !== first);
+      assert.equal(await client.enqueue({ n: 1 }, { idempotencyKey: "request-9" }), first);
+      const { rows } = await db.pool.query(`SELECT topic, key FROM ${schema}.immediate ORDER BY id`);
+      assert.deepEqual(rows, [
+        { topic: "order.created", key: "order-9" },
+        { topic: null, key: null },
+      ]);
+    });
+
     it("the adapter's sessions carry the database's hostile settings", async () => {
       const { rows } = await adapted().db.query(
         "SELECT current_setting('DateStyle') AS date_style, current_setting('TimeZone') AS time_zone, " +

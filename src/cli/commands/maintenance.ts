@@ -38,6 +38,9 @@ function reportView(report: MaintenanceReport): string {
   if (report.restamped > 0) {
     lines.push(`${report.restamped} rows copied from another cluster were re-inserted to be delivered`);
   }
+  if (report.idempotencyKeysReleased > 0) {
+    lines.push(`${report.idempotencyKeysReleased} idempotency keys released (their jobs are no longer pending)`);
+  }
   if (lines.length === 0) lines.push("nothing to do: partitions are in place and none can be dropped yet");
   return lines.join("\n");
 }
