@@ -4,7 +4,7 @@
 // concurrent producers, scheduled jobs, retries, the SQL function and enqueueMany.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Client, type ConsumerMode, InvalidOptionError, Maintenance, requeueDeadLetters } from "../src/index.js";
+import { Client, type ConsumerMode, InvalidOptionError, Maintenance, requeueDeadLetters } from "../src/index.js";
 import { inTransaction } from "./support/in-transaction.js";
 import { needs } from "./support/needs.js";
 import { quickConsumer } from "./support/quick-consumer.js";
@@ -94,6 +94,26 @@ describe("idempotency keys", () => {
       await tx.query("ROLLBACK");
     } finally {
       tx.release();
+    }
+  });
+
+  it("without tx, on a pool whose sessions default to SERIALIZABLE, the client runs a failed statement again", async () => {
+    const { client: first, schema } = await db.freshSchema("idem_serializable");
+    const pool = db.newPool({ options: "-c default_transaction_isolation=serializable" });
+    const client = new Client(pool, { schema });
+    const tx = await db.pool.connect();
+    try {
+      await tx.query("BEGIN");
+      const held = await first.enqueue({ from: "held" }, { tx, idempotencyKey: "busy" });
+      // Waits on the key the transaction holds; then finds it taken after its snapshot.
+      const waiting = client.enqueue({ from: "waiting" }, { idempotencyKey: "busy" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tx.query("COMMIT");
+      assert.equal(await waiting, held);
+      assert.equal(await rows(schema, "immediate"), 1);
+    } finally {
+      tx.release();
+      await pool.end();
     }
   });
 

@@ -118,6 +118,7 @@ export class Client<Payload = unknown> {
    * @throws an error with code 40001 (serialization_failure), inside a `tx` at REPEATABLE READ
    *   or SERIALIZABLE, when another transaction took the same idempotency key after `tx`
    *   began: roll back and run the transaction again, as for any serialization failure.
+   *   (Without `tx` the client runs the statement again itself.)
    */
   async enqueue<Topic extends TopicName<Payload>>(
     payload: TopicInput<Payload, Topic>,
@@ -241,9 +242,12 @@ export class Client<Payload = unknown> {
       return ids === "" ? [] : ids.split(",").map((id) => BigInt(id));
     } catch (error) {
       const state = sqlStateOf(db, error);
-      // Outside a transaction of the caller's, a pooled connection the server had just ended
-      // for its idle_session_timeout never ran the statement: another connection runs it.
-      if (tx === undefined && state === sqlStates.idleSessionTimeout && attempt < 3) {
+      // Outside a transaction of the caller's, the statement is its own transaction, so it can
+      // simply run again: on another connection when the server had just ended this one for
+      // its idle_session_timeout (it never ran), and afresh after a serialization failure,
+      // which a session defaulting to REPEATABLE READ or SERIALIZABLE gets when another
+      // transaction took the same idempotency key after the statement's snapshot.
+      if (tx === undefined && attempt < 3 && state !== undefined && retriedAlone.has(state)) {
         return this.#run(tx, statement, values, attempt + 1);
       }
       if (state !== undefined && missingRelationCodes.has(state)) {
@@ -257,6 +261,9 @@ export class Client<Payload = unknown> {
     }
   }
 }
+
+// Failures after which a statement that is its own transaction is run again.
+const retriedAlone = new Set<string>([sqlStates.idleSessionTimeout, sqlStates.serializationFailure]);
 
 // The schema, a table or the sequence is missing.
 const missingRelationCodes = new Set<string>([
