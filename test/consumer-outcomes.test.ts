@@ -5,6 +5,7 @@ import {
   type ConsumerOptions,
   type Handler,
   InvalidOptionError,
+  type JobFailure,
   listDeadLetters,
   purgeDeadLetters,
   requeueDeadLetters,
@@ -173,6 +174,45 @@ describe("handler outcomes", () => {
       assert.deepEqual(await listDeadLetters(db.pool, { schema, consumer: consumer.name }), []);
     });
   });
+
+  for (const ordering of ["none", "key"] as const) {
+    it(`a failure marked permanent goes to dead letter at once, the others are retried (ordering ${ordering})`, async () => {
+      const { schema, client } = await db.freshSchema("outcomes");
+      const [refused, flaky, after] = await client.enqueueMany(["refused", "flaky", "after"], { key: "k1" });
+      const other = await client.enqueue("other", { key: "k2" });
+      const record = recorder(async (jobs) =>
+        jobs.flatMap((job): JobFailure[] => {
+          if (job.payload === "refused") return [{ job, error: new Error("refused for good"), permanent: true }];
+          if (job.payload === "flaky" && job.attempt < 2)
+            return [{ job, error: new Error("try again"), permanent: false }];
+          return [];
+        }),
+      );
+      await withConsumer(schema, record.handler, { maxAttempts: 5, ordering }, async (consumer) => {
+        const [dead] = await waitFor(
+          async () => {
+            const letters = await listDeadLetters(db.pool, { schema, consumer: consumer.name });
+            return letters.length > 0 ? letters : undefined;
+          },
+          { what: "the dead letter" },
+        );
+        assert.equal(dead?.id, refused);
+        assert.equal(dead?.attempts, 1, "no retry for a permanent failure");
+        assert.match(dead?.lastError ?? "", /refused for good/);
+        await waitFor(() => record.counts().has(other as bigint), { what: "the other key's job" });
+        if (ordering === "none") {
+          await waitFor(() => record.counts().get(flaky as bigint) === 2 && record.counts().has(after as bigint), {
+            what: "the retried job and the last one",
+          });
+        } else {
+          // Its key stays blocked behind the dead letter (deadLetterBlocksKey), the other runs.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          assert.equal(record.counts().has(flaky as bigint), false);
+        }
+        assert.equal(record.counts().get(refused as bigint), 1);
+      });
+    });
+  }
 
   it("purges dead letters only when told which, or all", async () => {
     const { schema } = await db.freshSchema("outcomes");

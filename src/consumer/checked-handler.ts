@@ -27,7 +27,7 @@ export async function runChecked(
       : { kind: "done", failures: new Map() };
   if (result.kind === "abandoned") return result;
   const failures = new Map<JobId, { error: string; dead: boolean }>();
-  for (const [id, error] of result.failures) failures.set(id, { error, dead: false });
+  for (const [id, failure] of result.failures) failures.set(id, failure);
   for (const [id, error] of checked.rejected) failures.set(id, { error, dead: true });
   return { kind: "done", failures };
 }

@@ -4,9 +4,15 @@ import type { JobId } from "../core/job-id.js";
 import type { Logger } from "../core/logger.js";
 import type { Handler } from "./handler.js";
 
-/** The result of one batch: the error text of each failed job (none when all succeeded). */
+/** How one job failed: its error text, and whether it goes to dead letter without retries. */
+export interface HandlerFailure {
+  readonly error: string;
+  readonly dead: boolean;
+}
+
+/** The result of one batch: each failed job (none when all succeeded). */
 export type BatchResult =
-  | { readonly kind: "done"; readonly failures: Map<JobId, string> }
+  | { readonly kind: "done"; readonly failures: Map<JobId, HandlerFailure> }
   | { readonly kind: "abandoned" };
 
 /**
@@ -57,11 +63,11 @@ export async function runHandler(
 }
 
 function failAll(jobs: readonly Job<unknown>[], error: string): BatchResult {
-  return { kind: "done", failures: new Map(jobs.map((job) => [job.id, error])) };
+  return { kind: "done", failures: new Map(jobs.map((job) => [job.id, { error, dead: false }])) };
 }
 
-function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logger): Map<JobId, string> {
-  const failures = new Map<JobId, string>();
+function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logger): Map<JobId, HandlerFailure> {
+  const failures = new Map<JobId, HandlerFailure>();
   if (value === undefined || value === null) return failures;
   if (!Array.isArray(value)) {
     logger.warn?.("handler returned something other than nothing or an array of failures; treating the batch as done", {
@@ -76,7 +82,7 @@ function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logge
       logger.warn?.("handler reported a failure for a job that is not in the batch; ignored", { job: String(id) });
       continue;
     }
-    failures.set(id, describeError(entry.error));
+    failures.set(id, { error: describeError(entry.error), dead: entry.permanent === true });
   }
   return failures;
 }

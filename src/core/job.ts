@@ -44,6 +44,11 @@ export interface JobFailure {
   readonly job: Job | JobId;
   /** Stored with the job as its last error (an Error's stack, or the value as text). */
   readonly error: unknown;
+  /**
+   * True when trying again cannot help (a payload the destination refuses for good): the job
+   * goes to dead letter now, whatever attempts it has left. Default false: it is retried.
+   */
+  readonly permanent?: boolean;
 }
 
 export interface HandlerContext {
