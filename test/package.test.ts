@@ -70,6 +70,11 @@ describe("the built package", () => {
     }
   });
 
+  it("resolves the NATS relay's subpath to the relay and its message contract", async () => {
+    const module = await import("poutbox/nats");
+    assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", "natsRelay", "relayHeaders"]);
+  });
+
   // Each fixture is a user's project compiled against dist/: `consumer` the core API,
   // `topics` the typed topic maps (its expect-error lines are the compile errors a wrong
   // payload must give), `adapters` every driver's real objects through the subpath exports.
