@@ -15,6 +15,12 @@ async function run(task: Task): Promise<unknown> {
       return drainWithRawReader(task);
     case "live-consumer":
       return runLiveConsumer(task);
+    case "relay-drain":
+    case "raw-publish": {
+      // Imported only here: the broker clients load only for the relay scenario.
+      const { drainWithRelay, publishRaw } = await import("./relays/relay-drain.js");
+      return task.kind === "relay-drain" ? drainWithRelay(task) : publishRaw(task);
+    }
     case "peer-drain": {
       // Imported only here: the peers live in their own package (bench/peers).
       const { drainWithPeer } = await import("./peers/peer-drain.js");

@@ -15,6 +15,7 @@ import { drainSubscribed } from "./scenarios/drain-subscribed.js";
 import { enqueueBulk, enqueueSingle } from "./scenarios/enqueue.js";
 import { growthPolling } from "./scenarios/growth.js";
 import { latencyPolling, latencyReplication } from "./scenarios/latency.js";
+import { relay } from "./scenarios/relay.js";
 import { retryPath } from "./scenarios/retry.js";
 
 const scenarios: Record<ScenarioName, Scenario> = {
@@ -28,6 +29,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   latency_replication: latencyReplication,
   growth_polling: growthPolling,
   retry_path: retryPath,
+  relay,
 };
 
 // Peers are measured in these scenarios only.

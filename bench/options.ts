@@ -11,6 +11,7 @@ export const scenarioNames = [
   "latency_replication",
   "growth_polling",
   "retry_path",
+  "relay",
 ] as const;
 
 export type ScenarioName = (typeof scenarioNames)[number];

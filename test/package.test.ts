@@ -70,9 +70,15 @@ describe("the built package", () => {
     }
   });
 
-  it("resolves the NATS relay's subpath to the relay and its message contract", async () => {
-    const module = await import("poutbox/nats");
-    assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", "natsRelay", "relayHeaders"]);
+  it("resolves each relay's subpath to the relay and its message contract", async () => {
+    for (const [subpath, name] of [
+      ["nats", "natsRelay"],
+      ["rabbitmq", "rabbitmqRelay"],
+      ["redis", "redisStreamsRelay"],
+    ]) {
+      const module = await import(`poutbox/${subpath}`);
+      assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", name, "relayHeaders"], subpath);
+    }
   });
 
   // Each fixture is a user's project compiled against dist/: `consumer` the core API,

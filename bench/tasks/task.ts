@@ -1,5 +1,33 @@
 /** What the benchmark asks a child process to do (see child-process.ts). */
-export type Task = ConsumerDrainTask | KeysetDrainTask | RawReplicationDrainTask | LiveConsumerTask | PeerDrainTask;
+export type Task =
+  | ConsumerDrainTask
+  | KeysetDrainTask
+  | RawReplicationDrainTask
+  | LiveConsumerTask
+  | PeerDrainTask
+  | RelayDrainTask
+  | RawPublishTask;
+
+/** A relay (a consumer whose handler publishes to `broker`) drains `n` jobs into `destination`. */
+export interface RelayDrainTask {
+  readonly kind: "relay-drain";
+  readonly broker: "nats" | "rabbitmq" | "redis";
+  readonly destination: string;
+  readonly url: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly batchSize: number;
+  readonly n: number;
+}
+
+/** The baseline of a relay: `n` messages of the same shape published straight to `broker`, `batchSize` at a time. */
+export interface RawPublishTask {
+  readonly kind: "raw-publish";
+  readonly broker: "nats" | "rabbitmq" | "redis";
+  readonly destination: string;
+  readonly batchSize: number;
+  readonly n: number;
+}
 
 /** A Poutbox consumer handles `n` jobs with a no-op handler (or fails each job's first delivery). */
 export interface ConsumerDrainTask {

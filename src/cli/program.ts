@@ -6,6 +6,7 @@ import { defineKeys } from "./commands/keys.js";
 import { defineMaintenance } from "./commands/maintenance.js";
 import { defineMigrate } from "./commands/migrate.js";
 import { definePartition } from "./commands/partition.js";
+import { defineRelay } from "./commands/relay.js";
 import { defineScheduled } from "./commands/scheduled.js";
 import { defineStatus } from "./commands/status.js";
 
@@ -43,5 +44,6 @@ export function program(writeError: (line: string) => void): Command {
   defineMaintenance(root.command("maintenance"));
   definePartition(root.command("partition"));
   defineScheduled(root.command("scheduled"));
+  defineRelay(root.command("relay"));
   return root;
 }

@@ -48,6 +48,8 @@ export interface NatsRelayOptions {
   readonly ackTimeout?: number;
 }
 
+const encoder = new TextEncoder();
+
 // A subject token is anything but white space, `.`, `*` and `>`; tokens are joined by dots.
 const validSubject = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 
@@ -72,7 +74,7 @@ async function publishOne(js: JetStreamPublisher, message: RelayMessage, timeout
   const headers = natsHeaders();
   for (const [name, value] of Object.entries(message.headers)) headers.set(name, value);
   try {
-    await js.publish(message.destination, message.data, { msgID: message.id, headers, timeout });
+    await js.publish(message.destination, encoder.encode(message.body), { msgID: message.id, headers, timeout });
     return { ok: true };
   } catch (error) {
     return { ok: false, error, permanent: refusedForGood(error) };

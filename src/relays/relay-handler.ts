@@ -11,7 +11,7 @@ export type PublishOutcome =
  * One broker's side of a relay: publishes a handler call's messages, all outstanding at once,
  * and resolves once the broker has confirmed or refused each (in the order given).
  */
-export type Publish = (messages: readonly RelayMessage[], signal: AbortSignal) => Promise<PublishOutcome[]>;
+export type Publish = (messages: readonly RelayMessage[]) => Promise<PublishOutcome[]>;
 
 /**
  * A consumer handler that publishes every job of a call and reports as failed the jobs the
@@ -21,7 +21,7 @@ export type Publish = (messages: readonly RelayMessage[], signal: AbortSignal) =
  */
 export function relayHandler(publish: Publish, options: RelayMessageOptions): Handler<unknown> {
   const messageOf = relayMessages(options);
-  return async (jobs, { signal }) => {
+  return async (jobs) => {
     const failures: JobFailure[] = [];
     const sendable: { job: Job<unknown>; message: RelayMessage }[] = [];
     for (const job of jobs) {
@@ -33,10 +33,7 @@ export function relayHandler(publish: Publish, options: RelayMessageOptions): Ha
       }
     }
     if (sendable.length === 0) return failures;
-    const outcomes = await publish(
-      sendable.map((each) => each.message),
-      signal,
-    );
+    const outcomes = await publish(sendable.map((each) => each.message));
     outcomes.forEach((outcome, index) => {
       const { job } = sendable[index] as { job: Job<unknown> };
       if (!outcome.ok) failures.push({ job, error: outcome.error, permanent: outcome.permanent });

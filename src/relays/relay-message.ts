@@ -12,8 +12,8 @@ export interface RelayMessage {
   readonly id: string;
   /** Where it goes: the destination template filled in with the job's topic and key. */
   readonly destination: string;
-  /** The payload as UTF-8 JSON. */
-  readonly data: Uint8Array;
+  /** The payload as JSON text; each broker sends it as UTF-8 in the form its client takes. */
+  readonly body: string;
   /** The job's headers, then the Poutbox-* facts (which win over a job header of the same name). */
   readonly headers: Readonly<Record<string, string>>;
 }
@@ -49,7 +49,6 @@ export class UnsendableJobError extends Error {
 
 const placeholder = /\{([^{}]*)\}/g;
 const known = new Set(["topic", "key"]);
-const encoder = new TextEncoder();
 
 /** Checks the options once and returns the function that builds each job's message. */
 export function relayMessages(options: RelayMessageOptions): (job: Job<unknown>) => RelayMessage {
@@ -86,7 +85,7 @@ export function relayMessages(options: RelayMessageOptions): (job: Job<unknown>)
     return {
       id: `${idPrefix}${job.id}-${job.enqueuedAt.getTime()}`,
       destination: filled,
-      data: encoder.encode(JSON.stringify(job.payload)),
+      body: JSON.stringify(job.payload),
       headers,
     };
   };

@@ -1,0 +1,160 @@
+import { type Command, Option } from "commander";
+import pg from "pg";
+import { Consumer } from "../../consumer/consumer.js";
+import type { Handler } from "../../consumer/handler.js";
+import { parsePositiveInteger } from "../common/arguments.js";
+import { CommandError } from "../common/cli-errors.js";
+import { type ConnectionOptions, databaseUrl } from "../common/connection.js";
+import { connectionOptions } from "../common/shared-options.js";
+
+interface RelayOptions extends ConnectionOptions {
+  readonly name?: string;
+  readonly mode: "polling" | "replication";
+  readonly ordering: "key" | "none";
+  readonly batchSize?: number;
+  readonly maxAttempts?: number;
+  readonly subscribe?: string[];
+  readonly idPrefix?: string;
+}
+
+/** A broker connection, open: the relay's handler on it, and how to let go of it. */
+interface OpenRelay {
+  /** Throws InvalidOptionError for a bad template, after which the connection is closed. */
+  handler(): Handler<unknown>;
+  close(): Promise<void>;
+}
+
+/** The options every relay takes: those of the consumer that runs it. */
+function relayOptions(command: Command, broker: string): Command {
+  return connectionOptions(command)
+    .option("--name <consumer>", `the relay's consumer name (its own progress) [default: relay-${broker}]`)
+    .addOption(new Option("--mode <mode>", "how jobs are read").choices(["polling", "replication"]).default("polling"))
+    .addOption(
+      new Option("--ordering <ordering>", "key: one key's messages in commit order, through retries")
+        .choices(["key", "none"])
+        .default("key"),
+    )
+    .option("--batch-size <n>", "jobs per handler call [default: the consumer's]", parsePositiveInteger)
+    .option("--max-attempts <n>", "publishes of a job before it goes to dead letter", parsePositiveInteger)
+    .option("--subscribe <topics...>", "relay only these topics (names, or patterns such as order.*)")
+    .option("--id-prefix <prefix>", "put before every message id (when several outboxes share a destination)");
+}
+
+export function defineRelay(command: Command): void {
+  command.description("publish the outbox's jobs to a broker until stopped (SIGTERM or Ctrl-C); see docs/relays.md");
+
+  relayOptions(command.command("nats"), "nats")
+    .description("into NATS JetStream: each job stored once (Nats-Msg-Id)")
+    .option("--nats-url <servers>", "NATS server(s), comma-separated", "127.0.0.1:4222")
+    .requiredOption("--subject <template>", "subject of each message, with {topic} and {key}: orders.{topic}")
+    .action((options: RelayOptions & { natsUrl: string; subject: string }) =>
+      runRelay(options, "nats", async () => {
+        const { connect } = await peer<typeof import("@nats-io/transport-node")>("@nats-io/transport-node", "nats");
+        const { jetstream } = await peer<typeof import("@nats-io/jetstream")>("@nats-io/jetstream", "nats");
+        const { natsRelay } = await import("../../relays/nats.js");
+        const nc = await connect({ servers: options.natsUrl.split(",") });
+        return {
+          handler: () => natsRelay(jetstream(nc), { subject: options.subject, idPrefix: options.idPrefix }),
+          close: () => nc.drain(),
+        };
+      }),
+    );
+
+  relayOptions(command.command("rabbitmq"), "rabbitmq")
+    .description("into RabbitMQ: persistent messages, publisher confirms, at least once")
+    .option("--amqp-url <url>", "AMQP URL", "amqp://guest:guest@127.0.0.1:5672")
+    .requiredOption("--exchange <name>", 'the exchange ("" for the default exchange)')
+    .requiredOption("--routing-key <template>", "routing key of each message, with {topic} and {key}")
+    .action((options: RelayOptions & { amqpUrl: string; exchange: string; routingKey: string }) =>
+      runRelay(options, "rabbitmq", async () => {
+        const amqp = await peer<typeof import("amqplib")>("amqplib", "rabbitmq");
+        const { rabbitmqRelay } = await import("../../relays/rabbitmq.js");
+        // Recovering: the connection comes back by itself after the broker or network went away.
+        const connection = await amqp.connect(options.amqpUrl, { recovery: true });
+        return {
+          handler: () =>
+            rabbitmqRelay(connection, {
+              exchange: options.exchange,
+              routingKey: options.routingKey,
+              idPrefix: options.idPrefix,
+            }),
+          close: () => connection.close(),
+        };
+      }),
+    );
+
+  relayOptions(command.command("redis"), "redis")
+    .description("into Redis Streams: each job added once (a dedup mark written with the entry)")
+    .option("--redis-url <url>", "Redis URL", "redis://127.0.0.1:6379")
+    .requiredOption("--stream <template>", "stream of each entry, with {topic} and {key}: orders:{topic}")
+    .option("--dedup-window <seconds>", "how long a message id is remembered", parsePositiveInteger)
+    .action((options: RelayOptions & { redisUrl: string; stream: string; dedupWindow?: number }) =>
+      runRelay(options, "redis", async () => {
+        const { createClient } = await peer<typeof import("redis")>("redis", "redis");
+        const { redisStreamsRelay } = await import("../../relays/redis-streams.js");
+        const client = await createClient({ url: options.redisUrl }).connect();
+        return {
+          handler: () =>
+            redisStreamsRelay(client, {
+              stream: options.stream,
+              idPrefix: options.idPrefix,
+              dedupWindow: options.dedupWindow,
+            }),
+          close: async () => client.destroy(),
+        };
+      }),
+    );
+}
+
+/** The broker's client, an optional peer dependency: said plainly when it is not installed. */
+async function peer<Module>(name: string, broker: string): Promise<Module> {
+  try {
+    return (await import(name)) as Module;
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND") {
+      throw new CommandError(`the ${broker} relay needs the package ${name}: npm install ${name}`);
+    }
+    throw error;
+  }
+}
+
+async function runRelay(options: RelayOptions, broker: string, open: () => Promise<OpenRelay>): Promise<void> {
+  const name = options.name ?? `relay-${broker}`;
+  const pool = new pg.Pool({
+    connectionString: databaseUrl(options),
+    connectionTimeoutMillis: options.connectTimeout * 1000,
+    application_name: `poutbox-relay-${broker}`,
+  });
+  pool.on("error", () => {});
+  const relay = await open();
+  let consumer: Consumer<unknown>;
+  try {
+    consumer = new Consumer(pool, relay.handler(), {
+      schema: options.schema,
+      name,
+      mode: options.mode,
+      ordering: options.ordering,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+      ...(options.subscribe === undefined ? {} : { subscribe: options.subscribe }),
+    });
+  } catch (error) {
+    // A bad template or option: let go of the broker and the pool, or the process would not exit.
+    await relay.close().catch(() => undefined);
+    await pool.end();
+    throw error;
+  }
+  try {
+    await consumer.start();
+    process.stderr.write(`poutbox: relaying into ${broker} as consumer "${name}"; SIGTERM or Ctrl-C stops it\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    process.stderr.write(`poutbox: ${signal}: finishing the batch in hand, then stopping\n`);
+  } finally {
+    await consumer.stop();
+    await relay.close().catch(() => undefined);
+    await pool.end();
+  }
+}

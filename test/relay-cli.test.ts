@@ -1,0 +1,115 @@
+// `poutbox relay nats|rabbitmq|redis`, the built command run as a child process the way an
+// operator runs it: it relays committed jobs until SIGTERM, then finishes and exits 0.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { describe, it } from "node:test";
+import { relayHeaders } from "../src/relays/relay-message.js";
+import { type ChildOutput, outputOf } from "./support/child-output.js";
+import { natsUrl, testStream } from "./support/nats.js";
+import { rabbitmqUrl, testExchange } from "./support/rabbitmq.js";
+import { redisUrl, testRedis } from "./support/redis.js";
+import { useTestDatabase } from "./support/test-database.js";
+import { waitFor } from "./support/wait-for.js";
+
+const db = useTestDatabase();
+
+function relay(args: readonly string[]): { child: ChildProcess; output: Promise<ChildOutput> } {
+  const child = spawn(process.execPath, ["dist/cli/main.js", "relay", ...args], {
+    env: { ...process.env, DATABASE_URL: db.url, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return { child, output: outputOf(child) };
+}
+
+/** Runs the relay until `arrived` says the job is in the broker, then stops it with SIGTERM. */
+async function relayUntil(args: readonly string[], arrived: () => Promise<boolean>): Promise<ChildOutput> {
+  const { child, output } = relay(args);
+  try {
+    await waitFor(arrived, { interval: 50, what: "the job in the broker" });
+  } finally {
+    child.kill("SIGTERM");
+  }
+  return output;
+}
+
+function assertStoppedCleanly(run: ChildOutput, broker: string): void {
+  assert.equal(run.code, 0, `exit status (stderr: ${run.stderr})`);
+  assert.match(run.stderr, new RegExp(`relaying into ${broker} as consumer "relay-${broker}"`));
+  assert.match(run.stderr, /SIGTERM: finishing the batch in hand, then stopping/);
+}
+
+describe("poutbox relay", () => {
+  it("nats: relays committed jobs, stops on SIGTERM", async () => {
+    const { schema, client } = await db.freshSchema("cli_nats");
+    const stream = await testStream();
+    try {
+      const id = await client.enqueue({ n: 1 }, { topic: "created" });
+      const run = await relayUntil(
+        ["nats", "--schema", schema, "--nats-url", natsUrl, "--subject", `${stream.prefix}.{topic}`],
+        async () => (await stream.messages()).length === 1,
+      );
+      assertStoppedCleanly(run, "nats");
+      const [message] = await stream.messages();
+      assert.equal(message?.headers[relayHeaders.id], String(id));
+      assert.equal(message?.subject, `${stream.prefix}.created`);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("rabbitmq: relays committed jobs, stops on SIGTERM", async () => {
+    const { schema, client } = await db.freshSchema("cli_rabbitmq");
+    const exchange = await testExchange();
+    try {
+      const id = await client.enqueue({ n: 1 }, { topic: "created" });
+      const run = await relayUntil(
+        [
+          "rabbitmq",
+          "--schema",
+          schema,
+          "--amqp-url",
+          rabbitmqUrl,
+          "--exchange",
+          exchange.name,
+          "--routing-key",
+          "{topic}",
+        ],
+        async () => (await exchange.messages()).length === 1,
+      );
+      assertStoppedCleanly(run, "rabbitmq");
+      const [message] = await exchange.messages();
+      assert.equal(message?.headers[relayHeaders.id], String(id));
+      assert.equal(message?.routingKey, "created");
+    } finally {
+      await exchange.close();
+    }
+  });
+
+  it("redis: relays committed jobs, stops on SIGTERM", async () => {
+    const { schema, client } = await db.freshSchema("cli_redis");
+    const redis = await testRedis();
+    try {
+      const id = await client.enqueue({ n: 1 }, { topic: "created" });
+      const run = await relayUntil(
+        ["redis", "--schema", schema, "--redis-url", redisUrl, "--stream", `${redis.prefix}:{topic}`],
+        async () => (await redis.entries(`${redis.prefix}:created`)).length === 1,
+      );
+      assertStoppedCleanly(run, "redis");
+      const [entry] = await redis.entries(`${redis.prefix}:created`);
+      assert.equal(entry?.[relayHeaders.id], String(id));
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("refuses a command line without its destination, or with a bad template, in one line", async () => {
+    const { schema } = await db.freshSchema("cli_relay_bad");
+    const missing = await relay(["nats", "--schema", schema]).output;
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /required option '--subject <template>' not specified/);
+    const bad = await relay(["redis", "--schema", schema, "--redis-url", redisUrl, "--stream", "x:{tenant}"]).output;
+    assert.equal(bad.code, 2, `exit status (stderr: ${bad.stderr})`);
+    assert.match(bad.stderr, /^poutbox: .*\{tenant\}/);
+    assert.equal(bad.stderr.trimEnd().split("\n").length, 1);
+  });
+});
