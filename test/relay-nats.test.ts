@@ -5,10 +5,17 @@
 // blocks only its key.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Consumer, type ConsumerOptions, InvalidOptionError, listDeadLetters, moveConsumer } from "../src/index.js";
+import {
+  type Consumer,
+  type ConsumerOptions,
+  InvalidOptionError,
+  listDeadLetters,
+  moveConsumer,
+} from "../src/index.js";
 import { natsRelay, relayHeaders } from "../src/relays/nats.js";
 import { inTransaction } from "./support/in-transaction.js";
 import { testStream } from "./support/nats.js";
+import { withRelay as withRelayConsumer } from "./support/relay-consumer.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -16,29 +23,20 @@ const db = useTestDatabase();
 
 type Stream = Awaited<ReturnType<typeof testStream>>;
 
-async function withRelay<T>(
+function withRelay<T>(
   schema: string,
   stream: Stream,
   subject: string,
   options: ConsumerOptions,
   work: (relay: Consumer) => Promise<T>,
 ): Promise<T> {
-  const relay = new Consumer(db.pool, natsRelay(stream.js, { subject: `${stream.prefix}.${subject}` }), {
-    schema,
-    name: "relay-nats",
-    pollInterval: 5,
-    promoteInterval: 20,
-    backoff: { base: 20, jitter: 0 },
-    maintenance: false,
-    ordering: "key",
-    ...options,
-  });
-  await relay.start();
-  try {
-    return await work(relay);
-  } finally {
-    await relay.stop();
-  }
+  return withRelayConsumer(
+    db.pool,
+    natsRelay(stream.js, { subject: `${stream.prefix}.${subject}` }),
+    { schema, name: "relay-nats" },
+    options,
+    work,
+  );
 }
 
 describe("NATS JetStream relay", () => {

@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { Consumer, type ConsumerOptions, InvalidOptionError, listDeadLetters } from "../src/index.js";
+import { type Consumer, type ConsumerOptions, InvalidOptionError, listDeadLetters } from "../src/index.js";
 import { rabbitmqRelay, relayHeaders } from "../src/relays/rabbitmq.js";
 import { inTransaction } from "./support/in-transaction.js";
 import { testExchange } from "./support/rabbitmq.js";
+import { withRelay as withRelayConsumer } from "./support/relay-consumer.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -16,29 +17,20 @@ const db = useTestDatabase();
 
 type Exchange = Awaited<ReturnType<typeof testExchange>>;
 
-async function withRelay<T>(
+function withRelay<T>(
   schema: string,
   exchange: Exchange,
   routingKey: string,
   options: ConsumerOptions,
   work: (relay: Consumer) => Promise<T>,
 ): Promise<T> {
-  const relay = new Consumer(db.pool, rabbitmqRelay(exchange.connection, { exchange: exchange.name, routingKey }), {
-    schema,
-    name: "relay-rabbitmq",
-    pollInterval: 5,
-    promoteInterval: 20,
-    backoff: { base: 20, jitter: 0 },
-    maintenance: false,
-    ordering: "key",
-    ...options,
-  });
-  await relay.start();
-  try {
-    return await work(relay);
-  } finally {
-    await relay.stop();
-  }
+  return withRelayConsumer(
+    db.pool,
+    rabbitmqRelay(exchange.connection, { exchange: exchange.name, routingKey }),
+    { schema, name: "relay-rabbitmq" },
+    options,
+    work,
+  );
 }
 
 describe("RabbitMQ relay", () => {

@@ -4,10 +4,17 @@
 // holds another type is refused for good, and blocks only its key.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Consumer, type ConsumerOptions, InvalidOptionError, listDeadLetters, moveConsumer } from "../src/index.js";
+import {
+  type Consumer,
+  type ConsumerOptions,
+  InvalidOptionError,
+  listDeadLetters,
+  moveConsumer,
+} from "../src/index.js";
 import { redisStreamsRelay, relayHeaders } from "../src/relays/redis-streams.js";
 import { inTransaction } from "./support/in-transaction.js";
 import { testRedis } from "./support/redis.js";
+import { withRelay as withRelayConsumer } from "./support/relay-consumer.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
 
@@ -15,29 +22,20 @@ const db = useTestDatabase();
 
 type Redis = Awaited<ReturnType<typeof testRedis>>;
 
-async function withRelay<T>(
+function withRelay<T>(
   schema: string,
   redis: Redis,
   stream: string,
   options: ConsumerOptions,
   work: (relay: Consumer) => Promise<T>,
 ): Promise<T> {
-  const relay = new Consumer(db.pool, redisStreamsRelay(redis.client, { stream: `${redis.prefix}:${stream}` }), {
-    schema,
-    name: "relay-redis",
-    pollInterval: 5,
-    promoteInterval: 20,
-    backoff: { base: 20, jitter: 0 },
-    maintenance: false,
-    ordering: "key",
-    ...options,
-  });
-  await relay.start();
-  try {
-    return await work(relay);
-  } finally {
-    await relay.stop();
-  }
+  return withRelayConsumer(
+    db.pool,
+    redisStreamsRelay(redis.client, { stream: `${redis.prefix}:${stream}` }),
+    { schema, name: "relay-redis" },
+    options,
+    work,
+  );
 }
 
 describe("Redis Streams relay", () => {

@@ -5,6 +5,7 @@ import { createClient } from "redis";
 import type { Handler } from "../../src/index.js";
 import { natsRelay } from "../../src/relays/nats.js";
 import { rabbitmqRelay } from "../../src/relays/rabbitmq.js";
+import { addOnceCall, addOnceScript } from "../../src/relays/redis-add-once.js";
 import { redisStreamsRelay } from "../../src/relays/redis-streams.js";
 
 const encoder = new TextEncoder();
@@ -104,14 +105,6 @@ async function openRabbitmq(name: string): Promise<Broker> {
   };
 }
 
-// The relay's script, for the raw publisher to pay what the relay pays for adding each entry once.
-const addOnce = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return false end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
-return id
-`;
-
 async function openRedis(name: string): Promise<Broker> {
   const client = await createClient({ url: brokerUrls.redis }).connect();
   const stream = `${name}:orders`;
@@ -120,20 +113,12 @@ async function openRedis(name: string): Promise<Broker> {
     if (keys.length > 0) await client.del(keys);
   };
   await clear();
-  const sha = await client.scriptLoad(addOnce);
+  // The relay's own script and fields: the raw publisher pays what the relay pays per entry.
+  const sha = await client.scriptLoad(addOnceScript);
   return {
     relay: () => redisStreamsRelay(client, { stream }),
     async publishRaw(messages) {
-      await Promise.all(
-        messages.map((message) => {
-          const fields = ["message-id", message.id, "payload", message.body];
-          for (const [key, value] of Object.entries(message.headers)) fields.push(key, value);
-          return client.evalSha(sha, {
-            keys: [stream, `${stream}:poutbox-dedup:${message.id}`],
-            arguments: ["86400", "0", ...fields],
-          });
-        }),
-      );
+      await Promise.all(messages.map((message) => client.evalSha(sha, addOnceCall(stream, message, 86_400, 0))));
     },
     async close() {
       await clear();

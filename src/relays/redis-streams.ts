@@ -20,6 +20,7 @@
 
 import type { Handler } from "../consumer/handler.js";
 import { InvalidOptionError } from "../core/errors.js";
+import { addOnceCall, addOnceScript } from "./redis-add-once.js";
 import { type PublishOutcome, relayHandler } from "./relay-handler.js";
 import type { RelayMessage } from "./relay-message.js";
 
@@ -44,24 +45,6 @@ export interface RedisStreamsRelayOptions {
   /** Trim each stream to about this many entries as it grows (`XADD ... MAXLEN ~`). Default: no trimming. */
   readonly maxLength?: number;
 }
-
-// One script, so the dedup mark and the entry are written together: either the id is new
-// (the entry added, then the id marked, with its expiry) or it was seen (nothing written).
-// Redis does not undo a script's writes when a later command in it fails, so the entry goes
-// first: a failed XADD leaves no mark that would drop the retry.
-// KEYS[1] the stream, KEYS[2] the id's mark; ARGV[1] the window, ARGV[2] MAXLEN (0: none),
-// then the entry's field/value pairs.
-const addOnce = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return false end
-local id
-if ARGV[2] == '0' then
-  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
-else
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
-end
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
-return id
-`;
 
 /**
  * A consumer handler that adds each job to a Redis stream as an entry with the field
@@ -101,20 +84,20 @@ class LoadedScript {
     this.#redis = redis;
   }
 
-  async run(keys: string[], args: string[]): Promise<unknown> {
+  async run(call: { keys: string[]; arguments: string[] }): Promise<unknown> {
     const sha = await this.#load();
     try {
-      return await this.#redis.evalSha(sha, { keys, arguments: args });
+      return await this.#redis.evalSha(sha, call);
     } catch (error) {
       if (!/NOSCRIPT/.test(error instanceof Error ? error.message : String(error))) throw error;
       this.#sha = undefined;
-      return this.#redis.evalSha(await this.#load(), { keys, arguments: args });
+      return this.#redis.evalSha(await this.#load(), call);
     }
   }
 
   #load(): Promise<string> {
     if (!this.#sha) {
-      const loading = this.#redis.scriptLoad(addOnce);
+      const loading = this.#redis.scriptLoad(addOnceScript);
       this.#sha = loading;
       loading.catch(() => {
         if (this.#sha === loading) this.#sha = undefined;
@@ -130,10 +113,8 @@ async function addOne(
   window: number,
   maxLength: number,
 ): Promise<PublishOutcome> {
-  const args = [String(window), String(maxLength), "message-id", message.id, "payload", message.body];
-  for (const [name, value] of Object.entries(message.headers)) args.push(name, value);
   try {
-    await script.run([message.destination, `${message.destination}:poutbox-dedup:${message.id}`], args);
+    await script.run(addOnceCall(message.destination, message, window, maxLength));
     return { ok: true };
   } catch (error) {
     // WRONGTYPE: the stream's name holds another kind of value, which no retry changes.
