@@ -248,8 +248,13 @@ describe("idempotency keys", () => {
   it("a job failing and retried holds its key through its retries; dead-lettered, it lets it go", async () => {
     const { schema, client } = await db.freshSchema("idem_retry");
     let failing = true;
+    // The requeued delivery waits for this gate, so the check that its key is held runs while
+    // the job is surely pending (a fast consumer could otherwise be through it first).
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
     const record = recorder(async () => {
       if (failing) throw new Error("the mail server is down");
+      await gate;
     });
     const consumer = quickConsumer(db.pool, record.handler, {
       schema,
@@ -266,10 +271,12 @@ describe("idempotency keys", () => {
       failing = false;
       assert.equal(await requeueDeadLetters(db.pool, { schema, ids: [first] }), 1);
       assert.equal(await client.enqueue({}, { idempotencyKey: "mail" }), first, "pending again once requeued");
+      openGate();
       await waitFor(() => record.counts().get(first) === 4, { what: "the requeued delivery" });
       const next = await nextJob(client, "mail", first);
       await waitFor(() => record.counts().has(next), { what: "the job that took the key over" });
     } finally {
+      openGate();
       await consumer.stop();
     }
   });
