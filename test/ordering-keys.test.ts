@@ -178,6 +178,43 @@ for (const mode of modes) {
       }
     });
 
+    it("drains a key's backlog once its head succeeds, without waiting a promoter round per job", async () => {
+      const { schema, client } = await db.freshSchema(`order_backlog_${mode}`);
+      // w0 fails once: it and the 40 jobs behind it are left in the key's queue.
+      const first = keyedRecorder((label, delivery) => label === "w0" && delivery === 1);
+      const failing = orderedConsumer(schema, mode, first.handler, { backoff: { base: 0, jitter: 0 } });
+      await failing.start();
+      try {
+        await client.enqueueMany(
+          Array.from({ length: 41 }, (_, i) => ({ label: `w${i}` })),
+          { key: "w" },
+        );
+        await waitFor(
+          async () =>
+            (await db.pool.query(`SELECT count(*)::int AS n FROM "${schema}".failed WHERE key_state IS NOT NULL`))
+              .rows[0].n === 41,
+          { what: "the head and its backlog in the key's queue" },
+        );
+      } finally {
+        await failing.stop();
+      }
+      // The promoter runs once at the start and then not for an hour: only the head's leaving
+      // can bring each next job.
+      const second = keyedRecorder();
+      const draining = orderedConsumer(schema, mode, second.handler, { promoteInterval: 3_600_000 });
+      await draining.start();
+      try {
+        await waitFor(() => second.done.length === 41, { what: "the whole backlog" });
+        assert.deepEqual(
+          second.done,
+          Array.from({ length: 41 }, (_, i) => `w${i}`),
+        );
+      } finally {
+        await draining.stop();
+        if (mode === "replication") await dropSlots(db.pool, schema, "default");
+      }
+    });
+
     it("orders a key's scheduled job by when it became due, and never puts a retry behind later jobs", async () => {
       const { schema, client } = await db.freshSchema(`order_sched_${mode}`);
       const recorder = keyedRecorder((label, delivery) => label === "s1" && delivery === 1);

@@ -22,6 +22,12 @@ export interface OutcomeCommit {
   readonly writeOutcomes: (db: Queryable, failures: string) => Promise<number>;
   /** Called once outcomes were held (their write failed) and the commit holding them is durable. */
   readonly held: (outcomes: readonly HeldOutcome[]) => void;
+  /**
+   * Called once a commit let a key queue's head leave (it succeeded): the queue's next job is
+   * due, and waiting for the promoter's next round would deliver a blocked key's backlog at one
+   * job per promoteInterval.
+   */
+  readonly released?: () => void;
   /** How long to wait for failed jobs' rows to become visible before holding their outcomes. Default 10 s. */
   readonly visibilityTimeout?: number;
 }
@@ -56,7 +62,7 @@ export async function commitOutcome(commit: OutcomeCommit): Promise<void> {
       throw error;
     }
     const { written, missing, leading } = result;
-    if (written > 0) return;
+    if (written > 0) return leftQueues(commit);
     if (!leading || missing === 0) throw new FencedError(commit.name);
     if (Date.now() - started > visibilityTimeout) return commitHolding(commit);
     await sleep(pause);
@@ -110,4 +116,9 @@ async function commitHolding(commit: OutcomeCommit): Promise<void> {
   });
   if (fenced) throw new FencedError(commit.name);
   if (held.length > 0) commit.held(held);
+  leftQueues(commit);
+}
+
+function leftQueues(commit: OutcomeCommit): void {
+  if (commit.failures.some((failure) => failure.queue === "leave")) commit.released?.();
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
 import { InvalidOptionError, ProgressMismatchError, ReplicationSetupError, SlotLostError } from "../core/errors.js";
+import type { Periodic } from "../core/periodic.js";
 import { sleep } from "../core/sleep.js";
 import { queryRow, queryRows } from "../database/query-rows.js";
 import { Maintenance, type MaintenanceReport } from "../maintenance/maintenance.js";
@@ -301,6 +302,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       claimed.held_outcomes === null ? [] : (JSON.parse(claimed.held_outcomes) as HeldOutcome[]),
     );
     try {
+      let promoter: Periodic | undefined;
       const leaderTerm: LeaderTerm = {
         pool: this.#pool,
         handler: this.#handler as Handler<unknown>,
@@ -322,9 +324,10 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
           slot: (status) => this.emit("slot", status),
           error: (error) => this.#report(error),
         },
+        promoteNow: () => promoter?.wake(),
       };
       // Every leader, of either mode, moves due retries and scheduled jobs into immediate.
-      const promoter = startPromoter(leaderTerm);
+      promoter = startPromoter(leaderTerm);
       const maintenance = this.#startMaintenance();
       held.start();
       try {

@@ -44,6 +44,8 @@ export interface LeaderTerm {
   /** Give up the batch in the handler (shutdown grace over, or leadership lost). */
   readonly abandon: AbortSignal;
   readonly events: LeaderEvents;
+  /** Runs the promoter now: a key queue's next job is due (its head just left). */
+  readonly promoteNow: () => void;
 }
 
 // How often an idle consumer records that it has seen everything up to a newer snapshot.
@@ -130,6 +132,7 @@ export function outcomeWriting(term: LeaderTerm) {
     writeOutcomes: async (db: Queryable, failures: string) =>
       (await queryRow(db, queries.outcomesWrite, [options.name, failures])).written,
     held: (outcomes: readonly HeldOutcome[]) => term.held.add(outcomes),
+    released: () => term.promoteNow(),
   };
 }
 

@@ -4,6 +4,8 @@ import { sleep } from "./sleep.js";
 export interface Periodic {
   /** Ends the loop, waiting for a round in progress to finish. */
   stop(): Promise<void>;
+  /** Runs the next round now instead of after the interval (after the one in progress, if any). */
+  wake(): void;
 }
 
 /**
@@ -17,20 +19,30 @@ export function repeat(
   onError: (error: unknown) => void,
 ): Periodic {
   const stopping = new AbortController();
+  let waking = new AbortController();
+  // A wake() during a round makes the next one run without a pause.
+  let woken = false;
   const loop = (async () => {
     while (!stopping.signal.aborted) {
+      woken = false;
       try {
         if ((await round(stopping.signal)) === true) continue;
       } catch (error) {
         onError(error);
       }
-      await sleep(interval, stopping.signal);
+      if (woken) continue;
+      waking = new AbortController();
+      await sleep(interval, AbortSignal.any([stopping.signal, waking.signal]));
     }
   })();
   return {
     async stop() {
       stopping.abort();
       await loop;
+    },
+    wake() {
+      woken = true;
+      waking.abort();
     },
   };
 }

@@ -12,6 +12,7 @@ import pg from "pg";
 import { type EmbeddedVersion, startEmbeddedCluster } from "../support/embedded-cluster.js";
 import { installTestDeps } from "../support/test-deps.js";
 import { waitFor } from "../support/wait-for.js";
+import { removeBrokers } from "./brokers.js";
 import type { Figures } from "./ledger.js";
 import { Run, type Scenario, type Suite } from "./run.js";
 import { scenarios } from "./scenarios/index.js";
@@ -80,6 +81,7 @@ for (const scenario of scenarios.filter((each) => !only || only.includes(each.na
 }
 await pool.end();
 await cluster.stop();
+await removeBrokers();
 
 if (!values.json) printTable(results);
 const failed = results.filter((each) => !each.passed);
@@ -94,7 +96,7 @@ async function runOne(scenario: Scenario, mode: "polling" | "replication"): Prom
     return await run.finish(outcome.bound, outcome.notes ?? "", outcome.failed, outcome.check);
   } catch (error) {
     await run.stopAll().catch(() => {});
-    const describeChildren = run.consumers.map((each) => each.describe()).join(" || ");
+    const describeChildren = [...run.consumers, ...run.processes].map((each) => each.describe()).join(" || ");
     await run.cleanup().catch(() => {});
     return {
       scenario: scenario.name,

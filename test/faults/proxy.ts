@@ -46,6 +46,11 @@ export class FaultProxy {
     return parsed.toString();
   }
 
+  /** Connections open through the proxy. */
+  get connections(): number {
+    return this.#links.size;
+  }
+
   /** Resets every connection through the proxy, both ways. */
   cut(): number {
     const count = this.#links.size;

@@ -9,6 +9,7 @@ import { waitFor } from "../support/wait-for.js";
 import { type Figures, judge, Ledger } from "./ledger.js";
 import { type ProduceOptions, produce } from "./producer.js";
 import { FaultProxy } from "./proxy.js";
+import type { ChildLike } from "./relay-process.js";
 
 /** What every scenario shares: the suite's own server and one database on it. */
 export interface Suite {
@@ -28,7 +29,7 @@ export interface Scenario {
    * Runs the scenario; returns the duplicate bound its faults allow, what it noticed, and
    * whether a check of its own failed.
    */
-  run(run: Run): Promise<{ bound: number; notes?: string; failed?: boolean; check?: () => Check }>;
+  run(run: Run): Promise<{ bound: number; notes?: string; failed?: boolean; check?: () => Check | Promise<Check> }>;
 }
 
 /** A scenario's own verdict, made after the drain once every process stopped. */
@@ -51,6 +52,10 @@ export class Run {
   readonly ledger = new Ledger();
   readonly consumers: ConsumerProcess[] = [];
   readonly proxies: FaultProxy[] = [];
+  /** Other processes of the scenario's (relays), stopped and killed with the consumers. */
+  readonly processes: ChildLike[] = [];
+  readonly #cleanups: (() => Promise<unknown>)[] = [];
+  #received: (() => Promise<bigint[]>) | undefined;
   readonly #dir = mkdtempSync(join(tmpdir(), "poutbox-faults-"));
 
   /** A folder of this run's own, removed at cleanup. */
@@ -95,8 +100,9 @@ export class Run {
     return child;
   }
 
-  async proxy(): Promise<FaultProxy> {
-    const proxy = await FaultProxy.start(this.suite.cluster.port);
+  /** A proxy in front of the suite's server, or of `port` on this machine. */
+  async proxy(port = this.suite.cluster.port): Promise<FaultProxy> {
+    const proxy = await FaultProxy.start(port);
     this.proxies.push(proxy);
     return proxy;
   }
@@ -108,6 +114,25 @@ export class Run {
   /** Every handling recorded by every consumer process of this run. */
   handled(): bigint[] {
     return this.consumers.flatMap((each) => readIds(each.sink));
+  }
+
+  /**
+   * Judges by what `source` received (a broker's messages, for a relay) instead of the
+   * consumers' records; `cleanup` runs at the end of the run.
+   */
+  receiveFrom(source: () => Promise<bigint[]>, cleanup: () => Promise<unknown>): void {
+    this.#received = source;
+    this.#cleanups.push(cleanup);
+  }
+
+  /** What the judge counts: the consumers' handlings, or what `receiveFrom` named. */
+  received(): Promise<bigint[]> {
+    return this.#received ? this.#received() : Promise.resolve(this.handled());
+  }
+
+  /** Keeps `name` (a relay's consumer) for removal at the end. */
+  consumerName(name: string): void {
+    this.#names.add(name);
   }
 
   async deadLettered(): Promise<Set<bigint>> {
@@ -126,7 +151,7 @@ export class Run {
     const committed = this.ledger.committed();
     await waitFor(
       async () => {
-        const seen = new Set(this.handled());
+        const seen = new Set(await this.received());
         const dead = await this.deadLettered();
         return [...committed].every((id) => seen.has(id) || dead.has(id));
       },
@@ -146,7 +171,7 @@ export class Run {
   }
 
   /** Drains, stops every process, judges, and cleans up (slots included). */
-  async finish(bound: number, notes: string, failed = false, check?: () => Check): Promise<Figures> {
+  async finish(bound: number, notes: string, failed = false, check?: () => Check | Promise<Check>): Promise<Figures> {
     let drainError: Error | undefined;
     try {
       await this.drain();
@@ -156,13 +181,13 @@ export class Run {
       drainError = error as Error;
     }
     await this.stopAll();
-    const checked = check?.();
+    const checked = await check?.();
     if (checked) {
       notes = [notes, checked.notes].filter(Boolean).join("; ");
       failed ||= checked.failed;
     }
     const dead = await this.deadLettered();
-    const verdict = judge(this.ledger, this.handled(), dead);
+    const verdict = judge(this.ledger, await this.received(), dead);
     const figures: Figures = {
       scenario: this.scenario,
       mode: this.mode,
@@ -179,7 +204,7 @@ export class Run {
 
   async stopAll(): Promise<void> {
     await Promise.all(
-      this.consumers.map(async (each) => {
+      [...this.consumers, ...this.processes].map(async (each) => {
         each.signal("SIGCONT");
         each.signal("SIGTERM");
         const stopped = await Promise.race([
@@ -192,8 +217,9 @@ export class Run {
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.consumers.map((each) => each.destroy()));
+    await Promise.all([...this.consumers, ...this.processes].map((each) => each.destroy()));
     await Promise.all(this.proxies.map((each) => each.close()));
+    for (const cleanup of this.#cleanups) await cleanup().catch(() => {});
     for (const name of this.#names) {
       // The walsender of a killed process lingers a moment; removal refuses while it is active.
       await waitFor(

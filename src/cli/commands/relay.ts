@@ -12,7 +12,8 @@ interface RelayOptions extends ConnectionOptions {
   readonly mode: "polling" | "replication";
   readonly ordering: "key" | "none";
   readonly batchSize?: number;
-  readonly maxAttempts?: number;
+  readonly maxAttempts: number;
+  readonly backoffMax: number;
   readonly subscribe?: string[];
   readonly idPrefix?: string;
 }
@@ -24,7 +25,11 @@ interface OpenRelay {
   close(): Promise<void>;
 }
 
-/** The options every relay takes: those of the consumer that runs it. */
+/**
+ * The options every relay takes: those of the consumer that runs it. A broker that is down or
+ * refuses for a while is waited for, not given up on, so a job's publishes have no practical
+ * limit by default; what a broker refuses for good goes to dead letter at once whatever the count.
+ */
 function relayOptions(command: Command, broker: string): Command {
   return connectionOptions(command)
     .option("--name <consumer>", `the relay's consumer name (its own progress) [default: relay-${broker}]`)
@@ -35,7 +40,8 @@ function relayOptions(command: Command, broker: string): Command {
         .default("key"),
     )
     .option("--batch-size <n>", "jobs per handler call [default: the consumer's]", parsePositiveInteger)
-    .option("--max-attempts <n>", "publishes of a job before it goes to dead letter", parsePositiveInteger)
+    .option("--max-attempts <n>", "publishes of a job before it goes to dead letter", parsePositiveInteger, 1_000_000)
+    .option("--backoff-max <ms>", "longest wait between two publishes of a job", parsePositiveInteger, 30_000)
     .option("--subscribe <topics...>", "relay only these topics (names, or patterns such as order.*)")
     .option("--id-prefix <prefix>", "put before every message id (when several outboxes share a destination)");
 }
@@ -52,7 +58,8 @@ export function defineRelay(command: Command): void {
         const { connect } = await peer<typeof import("@nats-io/transport-node")>("@nats-io/transport-node", "nats");
         const { jetstream } = await peer<typeof import("@nats-io/jetstream")>("@nats-io/jetstream", "nats");
         const { natsRelay } = await import("../../relays/nats.js");
-        const nc = await connect({ servers: options.natsUrl.split(",") });
+        // Reconnects without end (the client's default gives up after ten tries, about 20 s).
+        const nc = await connect({ servers: options.natsUrl.split(","), maxReconnectAttempts: -1 });
         return {
           handler: () => natsRelay(jetstream(nc), { subject: options.subject, idPrefix: options.idPrefix }),
           close: () => nc.drain(),
@@ -71,6 +78,7 @@ export function defineRelay(command: Command): void {
         const { rabbitmqRelay } = await import("../../relays/rabbitmq.js");
         // Recovering: the connection comes back by itself after the broker or network went away.
         const connection = await amqp.connect(options.amqpUrl, { recovery: true });
+        connection.on("error", brokerTrouble("rabbitmq"));
         return {
           handler: () =>
             rabbitmqRelay(connection, {
@@ -92,7 +100,9 @@ export function defineRelay(command: Command): void {
       runRelay(options, "redis", async () => {
         const { createClient } = await peer<typeof import("redis")>("redis", "redis");
         const { redisStreamsRelay } = await import("../../relays/redis-streams.js");
-        const client = await createClient({ url: options.redisUrl }).connect();
+        const client = createClient({ url: options.redisUrl });
+        client.on("error", brokerTrouble("redis"));
+        await client.connect();
         return {
           handler: () =>
             redisStreamsRelay(client, {
@@ -104,6 +114,21 @@ export function defineRelay(command: Command): void {
         };
       }),
     );
+}
+
+/**
+ * A listener for the errors a broker client emits while it reconnects (the broker restarted,
+ * the network cut): without one, Node ends the process on the first. Says each once until
+ * another comes; the jobs whose publish failed meanwhile are retried with the backoff.
+ */
+function brokerTrouble(broker: string): (error: Error) => void {
+  let last = "";
+  return (error) => {
+    const text = error?.message || String(error);
+    if (text === last) return;
+    last = text;
+    process.stderr.write(`poutbox: ${broker}: ${text}; reconnecting\n`);
+  };
 }
 
 /** The broker's client, an optional peer dependency: said plainly when it is not installed. */
@@ -135,7 +160,8 @@ async function runRelay(options: RelayOptions, broker: string, open: () => Promi
       mode: options.mode,
       ordering: options.ordering,
       ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+      maxAttempts: options.maxAttempts,
+      backoff: { max: options.backoffMax },
       ...(options.subscribe === undefined ? {} : { subscribe: options.subscribe }),
     });
   } catch (error) {

@@ -17,6 +17,7 @@ import {
   terminateEachConnection,
 } from "./network.js";
 import { orderedKeys } from "./ordering.js";
+import { relayFaults } from "./relays.js";
 import { roleWithoutReplication, slotDropped, slotInvalidated, slotsExhausted, walLevelReplica } from "./slots.js";
 
 /** In the order of the issue that asked for them (numbers in each scenario's comment). */
@@ -47,4 +48,5 @@ export const scenarios: readonly Scenario[] = [
   floatingRejection,
   enqueueAtomicity,
   orderedKeys,
+  ...relayFaults,
 ];
