@@ -180,9 +180,9 @@ for (const mode of modes) {
 
     it("drains a key's backlog once its head succeeds, without waiting a promoter round per job", async () => {
       const { schema, client } = await db.freshSchema(`order_backlog_${mode}`);
-      // w0 fails once: it and the 40 jobs behind it are left in the key's queue.
-      const first = keyedRecorder((label, delivery) => label === "w0" && delivery === 1);
-      const failing = orderedConsumer(schema, mode, first.handler, { backoff: { base: 0, jitter: 0 } });
+      // w0 fails, retried in an hour: it and the 40 jobs behind it are left in the key's queue.
+      const first = keyedRecorder((label) => label === "w0");
+      const failing = orderedConsumer(schema, mode, first.handler, { backoff: { base: 3_600_000, jitter: 0 } });
       await failing.start();
       try {
         await client.enqueueMany(
@@ -198,6 +198,7 @@ for (const mode of modes) {
       } finally {
         await failing.stop();
       }
+      assert.ok(await retryKeyHead(db.pool, { schema, consumer: "default", key: "w" }), "the head, due now");
       // The promoter runs once at the start and then not for an hour: only the head's leaving
       // can bring each next job.
       const second = keyedRecorder();

@@ -23,9 +23,10 @@ export interface OutcomeCommit {
   /** Called once outcomes were held (their write failed) and the commit holding them is durable. */
   readonly held: (outcomes: readonly HeldOutcome[]) => void;
   /**
-   * Called once a commit let a key queue's head leave (it succeeded): the queue's next job is
-   * due, and waiting for the promoter's next round would deliver a blocked key's backlog at one
-   * job per promoteInterval.
+   * Called once a commit changed a key queue: a head that left it makes the next job due, a
+   * head told to wait (a replication consumer saw the promoter's transaction before its row)
+   * is due again. Waiting for the promoter's next round would deliver a blocked key's backlog
+   * at one job per promoteInterval.
    */
   readonly released?: () => void;
   /** How long to wait for failed jobs' rows to become visible before holding their outcomes. Default 10 s. */
@@ -120,5 +121,5 @@ async function commitHolding(commit: OutcomeCommit): Promise<void> {
 }
 
 function leftQueues(commit: OutcomeCommit): void {
-  if (commit.failures.some((failure) => failure.queue === "leave")) commit.released?.();
+  if (commit.failures.some((failure) => failure.queue === "leave" || failure.queue === "wait")) commit.released?.();
 }
