@@ -71,13 +71,14 @@ describe("the built package", () => {
   });
 
   it("resolves each relay's subpath to the relay and its message contract", async () => {
-    for (const [subpath, name] of [
+    for (const [subpath, ...names] of [
       ["nats", "natsRelay"],
       ["rabbitmq", "rabbitmqRelay"],
       ["redis", "redisStreamsRelay"],
+      ["mqtt", "mqttMessageIdProperty", "mqttRelay"],
     ]) {
       const module = await import(`poutbox/${subpath}`);
-      assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", name, "relayHeaders"], subpath);
+      assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", ...names, "relayHeaders"], subpath);
     }
   });
 

@@ -1,10 +1,11 @@
-// `poutbox relay nats|rabbitmq|redis`, the built command run as a child process the way an
+// `poutbox relay nats|rabbitmq|redis|mqtt`, the built command run as a child process the way an
 // operator runs it: it relays committed jobs until SIGTERM, then finishes and exits 0.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { relayHeaders } from "../src/relays/relay-message.js";
 import { type ChildOutput, outputOf } from "./support/child-output.js";
+import { mqttUrl, testTopics } from "./support/mqtt.js";
 import { natsUrl, testStream } from "./support/nats.js";
 import { rabbitmqUrl, testExchange } from "./support/rabbitmq.js";
 import { redisUrl, testRedis } from "./support/redis.js";
@@ -99,6 +100,24 @@ describe("poutbox relay", () => {
       assert.equal(entry?.[relayHeaders.id], String(id));
     } finally {
       await redis.close();
+    }
+  });
+
+  it("mqtt: relays committed jobs, stops on SIGTERM", async () => {
+    const { schema, client } = await db.freshSchema("cli_mqtt");
+    const topics = await testTopics();
+    try {
+      const id = await client.enqueue({ n: 1 }, { topic: "created" });
+      const run = await relayUntil(
+        ["mqtt", "--schema", schema, "--mqtt-url", mqttUrl, "--topic", `${topics.prefix}/{topic}`],
+        async () => topics.received.length === 1,
+      );
+      assertStoppedCleanly(run, "mqtt");
+      const [message] = topics.received;
+      assert.equal(message?.properties[relayHeaders.id], String(id));
+      assert.equal(message?.topic, `${topics.prefix}/created`);
+    } finally {
+      await topics.close();
     }
   });
 

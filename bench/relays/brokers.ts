@@ -1,8 +1,10 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect, headers as natsHeaders } from "@nats-io/transport-node";
 import amqp from "amqplib";
+import mqtt from "mqtt";
 import { createClient } from "redis";
 import type { Handler } from "../../src/index.js";
+import { mqttMessageIdProperty, mqttRelay } from "../../src/relays/mqtt.js";
 import { natsRelay } from "../../src/relays/nats.js";
 import { rabbitmqRelay } from "../../src/relays/rabbitmq.js";
 import { addOnceCall, addOnceScript } from "../../src/relays/redis-add-once.js";
@@ -10,13 +12,14 @@ import { redisStreamsRelay } from "../../src/relays/redis-streams.js";
 
 const encoder = new TextEncoder();
 
-export const brokerNames = ["nats", "rabbitmq", "redis"] as const;
+export const brokerNames = ["nats", "rabbitmq", "redis", "mqtt"] as const;
 export type BrokerName = (typeof brokerNames)[number];
 
 export const brokerUrls: Record<BrokerName, string> = {
   nats: process.env.POUTBOX_NATS_URL ?? "127.0.0.1:4222",
   rabbitmq: process.env.POUTBOX_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672",
   redis: process.env.POUTBOX_REDIS_URL ?? "redis://127.0.0.1:6379",
+  mqtt: process.env.POUTBOX_MQTT_URL ?? "mqtt://127.0.0.1:1883",
 };
 
 /** One message as both publishers send it: the relay's contract, built here for the raw one. */
@@ -47,6 +50,8 @@ export async function openBroker(broker: BrokerName, name: string): Promise<Brok
       return openRabbitmq(name);
     case "redis":
       return openRedis(name);
+    case "mqtt":
+      return openMqtt(name);
   }
 }
 
@@ -123,6 +128,32 @@ async function openRedis(name: string): Promise<Broker> {
     async close() {
       await clear();
       client.destroy();
+    },
+  };
+}
+
+/** QoS 1 on an MQTT 5 connection, each publish acknowledged (PUBACK) by the broker. */
+async function openMqtt(name: string): Promise<Broker> {
+  const client = await mqtt.connectAsync(brokerUrls.mqtt, { protocolVersion: 5 });
+  const topic = `${name}/orders`;
+  return {
+    relay: () => mqttRelay(client, { topic }),
+    async publishRaw(messages) {
+      await Promise.all(
+        messages.map((message) =>
+          client.publishAsync(topic, Buffer.from(message.body), {
+            qos: 1,
+            properties: {
+              userProperties: { ...message.headers, [mqttMessageIdProperty]: message.id },
+              contentType: "application/json",
+              payloadFormatIndicator: true,
+            },
+          }),
+        ),
+      );
+    },
+    async close() {
+      await client.endAsync();
     },
   };
 }

@@ -12,7 +12,8 @@ const most = 20_000;
 
 /**
  * relay: a relay drains n jobs into each broker (NATS JetStream, RabbitMQ with persistent
- * messages on a durable queue and publisher confirms, Redis Streams through the dedup script),
+ * messages on a durable queue and publisher confirms, Redis Streams through the dedup script,
+ * MQTT at QoS 1 on MQTT 5),
  * against a raw publisher sending messages of the same shape to the same broker with the same
  * settings, 1,000 outstanding at a time: target 0.7. A broker that takes no connection here
  * is left out, with a row that says so.

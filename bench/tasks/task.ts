@@ -11,7 +11,7 @@ export type Task =
 /** A relay (a consumer whose handler publishes to `broker`) drains `n` jobs into `destination`. */
 export interface RelayDrainTask {
   readonly kind: "relay-drain";
-  readonly broker: "nats" | "rabbitmq" | "redis";
+  readonly broker: "nats" | "rabbitmq" | "redis" | "mqtt";
   readonly destination: string;
   readonly url: string;
   readonly schema: string;
@@ -23,7 +23,7 @@ export interface RelayDrainTask {
 /** The baseline of a relay: `n` messages of the same shape published straight to `broker`, `batchSize` at a time. */
 export interface RawPublishTask {
   readonly kind: "raw-publish";
-  readonly broker: "nats" | "rabbitmq" | "redis";
+  readonly broker: "nats" | "rabbitmq" | "redis" | "mqtt";
   readonly destination: string;
   readonly batchSize: number;
   readonly n: number;

@@ -114,6 +114,28 @@ export function defineRelay(command: Command): void {
         };
       }),
     );
+
+  defineMqttRelay(command);
+}
+
+function defineMqttRelay(command: Command): void {
+  relayOptions(command.command("mqtt"), "mqtt")
+    .description("into an MQTT 5 broker at QoS 1: at least once, acknowledged (PUBACK)")
+    .option("--mqtt-url <url>", "MQTT URL", "mqtt://127.0.0.1:1883")
+    .requiredOption("--topic <template>", "topic of each message, with {topic} and {key}: orders/{topic}")
+    .action((options: RelayOptions & { mqttUrl: string; topic: string }) =>
+      runRelay(options, "mqtt", async () => {
+        const mqtt = await peer<typeof import("mqtt")>("mqtt", "mqtt");
+        const { mqttRelay } = await import("../../relays/mqtt.js");
+        // Reconnects by itself (every second) and sends unacknowledged QoS 1 messages again.
+        const client = await mqtt.connectAsync(options.mqttUrl, { protocolVersion: 5 });
+        client.on("error", brokerTrouble("mqtt"));
+        return {
+          handler: () => mqttRelay(client, { topic: options.topic, idPrefix: options.idPrefix }),
+          close: () => client.endAsync(),
+        };
+      }),
+    );
 }
 
 /**
