@@ -14,7 +14,7 @@ const run = promisify(execFile);
  * the machine's brokers, which other work may be using.
  */
 export interface PrivateBroker {
-  readonly kind: "nats" | "rabbitmq" | "redis";
+  readonly kind: "nats" | "rabbitmq" | "redis" | "mqtt";
   readonly port: number;
   /** Starts it and waits until it takes connections. */
   start(): Promise<void>;
@@ -48,15 +48,19 @@ async function listening(port: number, what: string): Promise<void> {
   );
 }
 
-/** A broker that runs as a child process of the suite (NATS, Redis). */
+/** A broker that runs as a child process of the suite (NATS, Redis, Mosquitto). */
 class ChildBroker implements PrivateBroker {
-  readonly kind: "nats" | "redis";
+  readonly kind: "nats" | "redis" | "mqtt";
   readonly port: number;
   readonly #dir: string;
   readonly #command: (dir: string, port: number) => [string, string[]];
   #child: ChildProcess | undefined;
 
-  constructor(kind: "nats" | "redis", port: number, command: (dir: string, port: number) => [string, string[]]) {
+  constructor(
+    kind: "nats" | "redis" | "mqtt",
+    port: number,
+    command: (dir: string, port: number) => [string, string[]],
+  ) {
     this.kind = kind;
     this.port = port;
     this.#dir = mkdtempSync(join(tmpdir(), `poutbox-${kind}-`));
@@ -187,7 +191,9 @@ export function privateBroker(kind: PrivateBroker["kind"]): Promise<PrivateBroke
                 // loses nothing acknowledged, as a crash of the process (not the machine) would.
                 ["--port", String(at), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"],
               ])
-            : new RabbitmqNode(port, await freePort());
+            : kind === "mqtt"
+              ? new ChildBroker("mqtt", port, (_, at) => ["mosquitto", ["-p", String(at)]])
+              : new RabbitmqNode(port, await freePort());
       await created.start();
       return created;
     })();

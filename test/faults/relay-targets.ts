@@ -1,6 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import amqp from "amqplib";
+import mqtt from "mqtt";
 import { createClient } from "redis";
 import { relayHeaders } from "../../src/relays/relay-message.js";
 import type { PrivateBroker } from "./brokers.js";
@@ -122,8 +123,29 @@ async function rabbitmqTarget(broker: PrivateBroker, name: string): Promise<Rela
   };
 }
 
+/**
+ * A QoS 1 subscriber, connected before the relay starts and straight to the broker (not
+ * through the scenario's proxy): MQTT keeps nothing for a topic nobody subscribes to.
+ */
+async function mqttTarget(broker: PrivateBroker, name: string): Promise<RelayTarget> {
+  const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 5 });
+  subscriber.on("error", () => {});
+  const ids: bigint[] = [];
+  subscriber.on("message", (_, __, packet) => {
+    const value = packet.properties?.userProperties?.[relayHeaders.id];
+    ids.push(idOf(Array.isArray(value) ? value[0] : value));
+  });
+  await subscriber.subscribeAsync(`${name}/#`, { qos: 1 });
+  return {
+    args: (port) => ["mqtt", "--mqtt-url", `mqtt://127.0.0.1:${port}`, "--topic", `${name}/events`],
+    ids: async () => ids,
+    close: () => subscriber.endAsync(true),
+  };
+}
+
 export function relayTarget(broker: PrivateBroker, name: string): Promise<RelayTarget> {
   if (broker.kind === "nats") return natsTarget(broker, name);
+  if (broker.kind === "mqtt") return mqttTarget(broker, name);
   if (broker.kind === "redis") return redisTarget(broker, name);
   return rabbitmqTarget(broker, name);
 }
