@@ -79,46 +79,67 @@ export function redisStreamsRelay(redis: RedisScripting, options: RedisStreamsRe
 class LoadedScript {
   readonly #redis: RedisScripting;
   #sha: Promise<string> | undefined;
+  /** The hash once loaded: the common case sends at once, without waiting on a promise first. */
+  #loaded: string | undefined;
 
   constructor(redis: RedisScripting) {
     this.#redis = redis;
   }
 
-  async run(call: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    const sha = await this.#load();
-    try {
-      return await this.#redis.evalSha(sha, call);
-    } catch (error) {
-      if (!/NOSCRIPT/.test(error instanceof Error ? error.message : String(error))) throw error;
-      this.#sha = undefined;
-      return this.#redis.evalSha(await this.#load(), call);
-    }
+  run(call: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    const send = (sha: string): Promise<unknown> =>
+      settled(() => this.#redis.evalSha(sha, call)).catch(async (error: unknown) => {
+        if (!/NOSCRIPT/.test(error instanceof Error ? error.message : String(error))) throw error;
+        // Forgotten (a restart, SCRIPT FLUSH): load it again, once for all the calls that found out.
+        if (this.#loaded === sha) {
+          this.#loaded = undefined;
+          this.#sha = undefined;
+        }
+        return this.#redis.evalSha(await this.#load(), call);
+      });
+    return this.#loaded === undefined ? this.#load().then(send) : send(this.#loaded);
   }
 
   #load(): Promise<string> {
     if (!this.#sha) {
       const loading = this.#redis.scriptLoad(addOnceScript);
       this.#sha = loading;
-      loading.catch(() => {
-        if (this.#sha === loading) this.#sha = undefined;
-      });
+      loading.then(
+        (sha) => {
+          if (this.#sha === loading) this.#loaded = sha;
+        },
+        () => {
+          if (this.#sha === loading) this.#sha = undefined;
+        },
+      );
     }
     return this.#sha;
   }
 }
 
-async function addOne(
+const added: PublishOutcome = { ok: true };
+
+/** `start()`'s promise, or a rejected one if it threw before making one. */
+function settled<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function addOne(
   script: LoadedScript,
   message: RelayMessage,
   window: number,
   maxLength: number,
 ): Promise<PublishOutcome> {
-  try {
-    await script.run(addOnceCall(message.destination, message, window, maxLength));
-    return { ok: true };
-  } catch (error) {
-    // WRONGTYPE: the stream's name holds another kind of value, which no retry changes.
-    const text = error instanceof Error ? error.message : String(error);
-    return { ok: false, error, permanent: /WRONGTYPE/.test(text) };
-  }
+  return script.run(addOnceCall(message.destination, message, window, maxLength)).then(
+    () => added,
+    (error: unknown) => {
+      // WRONGTYPE: the stream's name holds another kind of value, which no retry changes.
+      const text = error instanceof Error ? error.message : String(error);
+      return { ok: false, error, permanent: /WRONGTYPE/.test(text) };
+    },
+  );
 }
