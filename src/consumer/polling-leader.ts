@@ -44,7 +44,7 @@ export interface LeaderTerm {
   /** Give up the batch in the handler (shutdown grace over, or leadership lost). */
   readonly abandon: AbortSignal;
   readonly events: LeaderEvents;
-  /** Runs the promoter now: a key queue's next job is due (its head just left). */
+  /** Runs the promoter now: a key queue has a job due at once (its head left, or was told to wait). */
   readonly promoteNow: () => void;
 }
 
