@@ -4,7 +4,8 @@ import amqp from "amqplib";
 import mqtt from "mqtt";
 import { createClient } from "redis";
 import type { Handler } from "../../src/index.js";
-import { mqttMessageIdProperty, mqttRelay } from "../../src/relays/mqtt.js";
+import { mqttRelay } from "../../src/relays/mqtt.js";
+import { mqttPublishOptions } from "../../src/relays/mqtt-publish-options.js";
 import { natsRelay } from "../../src/relays/nats.js";
 import { rabbitmqRelay } from "../../src/relays/rabbitmq.js";
 import { addOnceCall, addOnceScript } from "../../src/relays/redis-add-once.js";
@@ -140,16 +141,7 @@ async function openMqtt(name: string): Promise<Broker> {
     relay: () => mqttRelay(client, { topic }),
     async publishRaw(messages) {
       await Promise.all(
-        messages.map((message) =>
-          client.publishAsync(topic, Buffer.from(message.body), {
-            qos: 1,
-            properties: {
-              userProperties: { ...message.headers, [mqttMessageIdProperty]: message.id },
-              contentType: "application/json",
-              payloadFormatIndicator: true,
-            },
-          }),
-        ),
+        messages.map((message) => client.publishAsync(topic, Buffer.from(message.body), mqttPublishOptions(message))),
       );
     },
     async close() {

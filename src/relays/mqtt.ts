@@ -19,23 +19,17 @@
  */
 import type { Handler } from "../consumer/handler.js";
 import { InvalidOptionError } from "../core/errors.js";
+import { type MqttPublishOptions, mqttPublishOptions } from "./mqtt-publish-options.js";
 import { type PublishOutcome, relayHandler } from "./relay-handler.js";
 import type { RelayMessage } from "./relay-message.js";
 
+export { type MqttPublishOptions, mqttMessageIdProperty } from "./mqtt-publish-options.js";
 export { relayHeaders, UnsendableJobError } from "./relay-message.js";
 
 /** The part of an MQTT.js client (`mqtt.connectAsync(url, { protocolVersion: 5 })`) the relay uses. */
 export interface MqttPublisher {
   readonly options: { readonly protocolVersion?: number };
-  publish(
-    topic: string,
-    message: Buffer,
-    options: {
-      qos: 1;
-      properties: { userProperties: Record<string, string>; contentType: string; payloadFormatIndicator: boolean };
-    },
-    callback: (error?: Error) => void,
-  ): unknown;
+  publish(topic: string, message: Buffer, options: MqttPublishOptions, callback: (error?: Error) => void): unknown;
 }
 
 export interface MqttRelayOptions {
@@ -46,9 +40,6 @@ export interface MqttRelayOptions {
   /** How long to wait for each publish's PUBACK, ms; a publish not acknowledged by then is retried. Default 10000. */
   readonly ackTimeout?: number;
 }
-
-/** The user property that carries the message id (MQTT has no message id of its own). */
-export const mqttMessageIdProperty = "message-id";
 
 // PUBACK reason codes no retry changes: topic name invalid, packet too large, payload format invalid.
 const refusedForGood = new Set([0x90, 0x95, 0x99]);
@@ -92,19 +83,7 @@ function publishOne(client: MqttPublisher, message: RelayMessage, ackTimeout: nu
       resolve({ ok: false, error, permanent: typeof code === "number" && refusedForGood.has(code) });
     };
     try {
-      client.publish(
-        message.destination,
-        Buffer.from(message.body),
-        {
-          qos: 1,
-          properties: {
-            userProperties: { ...message.headers, [mqttMessageIdProperty]: message.id },
-            contentType: "application/json",
-            payloadFormatIndicator: true,
-          },
-        },
-        settle,
-      );
+      client.publish(message.destination, Buffer.from(message.body), mqttPublishOptions(message), settle);
     } catch (error) {
       settle(error instanceof Error ? error : new Error(String(error)));
     }
