@@ -14,6 +14,7 @@ export interface PageRow {
   created_ms: string | null;
   enqueued_ms: string | null;
   transaction_id: string;
+  partitions: string | null;
 }
 
 /**
@@ -37,8 +38,10 @@ export interface PageRow {
  * subscription's exact names and $8 its LIKE patterns, or both null for every topic. A subscription filters rows the index
  * scan reads, so a window costs what its rows cost, subscribed or not; a retry of this
  * consumer's own is delivered whatever its topic.
- * Returns one row even when the window is empty, to carry the window snapshot. Times are read
- * as epoch milliseconds, which no session setting changes.
+ * Returns one row even when the window is empty, to carry the window snapshot and, when the
+ * statement took the window itself, the partitions of `immediate` as its snapshot sees them,
+ * each with the transaction that attached it (see PollingSource for why).
+ * Times are read as epoch milliseconds, which no session setting changes.
  */
 export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const columns =
@@ -48,7 +51,10 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
     "($7::text[] IS NULL OR i.topic = ANY ($7::text[]) OR i.topic LIKE ANY ($8::text[]))))";
   return sql(`
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
-    SELECT w.cur::text AS window_snapshot, page.id::text AS id, page.topic, page.key, page.retry, page.payload, page.headers,
+    SELECT w.cur::text AS window_snapshot,
+           CASE WHEN $2::pg_snapshot IS NULL THEN (
+             SELECT string_agg(p.inhrelid::text || '/' || p.xmin::text, ',' ORDER BY p.inhrelid)
+             FROM pg_catalog.pg_inherits p WHERE p.inhparent = '${quotedSchema}.immediate'::regclass) END AS partitions, page.id::text AS id, page.topic, page.key, page.retry, page.payload, page.headers,
            page.attempt, ${epochMs("page.created_at")} AS created_ms,
            ${epochMs("coalesce(page.enqueued_at, page.created_at)")} AS enqueued_ms,
            page.transaction_id::text AS transaction_id

@@ -41,6 +41,8 @@ export class PollingSource {
   readonly #batchSize: number;
   readonly #topics: readonly [names: readonly string[], likePatterns: readonly string[]] | readonly [null, null];
   #position: PollingProgress;
+  /** The partitions of `immediate` the last page query that took its window saw; none yet. */
+  #partitions: string | null | undefined = undefined;
 
   /** `subscription`: the topics delivered; undefined for every job. */
   constructor(
@@ -63,17 +65,20 @@ export class PollingSource {
 
   async next(): Promise<PolledBatch> {
     const from = this.#position;
-    // Whatever parsers the application gave pg, the handler gets the same shapes as in
-    // replication mode.
-    const rows = await queryRows(
-      this.#db,
-      this.#page,
-      [from.snapshot, from.window, from.afterXid, from.afterId, this.#batchSize, this.#consumer, ...this.#topics],
-      this.#pageName,
-    );
-    // The page query always returns its window row, jobs or none.
-    const windowSnapshot = rows[0]?.window_snapshot;
-    if (windowSnapshot === undefined) throw new Error("poutbox: the page query returned no row");
+    let rows = await this.#read(from, from.window);
+    if (from.window === null) {
+      // PostgreSQL reads the partitions of `immediate` when it plans a statement, and takes the
+      // statement's snapshot (the new window) after planning. A partition attached in between
+      // (ATTACH takes no lock that stops a query) can hold rows that the window counts as
+      // committed but the plan never scans: taken as read, they would be skipped. A plan has
+      // every partition an earlier statement's snapshot saw; when this statement's snapshot
+      // sees others, its window is read again by a new statement, planned after it.
+      const partitions = rows[0]?.partitions ?? null;
+      const kept = partitions === this.#partitions;
+      this.#partitions = partitions;
+      if (!kept) rows = await this.#read(from, windowOf(rows));
+    }
+    const windowSnapshot = windowOf(rows);
     if (xmax(windowSnapshot) < xmax(from.snapshot)) {
       // Snapshots only move forward on one server: this one was restored or replaced under the
       // running consumer. Moving progress backwards would skip jobs; the next term's check says
@@ -96,6 +101,25 @@ export class PollingSource {
     this.#position = progress;
     return { jobs, progress, windowSnapshot };
   }
+
+  /** One page after `from` in `window` (null: a window taken by the statement itself). */
+  async #read(from: PollingProgress, window: SnapshotText | null): Promise<PageRow[]> {
+    // Whatever parsers the application gave pg, the handler gets the same shapes as in
+    // replication mode.
+    return queryRows(
+      this.#db,
+      this.#page,
+      [from.snapshot, window, from.afterXid, from.afterId, this.#batchSize, this.#consumer, ...this.#topics],
+      this.#pageName,
+    );
+  }
+}
+
+/** The window snapshot the page query returns on its first row, jobs or none. */
+function windowOf(rows: readonly PageRow[]): SnapshotText {
+  const windowSnapshot = rows[0]?.window_snapshot;
+  if (windowSnapshot === undefined) throw new Error("poutbox: the page query returned no row");
+  return windowSnapshot;
 }
 
 function xmax(snapshot: SnapshotText): bigint {
