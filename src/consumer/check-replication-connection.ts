@@ -37,6 +37,6 @@ function refusal(error: Error, logger: Logger): void {
   const classified = replicationError(error);
   if (classified instanceof ReplicationSetupError) throw classified;
   logger.warn?.("could not check the replication connection at start; the consumer retries when it leads", {
-    error,
+    err: error,
   });
 }

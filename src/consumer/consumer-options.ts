@@ -1,6 +1,6 @@
 import { InvalidOptionError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
-import { defaultLogger, type Logger } from "../core/logger.js";
+import { asLogger, defaultLogger, type Logger, withFields } from "../core/logger.js";
 import { boolean, integer, oneOf } from "../core/option-checks.js";
 import { type BackoffOptions, checkRetryPolicy, type RetryPolicy } from "../core/retry-policy.js";
 import { type MaintenanceOptions, resolveMaintenanceOptions } from "../maintenance/maintenance-options.js";
@@ -206,7 +206,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   }
   const { schema, quotedSchema } = resolveSchema(options.schema);
   const mode = oneOf("mode", options.mode, consumerModes, "polling");
-  const logger = options.logger ?? defaultLogger;
+  const logger = withFields(asLogger(options.logger ?? defaultLogger), { consumer: name, schema });
   const maintenance = consumerMaintenance(options.maintenance, schema, logger);
   const ownRetries = retryPolicy("", options, { maxAttempts: 5, backoff: defaultBackoff });
   const topics = checkTopics(options.topics);

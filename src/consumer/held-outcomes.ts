@@ -117,19 +117,20 @@ export class HeldOutcomes {
         this.#items = this.#items.filter((each) => each !== outcome);
         wrote = true;
         logger.info?.("a held job outcome was written", {
-          name,
+          epoch,
           jobId: outcome.id,
           outcome: outcome.dead ? "dead-letter" : "retry",
           heldMs: Date.now() - outcome.held_at,
         });
       } catch (error) {
-        this.#reportFailure(outcome, describeError(error));
+        this.#reportFailure(outcome, describeError(error), error);
       }
     }
     return wrote;
   }
 
-  #reportFailure(outcome: HeldOutcome, error: string): void {
+  /** `thrown`: the Error itself when at hand; a commit's write error is known only as text. */
+  #reportFailure(outcome: HeldOutcome, error: string, thrown?: unknown): void {
     const failure: OutcomeWriteFailure = {
       jobId: BigInt(outcome.id),
       outcome: outcome.dead ? "dead-letter" : "retry",
@@ -137,10 +138,10 @@ export class HeldOutcomes {
       held: this.#items.length,
     };
     this.#context.logger.warn?.("a job's outcome could not be written; it is held and retried alone", {
-      name: this.#context.name,
+      epoch: this.#context.epoch,
       jobId: outcome.id,
       outcome: failure.outcome,
-      error,
+      ...(thrown instanceof Error ? { err: thrown } : { error }),
       held: failure.held,
     });
     this.#context.report(failure);

@@ -141,6 +141,7 @@ function reportLongTransactions(term: LeaderTerm, xids: bigint[]): void {
     (found) => {
       for (const transaction of found) {
         term.options.logger.warn?.("a long-open transaction is holding back outbox progress", {
+          epoch: term.epoch,
           transactionId: String(transaction.transactionId),
           pid: transaction.pid,
           ageMs: transaction.ageMs,

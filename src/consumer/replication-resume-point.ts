@@ -52,6 +52,7 @@ async function slotKept(term: LeaderTerm, slot: string): Promise<boolean> {
   // new slot plus a catch-up by polling from that snapshot loses nothing (jobs done
   // after the snapshot was recorded are delivered again).
   options.logger.warn?.("replication slot lost; catching up by polling from the progress snapshot", {
+    epoch: term.epoch,
     slot,
     reason: lost,
   });

@@ -33,7 +33,11 @@ export async function openStream(
   // wal_sender_timeout.
   const ended = await releaseSlot(pool, slot);
   if (ended !== null) {
-    options.logger.warn?.("ended the walsender of a former leader still holding the slot", { slot, pid: ended });
+    options.logger.warn?.("ended the walsender of a former leader still holding the slot", {
+      epoch: term.epoch,
+      slot,
+      pid: ended,
+    });
   }
   const connection = await openReplication(pool, slot);
   const failed = new AbortController();

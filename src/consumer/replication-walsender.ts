@@ -33,6 +33,10 @@ export async function closeReplication(
   if (pid === null) return;
   const released = await awaitSlotRelease(term.pool, slot, pid, slotReleaseTimeout).catch(() => true);
   if (!released) {
-    term.options.logger.warn?.("the walsender still holds the slot after its connection closed", { slot, pid });
+    term.options.logger.warn?.("the walsender still holds the slot after its connection closed", {
+      epoch: term.epoch,
+      slot,
+      pid,
+    });
   }
 }

@@ -72,6 +72,8 @@ function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logge
   if (!Array.isArray(value)) {
     logger.warn?.("handler returned something other than nothing or an array of failures; treating the batch as done", {
       returned: typeof value,
+      batchSize: jobs.length,
+      jobIds: jobs.map((job) => String(job.id)),
     });
     return failures;
   }
@@ -79,7 +81,10 @@ function failuresOf(jobs: readonly Job<unknown>[], value: unknown, logger: Logge
   for (const entry of value as JobFailure[]) {
     const id = typeof entry?.job === "bigint" ? entry.job : entry?.job?.id;
     if (id === undefined || !inBatch.has(id)) {
-      logger.warn?.("handler reported a failure for a job that is not in the batch; ignored", { job: String(id) });
+      logger.warn?.("handler reported a failure for a job that is not in the batch; ignored", {
+        jobId: String(id),
+        batchSize: jobs.length,
+      });
       continue;
     }
     failures.set(id, { error: describeError(entry.error), dead: entry.permanent === true });

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { defaultLogger, type Logger } from "../core/logger.js";
+import { asLogger, defaultLogger, type Logger, withFields } from "../core/logger.js";
 import { integer } from "../core/option-checks.js";
 import { resolveSchema } from "../schema/schema-name.js";
 
@@ -73,6 +73,6 @@ export function resolveMaintenanceOptions(options: MaintenanceOptions, prefix = 
     retention: integer(`${prefix}retention`, options.retention, 0, 0, 100 * 366 * day),
     runInterval: integer(`${prefix}runInterval`, options.runInterval, Math.min(partitionInterval / 4, minute), 10, day),
     lockTimeout: integer(`${prefix}lockTimeout`, options.lockTimeout, 100, 1, 60_000),
-    logger: options.logger ?? defaultLogger,
+    logger: withFields(asLogger(options.logger ?? defaultLogger), { schema }),
   };
 }

@@ -152,7 +152,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
         this.emit("run", await this.runOnce());
       },
       (error) => {
-        this.#options.logger.error?.(`maintenance failed: ${(error as Error).message}`, { error });
+        this.#options.logger.error?.(`maintenance failed: ${(error as Error).message}`, { err: error });
         if (this.listenerCount("error") > 0) this.emit("error", error as Error);
       },
     );
