@@ -4,6 +4,7 @@ import { defineConsumer } from "./commands/consumer.js";
 import { defineDeadLetter } from "./commands/dead-letter.js";
 import { defineKeys } from "./commands/keys.js";
 import { defineMaintenance } from "./commands/maintenance.js";
+import { defineMetrics } from "./commands/metrics.js";
 import { defineMigrate } from "./commands/migrate.js";
 import { definePartition } from "./commands/partition.js";
 import { defineRelay } from "./commands/relay.js";
@@ -45,5 +46,6 @@ export function program(writeError: (line: string) => void): Command {
   definePartition(root.command("partition"));
   defineScheduled(root.command("scheduled"));
   defineRelay(root.command("relay"));
+  defineMetrics(root.command("metrics"));
   return root;
 }

@@ -1,0 +1,23 @@
+import type { OutboxMetricDescriptor } from "./outbox-metrics.js";
+
+// OpenTelemetry names to Prometheus names, as the OpenTelemetry Prometheus exporters translate
+// them: dots to underscores, the unit as a suffix where Prometheus names one (`_seconds`,
+// `_bytes`; a count in braces or the flag `1` adds nothing). A dashboard written against
+// poutbox/prometheus then also reads what observeOutbox() exports through a Collector.
+
+const unitSuffixes: Readonly<Record<string, string>> = { s: "seconds", By: "bytes" };
+
+/** `poutbox.consumer.lag` (unit `s`) -> `poutbox_consumer_lag_seconds`; `prefix` goes before it. */
+export function prometheusName(metric: Pick<OutboxMetricDescriptor, "name" | "unit">, prefix = ""): string {
+  const suffix = unitSuffixes[metric.unit];
+  const name = metric.name.replace(/\./g, "_");
+  return `${prefix}${suffix && !name.endsWith(`_${suffix}`) ? `${name}_${suffix}` : name}`;
+}
+
+/** `poutbox.slot.wal_status` -> `poutbox_slot_wal_status`. */
+export function prometheusLabel(attribute: string): string {
+  return attribute.replace(/\./g, "_");
+}
+
+/** A valid start of a metric name, or nothing: letters, digits, underscores and colons, not starting with a digit. */
+export const prometheusPrefixPattern = /^([A-Za-z_:][A-Za-z0-9_:]*)?$/;
