@@ -24,6 +24,7 @@ const allowed = {
   "src/core": [],
   "src/replication": ["src/core"],
   "src/database": ["src/core"],
+  "src/telemetry": ["src/core"],
 };
 
 const result = await madge("src", {

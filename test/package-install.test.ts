@@ -131,6 +131,8 @@ for (const { name, type } of flavours) {
     });
 
     it("enqueues through pg and postgres.js in transactions, and a consumer delivers what committed", async () => {
+      // Optional peers stay out: this also runs the library without @opentelemetry/api.
+      assert.equal(existsSync(join(app, "node_modules/@opentelemetry/api")), false);
       const ids = JSON.parse(await node("build/app.js", "produce", db.url, schema)) as string[];
       assert.equal(ids.length, 2);
       const { rows } = await db.pool.query(`SELECT payload FROM ${schema}.immediate ORDER BY id`);

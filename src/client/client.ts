@@ -5,6 +5,7 @@ import type { Queryable } from "../database/queryable.js";
 import { sqlStateOf, sqlStates } from "../database/sql-state.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { wakeChannel } from "../schema/server-names.js";
+import { traceSend } from "../telemetry/send-span.js";
 import { type AnyTopics, checkTopics, type IsTopics, type TopicInput, type TopicName } from "../topics/topics.js";
 import { schemaFor, validatePayload } from "../topics/validate-payload.js";
 import {
@@ -130,27 +131,30 @@ export class Client<Payload = unknown> {
     }
     await this.#validate(checked.topic, [payload], "payload");
     const json = toJson(payload, "payload");
-    if (checked.idempotencyKey !== null) {
-      const [id] = await this.#run(options.tx, this.#queries.idempotentOne, [
-        checked.topic,
-        json,
-        checked.headers,
-        checked.key,
-        checked.retry,
-        checked.runAt,
-        checked.idempotencyKey,
-      ]);
+    return traceSend({ schema: this.#schema, topic: checked.topic, count: 1 }, options.headers, async (traced) => {
+      const headers = traced ?? checked.headers;
+      if (checked.idempotencyKey !== null) {
+        const [id] = await this.#run(options.tx, this.#queries.idempotentOne, [
+          checked.topic,
+          json,
+          headers,
+          checked.key,
+          checked.retry,
+          checked.runAt,
+          checked.idempotencyKey,
+        ]);
+        return id as JobId;
+      }
+      const immediate = checked.target === "immediate";
+      const [id] = await this.#run(
+        options.tx,
+        immediate ? this.#queries.immediateOne : this.#queries.scheduledOne,
+        immediate
+          ? [checked.topic, json, headers, checked.key, checked.retry]
+          : [checked.topic, json, headers, checked.key, checked.retry, checked.runAt],
+      );
       return id as JobId;
-    }
-    const immediate = checked.target === "immediate";
-    const [id] = await this.#run(
-      options.tx,
-      immediate ? this.#queries.immediateOne : this.#queries.scheduledOne,
-      immediate
-        ? [checked.topic, json, checked.headers, checked.key, checked.retry]
-        : [checked.topic, json, checked.headers, checked.key, checked.retry, checked.runAt],
-    );
-    return id as JobId;
+    });
   }
 
   /**
@@ -172,25 +176,29 @@ export class Client<Payload = unknown> {
     // which a 1,000-job enqueueMany spends on the caller's event loop. Errors still name the
     // element (`payloads[3].total`).
     const array = toJson(payloads, "payloads");
-    if (idempotencyKeys !== null) {
-      return this.#run(options.tx, this.#queries.idempotentMany, [
-        checked.topic,
-        array,
-        checked.headers,
-        checked.key,
-        checked.retry,
-        checked.runAt,
-        idempotencyKeys,
-      ]);
-    }
-    const immediate = checked.target === "immediate";
-    return this.#run(
-      options.tx,
-      immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
-      immediate
-        ? [checked.topic, array, checked.headers, checked.key, checked.retry]
-        : [checked.topic, array, checked.headers, checked.key, checked.retry, checked.runAt],
-    );
+    const target = { schema: this.#schema, topic: checked.topic, count: payloads.length };
+    return traceSend(target, options.headers, (traced) => {
+      const headers = traced ?? checked.headers;
+      if (idempotencyKeys !== null) {
+        return this.#run(options.tx, this.#queries.idempotentMany, [
+          checked.topic,
+          array,
+          headers,
+          checked.key,
+          checked.retry,
+          checked.runAt,
+          idempotencyKeys,
+        ]);
+      }
+      const immediate = checked.target === "immediate";
+      return this.#run(
+        options.tx,
+        immediate ? this.#queries.immediateMany : this.#queries.scheduledMany,
+        immediate
+          ? [checked.topic, array, headers, checked.key, checked.retry]
+          : [checked.topic, array, headers, checked.key, checked.retry, checked.runAt],
+      );
+    });
   }
 
   /**

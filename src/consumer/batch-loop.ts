@@ -1,5 +1,6 @@
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
+import { traceSettle } from "../telemetry/settle-span.js";
 import { retryDelay } from "./backoff.js";
 import { runChecked } from "./checked-handler.js";
 import { type ResolvedConsumerOptions, retryPolicyOf } from "./consumer-options.js";
@@ -56,7 +57,8 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
       if (result.kind === "abandoned") break;
       const failures = new Map<JobId, FailedJob>(result.failures);
       await writing;
-      writing = flow.commit(batch, failures);
+      const settle = { jobs: batch.jobs.length, failed: failures.size };
+      writing = traceSettle(context.options, settle, () => flow.commit(batch, failures));
       writing.catch(() => undefined);
       context.onBatch({ jobs: batch.jobs.length, failed: failures.size, ms: performance.now() - started });
       if (flow.done) await writing;

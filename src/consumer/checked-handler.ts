@@ -1,7 +1,8 @@
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
+import { traceProcess } from "../telemetry/process-span.js";
 import { validateJobs } from "../topics/validate-jobs.js";
-import type { ResolvedConsumerOptions } from "./consumer-options.js";
+import { type ResolvedConsumerOptions, retryPolicyOf } from "./consumer-options.js";
 import type { Handler } from "./handler.js";
 import type { JobOutcomes } from "./job-outcome.js";
 import { type BatchResult, runHandler } from "./run-handler.js";
@@ -11,6 +12,20 @@ import { type BatchResult, runHandler } from "./run-handler.js";
  * those that pass. A job refused by its schema fails dead, without the handler.
  */
 export async function runChecked(
+  context: {
+    readonly handler: Handler<unknown>;
+    readonly options: ResolvedConsumerOptions;
+    readonly abandon: AbortSignal;
+  },
+  jobs: readonly Job<unknown>[],
+): Promise<JobOutcomes> {
+  const { options } = context;
+  // A failure dies when the handler said so or when the job used up its attempts.
+  const willDie = (job: Job<unknown>, dead: boolean) => dead || job.attempt >= retryPolicyOf(job, options).maxAttempts;
+  return traceProcess(options, jobs, willDie, () => check(context, jobs));
+}
+
+async function check(
   context: {
     readonly handler: Handler<unknown>;
     readonly options: ResolvedConsumerOptions;

@@ -15,6 +15,7 @@ import { leaderLockKey } from "../schema/server-names.js";
 import { checkLogicalReplication } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { snapshotRead } from "../sources/polling-queries.js";
+import { ConsumerMetrics } from "../telemetry/consumer-metrics.js";
 import type { AnyTopics } from "../topics/topics.js";
 import { checkReplicationConnection } from "./check-replication-connection.js";
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
@@ -85,6 +86,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   #abandon = new AbortController();
   #loop: Promise<void> | undefined;
   #leader = false;
+  readonly #metrics: ConsumerMetrics;
   #failure: Error | undefined;
 
   /**
@@ -114,6 +116,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       throw new InvalidOptionError("pool", `the pool allows ${max} connection(s); a consumer needs at least ${needed}`);
     }
     this.#queries = consumerQueries(this.#options.quotedSchema);
+    this.#metrics = new ConsumerMetrics(this.#options);
     this.#lock = new LeaderLock(
       pool,
       leaderLockKey(this.#options.schema, this.#options.name),
@@ -251,7 +254,6 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     const [row] = await queryRows(this.#pool, this.#queries.keyQueuesDissolve, [this.#options.name]);
     if (row && row.released > 0) {
       this.#options.logger.info?.("ordering is off: the jobs of earlier key queues are retried on their own", {
-        name: this.name,
         released: row.released,
       });
     }
@@ -288,8 +290,9 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       throw term.signal.reason ?? new Error("leader lock lost while claiming leadership");
     }
     this.#leader = true;
+    this.#metrics.leading(true);
     this.emit("leader", { epoch: BigInt(claimed.epoch) });
-    this.#options.logger.info?.("consumer leads", { name: this.name, epoch: claimed.epoch, id: this.#id });
+    this.#options.logger.info?.("consumer leads", { epoch: claimed.epoch, id: this.#id });
     const held = new HeldOutcomes(
       {
         pool: this.#pool,
@@ -297,7 +300,10 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         name: this.name,
         epoch: claimed.epoch,
         logger: this.#options.logger,
-        report: (failure) => this.emit("outcomeWriteFailed", failure),
+        report: (failure) => {
+          this.#metrics.outcomeWriteFailed();
+          this.emit("outcomeWriteFailed", failure);
+        },
       },
       claimed.held_outcomes === null ? [] : (JSON.parse(claimed.held_outcomes) as HeldOutcome[]),
     );
@@ -346,6 +352,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       if (term.signal.aborted && !this.#stopping.signal.aborted) throw term.signal.reason;
     } finally {
       this.#leader = false;
+      this.#metrics.leading(false);
       this.#lock.off("lost", lost);
       this.#abandon.signal.removeEventListener("abort", abandon);
     }
@@ -377,7 +384,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       logger.warn?.(
         "the server is on a new timeline (a promoted standby, or a point-in-time recovery); progress goes on",
         {
-          name: this.name,
+          epoch: claimed.epoch,
           recordedOn: Number(claimed.timeline),
           timeline: server.timeline,
         },
@@ -393,13 +400,13 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     if (restamp.rows > 0) {
       logger.warn?.(
         "jobs copied from another cluster (transaction ids this server has not reached) were re-inserted to be delivered",
-        { name: this.name, rows: restamp.rows },
+        { epoch: claimed.epoch, rows: restamp.rows },
       );
     }
     if (restamp.refused) {
       logger.warn?.(
         "jobs copied from another cluster wait in immediate: this role may not re-insert them (moveConsumer, run by the table's owner, does)",
-        { name: this.name, error: restamp.refused.message },
+        { epoch: claimed.epoch, err: restamp.refused },
       );
     }
   }
@@ -407,14 +414,17 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   #startMaintenance(): Maintenance | undefined {
     if (this.#options.maintenance === false) return undefined;
     const maintenance = new Maintenance(this.#pool, this.#options.maintenance);
-    maintenance.on("run", (report) => this.emit("maintenance", report));
+    maintenance.on("run", (report) => {
+      this.#metrics.maintenance(report);
+      this.emit("maintenance", report);
+    });
     maintenance.on("error", (error) => this.#report(error));
     maintenance.start();
     return maintenance;
   }
 
   #report(error: Error): void {
-    this.#options.logger.error?.(error.message, { name: this.name, error });
+    this.#options.logger.error?.(error.message, { err: error });
     // An 'error' event with no listener would crash the process; the logger has it anyway.
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }

@@ -1,4 +1,5 @@
 import type { Job, JobFailure } from "../core/job.js";
+import { traceEachJob } from "../telemetry/job-span.js";
 
 export interface ForEachJobOptions {
   /** How many jobs run at once. Default 10. */
@@ -28,6 +29,7 @@ export async function forEachJob<J extends Job>(
     throw new RangeError(`forEachJob: concurrency must be a positive integer, got ${concurrency}`);
   }
   const failures: JobFailure[] = [];
+  const run = traceEachJob(jobs, work);
   let next = 0;
   const lane = async (): Promise<void> => {
     for (;;) {
@@ -38,7 +40,7 @@ export async function forEachJob<J extends Job>(
         continue;
       }
       try {
-        await work(job);
+        await run(job);
       } catch (error) {
         failures.push({ job, error });
       }

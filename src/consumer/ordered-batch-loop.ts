@@ -1,5 +1,6 @@
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
+import { traceSettle } from "../telemetry/settle-span.js";
 import type { BatchFlow, BatchLoopContext } from "./batch-loop.js";
 import { runChecked } from "./checked-handler.js";
 import type { FailedJob } from "./job-outcome.js";
@@ -55,7 +56,8 @@ export async function runOrderedBatches<Batch extends { readonly jobs: readonly 
         const done = inHand.shift() as ScheduledBatch<Batch>;
         await writing;
         committing = true;
-        writing = flow.commit(done.batch, done.outcomes).then(() => {
+        const settle = { jobs: done.batch.jobs.length, failed: failedCount(done.outcomes) };
+        writing = traceSettle(context.options, settle, () => flow.commit(done.batch, done.outcomes)).then(() => {
           committing = false;
           keyOrder.committed();
         });

@@ -1,6 +1,6 @@
 import { type BatchObservableCallback, type Meter, metrics, type ObservableGauge } from "@opentelemetry/api";
 import { InvalidOptionError } from "../core/errors.js";
-import { defaultLogger, type Logger } from "../core/logger.js";
+import { asLogger, defaultLogger, type Logger } from "../core/logger.js";
 import type { ConnectionSource } from "../database/queryable.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { metricsReader } from "./metrics-reader.js";
@@ -49,7 +49,7 @@ export function observeOutbox(pool: ConnectionSource, options: ObserveOutboxOpti
   if (typeof meter?.createObservableGauge !== "function" || typeof meter.addBatchObservableCallback !== "function") {
     throw new InvalidOptionError("meter", "expected an OpenTelemetry Meter (provider.getMeter(name))");
   }
-  const read = metricsReader(pool, schema, options.logger ?? defaultLogger);
+  const read = metricsReader(pool, schema, asLogger(options.logger ?? defaultLogger));
   const gauges = new Map<string, ObservableGauge>(
     outboxMetricDescriptors.map((each) => [
       each.name,

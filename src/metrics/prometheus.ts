@@ -15,7 +15,7 @@
  */
 import { Gauge, Registry } from "prom-client";
 import { InvalidOptionError } from "../core/errors.js";
-import { defaultLogger, type Logger } from "../core/logger.js";
+import { asLogger, defaultLogger, type Logger } from "../core/logger.js";
 import type { ConnectionSource } from "../database/queryable.js";
 import { resolveSchema } from "../schema/schema-name.js";
 import { metricsReader } from "./metrics-reader.js";
@@ -86,7 +86,7 @@ export function prometheusMetrics(pool: ConnectionSource, options: PrometheusMet
         "give each schema its own prefix or registry",
     );
   }
-  const read = metricsReader(pool, schema, options.logger ?? defaultLogger);
+  const read = metricsReader(pool, schema, asLogger(options.logger ?? defaultLogger));
   outboxMetricDescriptors.forEach((descriptor, index) => {
     const gauge: Gauge = new Gauge({
       name: names[index] as string,
@@ -129,7 +129,7 @@ export type MetricsHandler = (request: Request) => Promise<Response>;
  */
 export function prometheusHandler(pool: ConnectionSource, options: PrometheusMetricsOptions = {}): MetricsHandler {
   const registry = prometheusMetrics(pool, options);
-  const logger = options.logger ?? defaultLogger;
+  const logger = asLogger(options.logger ?? defaultLogger);
   return async (request) => {
     if (request.method !== "GET") {
       return new Response("only GET is served here\n", {

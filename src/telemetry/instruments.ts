@@ -1,0 +1,74 @@
+import type { Counter, Histogram, MeterProvider, UpDownCounter } from "@opentelemetry/api";
+import { otel, scopeName } from "./otel-api.js";
+
+/** The instruments the library records into, on the meter of the registered provider. */
+export interface Instruments {
+  /** messaging.client.sent.messages: jobs enqueued. */
+  readonly sent: Counter;
+  /** messaging.client.consumed.messages: jobs handed to a handler. */
+  readonly consumed: Counter;
+  /** messaging.client.operation.duration: an enqueue (send) or an outcome commit (settle), in s. */
+  readonly operationDuration: Histogram;
+  /** messaging.process.duration: one handler call, in s. */
+  readonly processDuration: Histogram;
+  /** poutbox.consumer.leader: 1 while this process leads the consumer. */
+  readonly leader: UpDownCounter;
+  /** poutbox.outcome_write.failures: outcome writes that failed and were held. */
+  readonly outcomeWriteFailures: Counter;
+  /** poutbox.maintenance.runs: maintenance runs, by outcome. */
+  readonly maintenanceRuns: Counter;
+  /** poutbox.maintenance.partitions: partitions created or dropped by maintenance. */
+  readonly maintenancePartitions: Counter;
+}
+
+// Seconds, with boundaries from 5 ms to 10 s as the messaging conventions advise.
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+let made: { provider: MeterProvider; instruments: Instruments } | undefined;
+
+/**
+ * The instruments on the meter provider registered now. The API has no proxy for meters (as it
+ * has for tracers): instruments made before the application registers its SDK would stay
+ * no-ops, so they are made again whenever the registered provider changes.
+ */
+export function instruments(): Instruments | undefined {
+  if (!otel) return undefined;
+  const provider = otel.metrics.getMeterProvider();
+  if (made?.provider === provider) return made.instruments;
+  const meter = provider.getMeter(scopeName);
+  const duration = (name: string, description: string) =>
+    meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: durationBuckets } });
+  const instruments: Instruments = {
+    sent: meter.createCounter("messaging.client.sent.messages", {
+      description: "Jobs enqueued into the outbox",
+      unit: "{message}",
+    }),
+    consumed: meter.createCounter("messaging.client.consumed.messages", {
+      description: "Jobs handed to a consumer's handler",
+      unit: "{message}",
+    }),
+    operationDuration: duration(
+      "messaging.client.operation.duration",
+      "Duration of an enqueue (send) or of a batch's outcome commit (settle)",
+    ),
+    processDuration: duration("messaging.process.duration", "Duration of one handler call"),
+    leader: meter.createUpDownCounter("poutbox.consumer.leader", {
+      description: "1 while this process leads the consumer, 0 otherwise",
+      unit: "1",
+    }),
+    outcomeWriteFailures: meter.createCounter("poutbox.outcome_write.failures", {
+      description: "Batch outcomes whose write failed and that are held for another try",
+      unit: "{batch}",
+    }),
+    maintenanceRuns: meter.createCounter("poutbox.maintenance.runs", {
+      description: "Maintenance runs, by outcome (ran, skipped)",
+      unit: "{run}",
+    }),
+    maintenancePartitions: meter.createCounter("poutbox.maintenance.partitions", {
+      description: "Partitions maintenance created or dropped (poutbox.maintenance.action)",
+      unit: "{partition}",
+    }),
+  };
+  made = { provider, instruments };
+  return instruments;
+}

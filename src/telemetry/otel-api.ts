@@ -1,0 +1,24 @@
+import { createRequire } from "node:module";
+
+/** The OpenTelemetry API, as the application installed it. */
+export type OtelApi = typeof import("@opentelemetry/api");
+
+/**
+ * `@opentelemetry/api` when the application has it, else undefined: it is an optional peer, so
+ * without it the library traces and counts nothing and loads nothing more. It is required,
+ * not imported, so that a missing package costs no top-level await (which would stop
+ * `require()` of this package on Node 22). Its CommonJS and ESM copies share one global
+ * registration, so the SDK the application registers is the one found here.
+ */
+export const otel: OtelApi | undefined = load();
+
+function load(): OtelApi | undefined {
+  try {
+    return createRequire(import.meta.url)("@opentelemetry/api") as OtelApi;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The instrumentation scope of every span and instrument the library makes. */
+export const scopeName = "poutbox";

@@ -1,0 +1,69 @@
+import { messaging, poutboxAttributes, systemName } from "./attributes.js";
+import { instruments } from "./instruments.js";
+import { otel, scopeName } from "./otel-api.js";
+
+/** What an enqueue call writes: into which schema, under which topic, how many jobs. */
+export interface SendTarget {
+  readonly schema: string;
+  readonly topic: string | null;
+  readonly count: number;
+}
+
+/**
+ * Runs an enqueue (`send`) in a producer span and counts it. When a trace is being recorded,
+ * `send` gets the job headers to store instead of `given`: `given` with the span's context
+ * added by the registered propagator (W3C `traceparent`, `tracestate`, `baggage`), so the
+ * consumer's span can follow from it. Headers the caller set win over the injected ones.
+ * Without `@opentelemetry/api`, or with no SDK registered, `send` runs as it is and gets
+ * undefined: nothing is added to the job.
+ */
+export async function traceSend<T>(
+  target: SendTarget,
+  given: Readonly<Record<string, string>> | undefined,
+  send: (headers: string | undefined) => Promise<T>,
+): Promise<T> {
+  const api = otel;
+  if (!api) return send(undefined);
+  const started = performance.now();
+  const attributes: Record<string, string> = {
+    [messaging.system]: systemName,
+    [messaging.operationName]: "send",
+    [messaging.operationType]: "send",
+    [poutboxAttributes.schema]: target.schema,
+    ...(target.topic === null ? {} : { [messaging.destinationName]: target.topic }),
+  };
+  const span = api.trace.getTracer(scopeName).startSpan(`send ${target.topic ?? systemName}`, {
+    kind: api.SpanKind.PRODUCER,
+    attributes: target.count === 1 ? attributes : { ...attributes, [messaging.batchCount]: target.count },
+  });
+  const active = api.trace.setSpan(api.context.active(), span);
+  let headers: string | undefined;
+  if (api.isSpanContextValid(span.spanContext())) {
+    const carrier: Record<string, string> = {};
+    api.propagation.inject(active, carrier);
+    if (Object.keys(carrier).length > 0) headers = JSON.stringify({ ...carrier, ...given });
+  }
+  try {
+    const result = await api.context.with(active, () => send(headers));
+    if (span.isRecording() && typeof result === "bigint") span.setAttribute(messaging.messageId, String(result));
+    instruments()?.sent.add(target.count, attributes);
+    return result;
+  } catch (error) {
+    const type = errorType(error);
+    attributes[messaging.errorType] = type;
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    span.setAttribute(messaging.errorType, type);
+    throw error;
+  } finally {
+    span.end();
+    instruments()?.operationDuration.record((performance.now() - started) / 1000, attributes);
+  }
+}
+
+/** `error.type`: the SQLSTATE of a database error, else the error's class name. */
+export function errorType(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string") return code;
+  return (error as Error)?.name ?? "Error";
+}

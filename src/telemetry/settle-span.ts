@@ -1,0 +1,46 @@
+import type { Attributes } from "@opentelemetry/api";
+import { messaging, poutboxAttributes, systemName } from "./attributes.js";
+import { instruments } from "./instruments.js";
+import { otel, scopeName } from "./otel-api.js";
+import type { ProcessTarget } from "./process-span.js";
+import { errorType } from "./send-span.js";
+
+/**
+ * Runs the commit of a batch's outcomes (`settle`: the progress past the batch, its retries and
+ * dead letters, in one transaction) in a client span, and records its duration.
+ */
+export async function traceSettle(
+  target: ProcessTarget,
+  batch: { readonly jobs: number; readonly failed: number },
+  commit: () => Promise<void>,
+): Promise<void> {
+  const api = otel;
+  if (!api) return commit();
+  const started = performance.now();
+  const attributes: Attributes = {
+    [messaging.system]: systemName,
+    [messaging.operationName]: "commit",
+    [messaging.operationType]: "settle",
+    [messaging.consumerGroup]: target.name,
+    [poutboxAttributes.schema]: target.schema,
+  };
+  const span = api.trace.getTracer(scopeName).startSpan(
+    `commit ${target.name}`,
+    {
+      kind: api.SpanKind.CLIENT,
+      attributes: { ...attributes, [messaging.batchCount]: batch.jobs, "poutbox.batch.failed": batch.failed },
+    },
+    api.ROOT_CONTEXT,
+  );
+  try {
+    await api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), commit);
+  } catch (error) {
+    attributes[messaging.errorType] = errorType(error);
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    throw error;
+  } finally {
+    span.end();
+    instruments()?.operationDuration.record((performance.now() - started) / 1000, attributes);
+  }
+}
