@@ -6,8 +6,11 @@ import { describe, it } from "node:test";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { Client, Consumer, type ConsumerOptions, forEachJob, type Handler, type Job } from "../src/index.js";
+import { natsRelay } from "../src/relays/nats.js";
+import { testStream } from "./support/nats.js";
 import { needs } from "./support/needs.js";
 import { registerSdk } from "./support/otel-sdk.js";
+import { withRelay } from "./support/relay-consumer.js";
 import { stopAndDropSlot } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -298,5 +301,35 @@ describe("traces at enqueue", () => {
     assert.equal(failed?.status.code, SpanStatusCode.ERROR);
     // error.type: the library's stable error code (a SQLSTATE for a database error).
     assert.equal(failed?.attributes["error.type"], "SCHEMA_MISSING");
+  });
+});
+
+describe("traces through a relay", () => {
+  it("the NATS relay's message carries the producer's trace context, and its publish is the producer's child", async () => {
+    const { schema, client } = await db.freshSchema("relayed");
+    const stream = await testStream();
+    try {
+      const { id, send } = await trace.getTracer("producer").startActiveSpan("request", async (span) => {
+        const enqueued = await client.enqueue({ order: 9 }, { topic: "order.shipped" });
+        span.end();
+        return { id: enqueued, send: span };
+      });
+      await withRelay(
+        db.pool,
+        natsRelay(stream.js, { subject: `${stream.prefix}.{topic}` }),
+        { schema, name: "relay" },
+        {},
+        () => waitFor(async () => (await stream.messages()).length === 1, { what: "the message in the stream" }),
+      );
+      const [message] = await stream.messages();
+      const traceId = send.spanContext().traceId;
+      const producer = spanNamed(sdk.spans(), "send order.shipped", traceId);
+      assert.equal(message?.headers.traceparent, `00-${traceId}-${producer.spanContext().spanId}-01`);
+      const relayed = spanNamed(sdk.spans(), "process order.shipped", traceId);
+      childOf(relayed, producer);
+      assert.equal(relayed.attributes["messaging.message.id"], String(id));
+    } finally {
+      await stream.close();
+    }
   });
 });
