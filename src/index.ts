@@ -45,7 +45,7 @@ export {
 export type { HandlerContext, HandlerResult, Job, JobFailure } from "./core/job.js";
 export type { JobId } from "./core/job-id.js";
 export type { Logger } from "./core/logger.js";
-export { consoleLogger, silentLogger } from "./core/logger.js";
+export { asLogger, consoleLogger, silentLogger } from "./core/logger.js";
 export type {
   ConnectionSource,
   PooledConnection,
