@@ -28,6 +28,7 @@ describe("the built package", () => {
       "SlotLostError",
       "TransactionStateError",
       "adoptPartition",
+      "asLogger",
       "consoleLogger",
       "countDeadLetters",
       "defineTopics",
@@ -80,6 +81,20 @@ describe("the built package", () => {
       const module = await import(`poutbox/${subpath}`);
       assert.deepEqual(Object.keys(module).sort(), ["UnsendableJobError", ...names, "relayHeaders"], subpath);
     }
+  });
+
+  it("resolves the metrics subpaths: poutbox/opentelemetry and poutbox/prometheus", async () => {
+    const otel = await import("poutbox/opentelemetry");
+    assert.deepEqual(Object.keys(otel).sort(), ["observeOutbox", "outboxMetricDescriptors", "outboxMetrics"]);
+    const prometheus = await import("poutbox/prometheus");
+    assert.deepEqual(Object.keys(prometheus).sort(), [
+      "outboxMetricDescriptors",
+      "outboxMetrics",
+      "prometheusHandler",
+      "prometheusLabel",
+      "prometheusMetrics",
+      "prometheusName",
+    ]);
   });
 
   // Each fixture is a user's project compiled against dist/: `consumer` the core API,
