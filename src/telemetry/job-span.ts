@@ -1,7 +1,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { Job } from "../core/job.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
-import { producerContext } from "./job-trace-context.js";
+import { producerReader } from "./job-trace-context.js";
 import { otel, scopeName } from "./otel-api.js";
 import { processAttributesOf } from "./process-span.js";
 
@@ -23,8 +23,9 @@ export function traceEachJob<J extends Job, R>(
   const attributes = processAttributesOf(active);
   if (!call?.isRecording() || attributes === undefined) return work;
   const tracer = api.trace.getTracer(scopeName);
+  const read = producerReader(api);
   return async (job) => {
-    const producer = producerContext(api, job);
+    const producer = read(job);
     const jobAttributes: Attributes = {
       ...attributes,
       [messaging.messageId]: String(job.id),

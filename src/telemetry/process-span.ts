@@ -3,7 +3,7 @@ import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
-import { producerContext } from "./job-trace-context.js";
+import { type ProducerReader, producerReader } from "./job-trace-context.js";
 import { otel, scopeName } from "./otel-api.js";
 import { errorType } from "./send-span.js";
 
@@ -53,7 +53,8 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     ...(topic === undefined ? {} : { [messaging.destinationName]: topic }),
   };
   const single = jobs.length === 1 ? (jobs[0] as Job<unknown>) : undefined;
-  const producer = single && producerContext(api, single);
+  const read = producerReader(api);
+  const producer = single && read(single);
   const span = api.trace.getTracer(scopeName).startSpan(
     `process ${topic ?? systemName}`,
     {
@@ -70,7 +71,7 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     },
     producer?.context ?? api.ROOT_CONTEXT,
   );
-  if (!single && span.isRecording()) span.addLinks(producerLinks(jobs));
+  if (!single && span.isRecording()) span.addLinks(producerLinks(jobs, read));
   const active = api.trace.setSpan(producer?.context ?? api.ROOT_CONTEXT, span).setValue(processKey, attributes);
   try {
     const outcome = await api.context.with(active, run);
@@ -86,8 +87,7 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     const measure = instruments();
     if (measure) {
       measure.processDuration.record((performance.now() - started) / 1000, attributes);
-      if (topic !== undefined)
-        measure.consumed.add(jobs.length, { ...attributes, [messaging.operationName]: "process" });
+      if (topic !== undefined) measure.consumed.add(jobs.length, attributes);
       else
         for (const [each, count] of countByTopic(jobs)) measure.consumed.add(count, topicAttributes(attributes, each));
     }
@@ -142,13 +142,15 @@ function firstLine(text: string): string {
   return end < 0 ? text : text.slice(0, end);
 }
 
-function producerLinks(jobs: readonly Job<unknown>[]): Link[] {
-  const api = otel;
-  if (!api) return [];
+// The SDK keeps 128 links per span by default: reading more producers would be work thrown away.
+const maxLinks = 128;
+
+function producerLinks(jobs: readonly Job<unknown>[], read: ProducerReader): Link[] {
   const links: Link[] = [];
   for (const job of jobs) {
-    const producer = producerContext(api, job);
+    const producer = read(job);
     if (producer) links.push({ context: producer.span, attributes: { [messaging.messageId]: String(job.id) } });
+    if (links.length === maxLinks) break;
   }
   return links;
 }
