@@ -68,13 +68,13 @@ describe("messaging metrics (OpenTelemetry SDK registered)", () => {
         assert.ok(value.sum > 0 && value.sum < 60 * value.count, `durations in seconds: ${JSON.stringify(value)}`);
       }
 
-      const leader = await sdk.points("poutbox.consumer.leader");
+      const leader = await sdk.points("poutbox.process.leading");
       assert.equal(total(leader, { "poutbox.consumer": "counted", "poutbox.schema": schema }), 1);
       assert.equal(total(await sdk.points("poutbox.outcome_write.failures"), { "poutbox.consumer": "counted" }), 0);
     } finally {
       await consumer.stop();
     }
-    const leader = await sdk.points("poutbox.consumer.leader");
+    const leader = await sdk.points("poutbox.process.leading");
     assert.equal(total(leader, { "poutbox.consumer": "counted", "poutbox.schema": schema }), 0, "0 once stopped");
   });
 

@@ -168,6 +168,11 @@ for (const { mode, options, needs: required } of modes) {
       });
       const settle = spanNamed(sdk.spans(), `commit traced_${mode}`);
       assert.equal(settle.attributes["messaging.operation.type"], "settle");
+      assert.deepEqual(
+        settle.links.map((link) => link.context.spanId),
+        [process.spanContext().spanId],
+        "the commit links to the call that handled its batch",
+      );
     });
 
     it("links a batch's process span to every producer, and forEachJob gives each job a span in its own trace", async (t) => {

@@ -57,7 +57,7 @@ export async function runBatches<Batch extends { readonly jobs: readonly Job<unk
       if (result.kind === "abandoned") break;
       const failures = new Map<JobId, FailedJob>(result.failures);
       await writing;
-      const settle = { jobs: batch.jobs.length, failed: failures.size };
+      const settle = { jobs: batch.jobs, failed: failures.size };
       writing = traceSettle(context.options, settle, () => flow.commit(batch, failures));
       writing.catch(() => undefined);
       context.onBatch({ jobs: batch.jobs.length, failed: failures.size, ms: performance.now() - started });

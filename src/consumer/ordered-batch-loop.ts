@@ -56,7 +56,7 @@ export async function runOrderedBatches<Batch extends { readonly jobs: readonly 
         const done = inHand.shift() as ScheduledBatch<Batch>;
         await writing;
         committing = true;
-        const settle = { jobs: done.batch.jobs.length, failed: failedCount(done.outcomes) };
+        const settle = { jobs: done.batch.jobs, failed: failedCount(done.outcomes) };
         writing = traceSettle(context.options, settle, () => flow.commit(done.batch, done.outcomes)).then(() => {
           committing = false;
           keyOrder.committed();

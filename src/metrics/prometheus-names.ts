@@ -1,9 +1,10 @@
 import type { OutboxMetricDescriptor } from "./outbox-metrics.js";
 
-// OpenTelemetry names to Prometheus names, as the OpenTelemetry Prometheus exporters translate
-// them: dots to underscores, the unit as a suffix where Prometheus names one (`_seconds`,
-// `_bytes`; a count in braces or the flag `1` adds nothing). A dashboard written against
-// poutbox/prometheus then also reads what observeOutbox() exports through a Collector.
+// OpenTelemetry names to Prometheus names: dots to underscores, the unit as a suffix where
+// Prometheus names one (`_seconds`, `_bytes`; a count in braces or the flag `1` adds nothing).
+// Exporters of OpenTelemetry metrics translate much the same way, with differences of their
+// own (a `_ratio` suffix for unit `1`, in some), so the names of what observeOutbox() exports
+// are the exporter's to say.
 
 const unitSuffixes: Readonly<Record<string, string>> = { s: "seconds", By: "bytes" };
 

@@ -11,9 +11,9 @@ export interface Instruments {
   readonly operationDuration: Histogram;
   /** messaging.process.duration: one handler call, in s. */
   readonly processDuration: Histogram;
-  /** poutbox.consumer.leader: 1 while this process leads the consumer. */
+  /** poutbox.process.leading: 1 while this process leads the consumer. */
   readonly leader: UpDownCounter;
-  /** poutbox.outcome_write.failures: outcome writes that failed and were held. */
+  /** poutbox.outcome_write.failures: job outcomes whose write failed (each failed try). */
   readonly outcomeWriteFailures: Counter;
   /** poutbox.maintenance.runs: maintenance runs, by outcome. */
   readonly maintenanceRuns: Counter;
@@ -52,13 +52,15 @@ export function instruments(): Instruments | undefined {
       "Duration of an enqueue (send) or of a batch's outcome commit (settle)",
     ),
     processDuration: duration("messaging.process.duration", "Duration of one handler call"),
-    leader: meter.createUpDownCounter("poutbox.consumer.leader", {
-      description: "1 while this process leads the consumer, 0 otherwise",
+    leader: meter.createUpDownCounter("poutbox.process.leading", {
+      description:
+        "1 while this process leads the consumer, 0 otherwise (poutbox.consumer.leader, read from the database, says whether any process does)",
       unit: "1",
     }),
     outcomeWriteFailures: meter.createCounter("poutbox.outcome_write.failures", {
-      description: "Batch outcomes whose write failed and that are held for another try",
-      unit: "{batch}",
+      description:
+        "Failed writes of a job's outcome (its retry or dead letter), held and tried again: one per failed try",
+      unit: "{outcome}",
     }),
     maintenanceRuns: meter.createCounter("poutbox.maintenance.runs", {
       description: "Maintenance runs, by outcome (ran, skipped)",

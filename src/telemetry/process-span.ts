@@ -1,4 +1,4 @@
-import type { Attributes, Context, Link, Span } from "@opentelemetry/api";
+import type { Attributes, Context, Link, Span, SpanContext } from "@opentelemetry/api";
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
@@ -19,6 +19,15 @@ const processKey = otel?.createContextKey("poutbox process attributes") ?? Symbo
 /** The attributes of the `process` span active in `context`, if one is. */
 export function processAttributesOf(context: Context): Attributes | undefined {
   return context.getValue(processKey) as Attributes | undefined;
+}
+
+// The span of each handler call, by the array of jobs it was given: the commit of that batch
+// links to it (when the batch and the call are one, as without ordering by key).
+const callSpans = new WeakMap<readonly Job<unknown>[], SpanContext>();
+
+/** The span of the handler call that was given exactly `jobs`, if it was recorded. */
+export function callSpanOf(jobs: readonly Job<unknown>[]): SpanContext | undefined {
+  return callSpans.get(jobs);
 }
 
 /** What came of a handler call, as the consumer records it. */
@@ -71,7 +80,10 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     },
     producer?.context ?? api.ROOT_CONTEXT,
   );
-  if (!single && span.isRecording()) span.addLinks(producerLinks(jobs, read));
+  if (span.isRecording()) {
+    if (!single) span.addLinks(producerLinks(jobs, read));
+    callSpans.set(jobs, span.spanContext());
+  }
   const active = api.trace.setSpan(producer?.context ?? api.ROOT_CONTEXT, span).setValue(processKey, attributes);
   try {
     const outcome = await api.context.with(active, run);
@@ -79,6 +91,7 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     return outcome;
   } catch (error) {
     attributes[messaging.errorType] = errorType(error);
+    span.setAttribute(messaging.errorType, errorType(error));
     span.recordException(error as Error);
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
     throw error;

@@ -1,17 +1,19 @@
-import type { Attributes } from "@opentelemetry/api";
+import type { Attributes, Link, SpanContext } from "@opentelemetry/api";
+import type { Job } from "../core/job.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
 import { otel, scopeName } from "./otel-api.js";
-import type { ProcessTarget } from "./process-span.js";
+import { callSpanOf, type ProcessTarget } from "./process-span.js";
 import { errorType } from "./send-span.js";
 
 /**
  * Runs the commit of a batch's outcomes (`settle`: the progress past the batch, its retries and
- * dead letters, in one transaction) in a client span, and records its duration.
+ * dead letters, in one transaction) in a client span, linked to the span of the handler call
+ * that handled the batch when there was one such call, and records its duration.
  */
 export async function traceSettle(
   target: ProcessTarget,
-  batch: { readonly jobs: number; readonly failed: number },
+  batch: { readonly jobs: readonly Job<unknown>[]; readonly failed: number },
   commit: () => Promise<void>,
 ): Promise<void> {
   const api = otel;
@@ -28,7 +30,8 @@ export async function traceSettle(
     `commit ${target.name}`,
     {
       kind: api.SpanKind.CLIENT,
-      attributes: { ...attributes, [messaging.batchCount]: batch.jobs, "poutbox.batch.failed": batch.failed },
+      attributes: { ...attributes, [messaging.batchCount]: batch.jobs.length, "poutbox.batch.failed": batch.failed },
+      links: linkTo(callSpanOf(batch.jobs)),
     },
     api.ROOT_CONTEXT,
   );
@@ -36,6 +39,7 @@ export async function traceSettle(
     await api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), commit);
   } catch (error) {
     attributes[messaging.errorType] = errorType(error);
+    span.setAttribute(messaging.errorType, errorType(error));
     span.recordException(error as Error);
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
     throw error;
@@ -43,4 +47,8 @@ export async function traceSettle(
     span.end();
     instruments()?.operationDuration.record((performance.now() - started) / 1000, attributes);
   }
+}
+
+function linkTo(call: SpanContext | undefined): Link[] {
+  return call ? [{ context: call }] : [];
 }
