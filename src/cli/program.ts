@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { defineConsumer } from "./commands/consumer.js";
+import { defineDashboard } from "./commands/dashboard.js";
 import { defineDeadLetter } from "./commands/dead-letter.js";
 import { defineKeys } from "./commands/keys.js";
 import { defineMaintenance } from "./commands/maintenance.js";
@@ -47,5 +48,6 @@ export function program(writeError: (line: string) => void): Command {
   defineScheduled(root.command("scheduled"));
   defineRelay(root.command("relay"));
   defineMetrics(root.command("metrics"));
+  defineDashboard(root.command("dashboard"));
   return root;
 }

@@ -1,0 +1,267 @@
+import type pg from "pg";
+import { Client } from "../client/client.js";
+import { PoutboxError } from "../core/errors.js";
+import type { JobId } from "../core/job-id.js";
+import type { PooledConnection } from "../database/queryable.js";
+import { withConnection } from "../database/with-connection.js";
+import { purgeDeadLetters, requeueDeadLetters } from "../dead-letter/dead-letter.js";
+import { listBlockedKeys, retryKeyHead, skipKeyHead } from "../keys/blocked-keys.js";
+import { type MoveTarget, moveConsumer } from "../recovery/move-consumer.js";
+import { status } from "../status/status.js";
+import { HttpError, parseJobId, parseTime } from "./http.js";
+import { actionCap, describe, type JobFilter, type JobState, parseFilter, selectedJobs } from "./jobs.js";
+
+// POST /api/actions/<action>: what an operator does from the dashboard, each through the
+// library's own call. `preview: true` changes nothing and says what the same call would act
+// on; a bulk action on a filter acts on exactly what the preview of that filter counts (at most
+// actionCap jobs per call, newest first).
+
+export const actionNames = ["requeue", "purge", "cancel", "retry-key", "skip-key", "move"] as const;
+export type ActionName = (typeof actionNames)[number];
+
+/** How many ids an answer lists. */
+const idsShown = 100;
+
+export interface ActionResult {
+  readonly preview?: true;
+  readonly done?: true;
+  readonly count: number;
+  readonly ids: string[];
+  readonly [more: string]: unknown;
+}
+
+interface Context {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  readonly quotedSchema: string;
+}
+
+export async function runAction(context: Context, name: ActionName, body: unknown): Promise<ActionResult> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "the body must be a JSON object");
+  }
+  const given = body as Record<string, unknown>;
+  if (given.preview !== undefined && typeof given.preview !== "boolean") {
+    throw new HttpError(400, "preview: expected true or false");
+  }
+  const preview = given.preview === true;
+  switch (name) {
+    case "requeue":
+    case "purge":
+      return selectionAction(context, name, "dead", given, preview);
+    case "cancel":
+      return selectionAction(context, name, "scheduled", given, preview);
+    case "retry-key":
+    case "skip-key":
+      return keyAction(context, name, given, preview);
+    case "move":
+      return moveAction(context, given, preview);
+  }
+}
+
+/** requeue, purge (dead letters) and cancel (scheduled jobs), on ids, a filter, or both. */
+async function selectionAction(
+  context: Context,
+  name: "requeue" | "purge" | "cancel",
+  state: JobState,
+  given: Record<string, unknown>,
+  preview: boolean,
+): Promise<ActionResult> {
+  const ids = parseIds(given.ids);
+  let filter: JobFilter = { state };
+  if (given.filter !== undefined && given.filter !== null) {
+    if (typeof given.filter !== "object" || Array.isArray(given.filter)) {
+      throw new HttpError(400, "filter: expected an object");
+    }
+    const raw = given.filter as Record<string, unknown>;
+    if (raw.state !== undefined && raw.state !== state) {
+      throw new HttpError(400, `filter.state: ${name} acts on ${state} jobs only, got ${describe(raw.state)}`);
+    }
+    filter = parseFilter({ ...raw, state }, "filter.");
+  } else if (ids === undefined) {
+    throw new HttpError(400, `${name}: give the jobs, as ids or a filter (with filter: {} for every ${state} job)`);
+  }
+  return withConnection(context.pool, async (client) => {
+    await client.query("BEGIN");
+    try {
+      const selected = await selectedJobs(client, context.quotedSchema, filter, ids, actionCap);
+      const capped = selected.length > actionCap;
+      const jobs = selected.slice(0, actionCap);
+      const shown = unique(jobs.map((job) => String(job.id)));
+      const extra = { capped, cap: actionCap };
+      if (preview) {
+        await client.query("ROLLBACK");
+        return { preview: true, count: jobs.length, ids: shown.slice(0, idsShown), ...extra };
+      }
+      let count = 0;
+      let done = shown;
+      if (name === "cancel") {
+        const outbox = new Client(client, { schema: context.schema });
+        const cancelled = await outbox.cancelScheduled(
+          jobs.map((job) => job.id as JobId),
+          { tx: client },
+        );
+        count = cancelled.length;
+        done = cancelled.map(String);
+      } else {
+        const act = name === "requeue" ? requeueDeadLetters : purgeDeadLetters;
+        for (const [consumer, of] of byConsumer(jobs)) {
+          count += await act(client, { schema: context.schema, consumer, ids: of });
+        }
+      }
+      await client.query("COMMIT");
+      return { done: true, count, ids: done.slice(0, idsShown), ...extra };
+    } catch (error) {
+      await rollback(client);
+      throw error;
+    }
+  });
+}
+
+async function rollback(client: PooledConnection): Promise<void> {
+  try {
+    await client.query("ROLLBACK");
+  } catch {
+    // The connection is given up by withConnection anyway.
+  }
+}
+
+function byConsumer(jobs: readonly { consumer: string | null; id: bigint }[]): Map<string, JobId[]> {
+  const groups = new Map<string, JobId[]>();
+  for (const job of jobs) {
+    const consumer = job.consumer ?? "";
+    const list = groups.get(consumer) ?? [];
+    list.push(job.id as JobId);
+    groups.set(consumer, list);
+  }
+  return groups;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+function parseIds(value: unknown): bigint[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new HttpError(400, "ids: expected an array of job ids (strings)");
+  if (value.length > actionCap) throw new HttpError(400, `ids: at most ${actionCap} per call`);
+  return value.map((each, index) => {
+    const id = parseJobId(each);
+    if (id === undefined)
+      throw new HttpError(400, `ids[${index}]: expected a job id (a string of digits), got ${describe(each)}`);
+    return id;
+  });
+}
+
+function requiredText(given: Record<string, unknown>, name: string, max = 500): string {
+  const value = given[name];
+  if (typeof value !== "string" || value.length === 0 || value.length > max) {
+    throw new HttpError(400, `${name}: expected a string of 1 to ${max} characters, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function optionalText(given: Record<string, unknown>, name: string, max = 1000): string | undefined {
+  const value = given[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string" || value.length > max) {
+    throw new HttpError(400, `${name}: expected a string of at most ${max} characters`);
+  }
+  return value;
+}
+
+/** retry-key and skip-key: `{ consumer, key, reason?, force? }` on a blocked ordering key's head. */
+async function keyAction(
+  context: Context,
+  name: "retry-key" | "skip-key",
+  given: Record<string, unknown>,
+  preview: boolean,
+): Promise<ActionResult> {
+  const consumer = requiredText(given, "consumer", 200);
+  const key = requiredText(given, "key");
+  const reason = optionalText(given, "reason");
+  if (given.force !== undefined && typeof given.force !== "boolean")
+    throw new HttpError(400, "force: expected true or false");
+  const force = given.force === true;
+  if (preview) {
+    const [blocked] = await listBlockedKeys(context.pool, { schema: context.schema, consumer, key, limit: 1 });
+    return {
+      preview: true,
+      count: blocked ? 1 : 0,
+      ids: blocked ? [String(blocked.head.id)] : [],
+      head: blocked ? { id: String(blocked.head.id), state: blocked.head.state, waiting: blocked.waiting } : null,
+    };
+  }
+  const options = { schema: context.schema, consumer, key, force, reason };
+  const result =
+    name === "retry-key" ? await retryKeyHead(context.pool, options) : await skipKeyHead(context.pool, options);
+  return {
+    done: true,
+    count: result ? 1 : 0,
+    ids: result ? [String(result.id)] : [],
+    previousState: result?.previousState ?? null,
+  };
+}
+
+/** move: `{ consumer, to: "now" | "oldest" | <ISO time> | <job id>, reason? }`, refused while the consumer runs. */
+async function moveAction(context: Context, given: Record<string, unknown>, preview: boolean): Promise<ActionResult> {
+  const consumer = requiredText(given, "consumer", 200);
+  const to = parseMoveTarget(given.to);
+  const reason = optionalText(given, "reason");
+  if (preview) {
+    const found = (await status(context.pool, { schema: context.schema })).consumers.find(
+      (each) => each.name === consumer,
+    );
+    if (found?.leader) {
+      throw new PoutboxError(
+        "CONSUMER_ACTIVE",
+        `consumer "${consumer}" is running (process ${found.leader.pid} holds its leader lock); stop it before moving it`,
+      );
+    }
+    return {
+      preview: true,
+      count: 1,
+      ids: [],
+      consumer,
+      exists: found !== undefined,
+      target: targetText(to),
+      pendingJobs: found?.pendingJobs ?? null,
+    };
+  }
+  const move = await moveConsumer(context.pool, { schema: context.schema, consumer, to, reason });
+  return {
+    done: true,
+    count: 1,
+    ids: [],
+    move: {
+      consumer: move.consumer,
+      target: move.target,
+      reason: move.reason,
+      movedAt: move.movedAt.toISOString(),
+      movedBy: move.movedBy,
+      previous: move.previous,
+      snapshot: move.snapshot,
+      restamped: move.restamped,
+      slotDropped: move.slotDropped,
+    },
+  };
+}
+
+function parseMoveTarget(value: unknown): MoveTarget {
+  if (value === "now" || value === "oldest") return value;
+  const id = parseJobId(value);
+  if (id !== undefined) return id as JobId;
+  const time = parseTime(value);
+  if (time !== undefined) return time;
+  throw new HttpError(400, `to: expected "now", "oldest", an ISO 8601 time or a job id, got ${describe(value)}`);
+}
+
+function targetText(to: MoveTarget): string {
+  return to instanceof Date ? to.toISOString() : typeof to === "bigint" ? `job ${to}` : to;
+}
+
+/** The HTTP status of a library error: 400 for a value it refuses, 409 for a state it refuses. */
+export function statusOfError(error: unknown): number | undefined {
+  if (!(error instanceof PoutboxError)) return undefined;
+  return error.code === "INVALID_OPTION" || error.code === "INVALID_PAYLOAD" ? 400 : 409;
+}
