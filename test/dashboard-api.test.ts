@@ -660,6 +660,18 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
     }
   });
 
+  it("serves the built UI from dist/dashboard/assets/ when run from src/", async () => {
+    const handler = dashboardHandler(db.pool, { schema, basePath: "/ops", logger: quiet });
+    try {
+      const page = await handler(new Request("http://localhost/ops/"));
+      assert.equal(page.status, 200, "the UI is built (npm run build)");
+      assert.match(await page.text(), /<base href="\/ops\/" ?\/?>/);
+      assert.equal((await handler(new Request("http://localhost/ops/assets/app.js"))).status, 200);
+    } finally {
+      handler.close();
+    }
+  });
+
   it("refuses wrong options", () => {
     assert.throws(() => dashboardHandler(db.pool, { basePath: "outbox" }), /basePath/);
     assert.throws(() => dashboardHandler(db.pool, { basePath: "/a/../b" }), /basePath/);
@@ -675,10 +687,10 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
 });
 
 /** GET with the path sent as it is written (fetch would resolve the dots). */
-async function rawGet(base: string, path: string): Promise<number> {
+async function rawGet(base: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ hostname, port, path, method: "GET" }, (response) => {
+    const request = httpRequest({ hostname, port, path, method: "GET", headers }, (response) => {
       response.resume();
       resolve(response.statusCode ?? 0);
     });
@@ -711,6 +723,37 @@ describe("poutbox dashboard (the command)", () => {
       assert.equal(ended.code, 2, `${args.join(" ")}: ${ended.stderr}`);
       assert.match(ended.stderr, /refusing to serve the dashboard on \S+ without authentication/);
     }
+  });
+
+  it("without authentication, answers loopback names only (no DNS rebinding)", async () => {
+    const { schema } = await db.freshSchema("dash_cli_open");
+    const child = spawn(process.execPath, ["dist/cli/main.js", "dashboard", "--schema", schema, "--port", "0"], {
+      env: { ...process.env, DATABASE_URL: db.url, NO_COLOR: "1", POUTBOX_DASHBOARD_TOKEN: undefined },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const output = outputOf(child);
+    let stdout = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    try {
+      const url = await waitFor(() => /^(http:\/\/\S+\/)$/m.exec(stdout)?.[1], { what: "the printed address" });
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const port = new URL(url).port;
+      assert.equal((await fetch(`${url}api/session`)).status, 200);
+      // The built UI, from dist/dashboard/assets/ beside the built module.
+      const page = await fetch(url);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<base href="\/" ?\/?>/);
+      assert.equal((await fetch(`${url}assets/app.js`)).status, 200);
+      assert.equal(await rawGet(url, "/api/session", { host: `localhost:${port}` }), 200);
+      assert.equal(await rawGet(url, "/api/session", { host: `evil.example:${port}` }), 421);
+      assert.equal(await rawGet(url, "/api/session", { host: "evil.example" }), 421);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const ended = await output;
+    assert.equal(ended.code, 0, ended.stderr);
   });
 
   it("serves with a token on 0.0.0.0 and stops on SIGTERM", async () => {

@@ -53,7 +53,11 @@ export async function serveIndex(folder: URL, basePath: string): Promise<Respons
     throw new HttpError(404, "the dashboard's UI is not built (dist/dashboard/assets/index.html is missing)");
   }
   let html = body.toString("utf8");
-  if (basePath !== "") html = html.replace(/<base href="\/">/i, `<base href="${escapeAttribute(`${basePath}/`)}">`);
+  if (basePath !== "") {
+    html = html.replace(/<base\s+href=(["'])\/\1\s*(\/?)>/i, (_, _quote, slash: string) =>
+      slash ? `<base href="${escapeAttribute(`${basePath}/`)}" />` : `<base href="${escapeAttribute(`${basePath}/`)}">`,
+    );
+  }
   return new Response(html, { headers: { "content-type": contentTypes.html as string, "cache-control": "no-cache" } });
 }
 

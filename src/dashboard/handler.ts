@@ -21,6 +21,8 @@ const cookieName = "poutbox_token";
 const maxBody = 1024 * 1024;
 const heartbeatInterval = 15_000;
 const blockedKeysShown = 100;
+/** Event streams open at once, each a connection held open: more are refused (503). */
+const maxStreams = 200;
 
 /** dashboardHandler, serving the UI from `assets` (a folder URL ending in "/"). */
 export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions, assets: URL): DashboardHandler {
@@ -62,7 +64,15 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
         throw new HttpError(404, `no such action ${describe(name)}; the actions are ${actionNames.join(", ")}`);
       }
       const body = await readJson(request);
-      return json(await runAction(context, name as ActionName, body));
+      const result = await runAction(context, name as ActionName, body);
+      if (result.done) {
+        logger.info?.(`dashboard: ${name} done on ${result.count} job(s)`, {
+          action: name,
+          count: result.count,
+          ids: result.ids.slice(0, 20),
+        });
+      }
+      return json(result);
     }
     if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "use GET", { allow: "GET, HEAD" });
 
@@ -215,6 +225,9 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
   }
 
   function events(request: Request): Response {
+    if (streams.size >= maxStreams) {
+      throw new HttpError(503, `too many event streams open (${maxStreams}); close some dashboards`);
+    }
     const encoder = new TextEncoder();
     let cleanup = () => {};
     const body = new ReadableStream<Uint8Array>({

@@ -80,6 +80,13 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
+/** The host of a Host header, without its port. */
+function hostName(header: string): string {
+  const bracketed = /^(\[[^\]]*\])(:\d+)?$/.exec(header);
+  if (bracketed) return bracketed[1] as string;
+  return header.replace(/:\d+$/, "");
+}
+
 /** The handler's options; a dashboard reachable from other machines without authentication is refused (exit status 2). */
 function checkExposure(options: DashboardCommandOptions): DashboardOptions {
   if (options.token !== undefined && options.basic !== undefined) {
@@ -107,7 +114,22 @@ async function serveDashboard(
   // A wrong URL or schema is said at once, with the exit status of any other command.
   await status(pool, { schema: options.schema });
   const handler = dashboardHandler(pool, { ...handlerOptions, logger: lineLogger(options) });
-  const server = createServer(toNodeListener(handler));
+  const listener = toNodeListener(handler);
+  const open = handlerOptions.auth === undefined;
+  const server = createServer((request, response) => {
+    // Without authentication the dashboard listens on a loopback address only; a Host that is
+    // not a loopback name is a page of another site whose name was pointed at this machine
+    // (DNS rebinding), refused before it reaches the dashboard.
+    if (open && !isLoopback(hostName(request.headers.host ?? ""))) {
+      response
+        .writeHead(421, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" })
+        .end(
+          "refused: without --token or --basic the dashboard answers to loopback names only (localhost, 127.0.0.1, [::1])\n",
+        );
+      return;
+    }
+    listener(request, response);
+  });
   try {
     await listen(server, options);
     server.on("error", (error) => process.stderr.write(`poutbox: dashboard: ${describeError(error, undefined)}\n`));
