@@ -1,5 +1,7 @@
 // The child side of child-process.ts: takes one task over IPC, runs it, sends its result, exits.
+
 import { drainWithConsumer } from "./tasks/consumer-drain.js";
+import { enqueueInChild } from "./tasks/enqueue.js";
 import { drainWithKeyset } from "./tasks/keyset-drain.js";
 import { runLiveConsumer } from "./tasks/live-consumer.js";
 import { drainWithRawReader } from "./tasks/raw-replication-drain.js";
@@ -15,6 +17,8 @@ async function run(task: Task): Promise<unknown> {
       return drainWithRawReader(task);
     case "live-consumer":
       return runLiveConsumer(task);
+    case "enqueue":
+      return enqueueInChild(task);
     case "relay-drain":
     case "raw-publish": {
       // Imported only here: the broker clients load only for the relay scenario.
@@ -29,8 +33,21 @@ async function run(task: Task): Promise<unknown> {
   }
 }
 
+/**
+ * With `telemetry: true`, the task runs with an OpenTelemetry SDK registered first (before it
+ * makes a client or a consumer), and its result carries what the SDK exported.
+ */
+async function runTask(task: Task): Promise<unknown> {
+  if (!("telemetry" in task && task.telemetry)) return run(task);
+  // Imported only here: other children load no SDK (their RSS stays theirs).
+  const { registerTelemetrySdk } = await import("./telemetry-sdk.js");
+  const sdk = registerTelemetrySdk();
+  const result = await run(task);
+  return { ...(result as object), telemetry: await sdk.finish() };
+}
+
 process.once("message", (task: Task) => {
-  run(task).then(
+  runTask(task).then(
     (result) => process.send?.({ type: "result", result } satisfies ChildMessage, () => process.exit(0)),
     (error: Error) => {
       console.error(error);

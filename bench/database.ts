@@ -49,7 +49,8 @@ export async function fillInOneTransaction(pool: pg.Pool, schema: string, n: num
 /**
  * Commits n jobs into `immediate` in transactions of `perTransaction` jobs each, from a DO
  * block that commits as it goes: as many transactions as an application would make, at the
- * server's speed instead of the client's.
+ * server's speed instead of the client's. With `traceparents`, each job carries the headers an
+ * instrumented producer gives it: a W3C `traceparent` of its own.
  */
 export async function fillInTransactions(
   pool: pg.Pool,
@@ -58,6 +59,7 @@ export async function fillInTransactions(
   perTransaction: number,
   topics = 0,
   keys = 0,
+  traceparents = false,
 ): Promise<void> {
   // DO takes no parameters; the numbers are integers checked here, the schema a checked name.
   if (![n, perTransaction, topics, keys].every(Number.isInteger)) throw new TypeError("integers expected");
@@ -65,12 +67,16 @@ export async function fillInTransactions(
   // from k0..k<keys - 1> by a hash of i: spread as at random, the same in every run.
   const topic = topics > 0 ? `'t' || (i % ${topics})` : "NULL";
   const key = keys > 0 ? `'k' || (abs(hashint4(i)::bigint) % ${keys})` : "NULL";
+  // Version 00, a trace id and a span id drawn from i, sampled: as a sampled parent would inject.
+  const headers = traceparents
+    ? "json_build_object('traceparent', '00-' || md5('trace' || i) || '-' || left(md5('span' || i), 16) || '-01')"
+    : "NULL";
   await pool.query(`
     DO $fill$
     BEGIN
       FOR t IN 0 .. ${Math.ceil(n / perTransaction) - 1} LOOP
-        INSERT INTO "${schema}".immediate (payload, topic, key)
-        SELECT ${serverPayload}, ${topic}, ${key} FROM generate_series(t * ${perTransaction} + 1, least((t + 1) * ${perTransaction}, ${n})) i;
+        INSERT INTO "${schema}".immediate (payload, topic, key, headers)
+        SELECT ${serverPayload}, ${topic}, ${key}, ${headers} FROM generate_series(t * ${perTransaction} + 1, least((t + 1) * ${perTransaction}, ${n})) i;
         COMMIT;
       END LOOP;
     END

@@ -17,6 +17,7 @@ import { growthPolling } from "./scenarios/growth.js";
 import { latencyPolling, latencyReplication } from "./scenarios/latency.js";
 import { relay } from "./scenarios/relay.js";
 import { retryPath } from "./scenarios/retry.js";
+import { telemetry } from "./scenarios/telemetry.js";
 
 const scenarios: Record<ScenarioName, Scenario> = {
   enqueue_single: enqueueSingle,
@@ -30,6 +31,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   growth_polling: growthPolling,
   retry_path: retryPath,
   relay,
+  telemetry,
 };
 
 // Peers are measured in these scenarios only.

@@ -12,6 +12,7 @@ export const scenarioNames = [
   "growth_polling",
   "retry_path",
   "relay",
+  "telemetry",
 ] as const;
 
 export type ScenarioName = (typeof scenarioNames)[number];

@@ -17,7 +17,10 @@ export interface Row {
   readonly jobs_per_s: number;
   /** The cheapest way to do the same work on the same server, measured in the same run. */
   readonly baseline_jobs_per_s: number | null;
-  /** jobs_per_s / baseline_jobs_per_s. */
+  /**
+   * jobs_per_s / baseline_jobs_per_s; for lines measured over alternating rounds
+   * (round_ratios), the median of the rounds' ratios.
+   */
   readonly ratio: number | null;
   readonly p50_ms?: number;
   readonly p95_ms?: number;
@@ -27,6 +30,13 @@ export interface Row {
   /** Our jobs/s divided by the peer's, for the same scenario (poutbox lines only). */
   readonly vs_pg_boss?: number;
   readonly vs_graphile_worker?: number;
+  /**
+   * Lines compared over alternating rounds (telemetry): each round's ratio, on to off, in the
+   * order run; jobs_per_s and baseline_jobs_per_s are then the medians of each side's runs.
+   */
+  readonly round_ratios?: readonly number[];
+  /** Spans the SDK exported in each measured run (telemetry), in the order run. */
+  readonly spans_per_run?: readonly number[];
   /** The issue's target for this line, and whether this run met it. */
   readonly target?: string;
   readonly met?: boolean;

@@ -35,3 +35,29 @@ export async function fastestOf<Key extends string, Result extends { readonly se
   }
   return best;
 }
+
+/**
+ * Runs each measurement `rounds` times, alternating as fastestOf does (odd rounds in reverse
+ * order), and keeps every run, in order: for comparisons too close for the fastest run alone
+ * to settle on a shared machine, whose medians are then compared.
+ */
+export async function alternating<Key extends string, Result>(
+  rounds: number,
+  measurements: Record<Key, (round: number) => Promise<Result>>,
+): Promise<Record<Key, Result[]>> {
+  const keys = Object.keys(measurements) as Key[];
+  const runs = Object.fromEntries(keys.map((key) => [key, []])) as unknown as Record<Key, Result[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const key of round % 2 === 0 ? keys : [...keys].reverse()) runs[key].push(await measurements[key](round));
+  }
+  return runs;
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}

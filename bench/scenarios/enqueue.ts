@@ -5,7 +5,8 @@ import { dropSchema, freshSchema, payload } from "../database.js";
 import { peerRow, type Row, rate, ratio, roundSeconds } from "../report.js";
 import { fastestOf } from "../stats.js";
 
-const connections = 8;
+/** Producers of enqueue_single: connections, each running its transactions one after the other. */
+export const connections = 8;
 
 /** Transactions in enqueue_single: a tenth of n, at least 2,000 (it is the slowest path). */
 export function singleCount(n: number): number {
@@ -159,7 +160,7 @@ export const enqueueBulk: Scenario = {
   },
 };
 
-async function createBusinessTables(pool: pg.Pool, schema: string): Promise<void> {
+export async function createBusinessTables(pool: pg.Pool, schema: string): Promise<void> {
   // What a business transaction writes beside its job, and the plain table of the baselines.
   await pool.query(`
     CREATE TABLE "${schema}".orders (id bigserial PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
@@ -167,7 +168,7 @@ async function createBusinessTables(pool: pg.Pool, schema: string): Promise<void
 }
 
 /** `count` transactions over 8 connections: BEGIN, an order row, `enqueue`, COMMIT. Seconds. */
-async function inTransactions(
+export async function inTransactions(
   pool: pg.Pool,
   schema: string,
   count: number,

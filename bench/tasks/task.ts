@@ -6,7 +6,38 @@ export type Task =
   | LiveConsumerTask
   | PeerDrainTask
   | RelayDrainTask
-  | RawPublishTask;
+  | RawPublishTask
+  | EnqueueTask;
+
+/**
+ * Tasks that may run with an OpenTelemetry SDK registered in their process (bench/telemetry-sdk.ts):
+ * `telemetry: true` registers it before the task starts, and the result then carries how much
+ * it exported (`Telemetry`).
+ */
+export interface Instrumentable {
+  readonly telemetry?: boolean;
+}
+
+/** What the SDK of a `telemetry: true` task exported while it ran. */
+export interface Telemetry {
+  readonly spans: number;
+  /** Metric exports (one a second) and the data points they held. */
+  readonly metricExports: number;
+  readonly metricPoints: number;
+}
+
+/**
+ * A Poutbox client enqueues `n` jobs into `schema`: `single`, `n` transactions over 8
+ * connections, each inserting a business row and enqueueing one job (as enqueue_single);
+ * `many`, `enqueueMany` of 1,000 per call on one connection (as enqueue_bulk).
+ */
+export interface EnqueueTask extends Instrumentable {
+  readonly kind: "enqueue";
+  readonly shape: "single" | "many";
+  readonly url: string;
+  readonly schema: string;
+  readonly n: number;
+}
 
 /** A relay (a consumer whose handler publishes to `broker`) drains `n` jobs into `destination`. */
 export interface RelayDrainTask {
@@ -30,7 +61,7 @@ export interface RawPublishTask {
 }
 
 /** A Poutbox consumer handles `n` jobs with a no-op handler (or fails each job's first delivery). */
-export interface ConsumerDrainTask {
+export interface ConsumerDrainTask extends Instrumentable {
   readonly kind: "consumer-drain";
   readonly url: string;
   readonly schema: string;
@@ -97,6 +128,8 @@ export interface PeerDrainTask {
 export interface Drained {
   readonly seconds: number;
   readonly peakRssMb: number;
+  /** With `telemetry: true`: what the SDK exported. */
+  readonly telemetry?: Telemetry;
 }
 
 /** When each job reached the handler: [id, ms on the wall clock, with fractions]. */
