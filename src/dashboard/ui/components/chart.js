@@ -6,7 +6,7 @@ import { html } from "../html.js";
 
 const palette = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 const height = 200;
-export function Chart({ title, times, series, format }) {
+export function Chart({ title, times, series, format, integer }) {
   const box = useRef(null);
   const plot = useRef(null);
   const shape = series.map((each) => each.label).join("\u0000");
@@ -20,7 +20,17 @@ export function Chart({ title, times, series, format }) {
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
-      axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((tick) => show(tick)) }],
+      axes: [
+        {},
+        {
+          size: 70,
+          values: (_u, ticks) => ticks.map((tick) => show(tick)),
+          // Counts and milliseconds have whole ticks only.
+          ...(integer
+            ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7, 1e8] }
+            : {}),
+        },
+      ],
       series: [
         {},
         ...series.map((each, index) => ({

@@ -151,11 +151,10 @@ function BlockedKeyRow({ consumer, blocked, readOnly, flow }) {
   </tr>`;
 }
 function position(c) {
-  if (c.position !== undefined && c.position !== null)
-    return typeof c.position === "string" ? c.position : JSON.stringify(c.position);
-  if (c.mode === "replication" && c.ackedLsn) return `LSN ${c.ackedLsn}`;
-  if (c.window) return `snapshot ${c.window.snapshot}, at job ${c.window.jobId}`;
-  return c.snapshot ? `snapshot ${c.snapshot}` : "–";
+  const at = c.position && typeof c.position === "object" ? /** @type {Record<string, any>} */ (c.position) : c;
+  if (c.mode === "replication" && at.ackedLsn) return `LSN ${at.ackedLsn}`;
+  if (at.window) return `snapshot ${at.window.snapshot}, at job ${at.window.jobId}`;
+  return at.snapshot ? `snapshot ${at.snapshot}` : "–";
 }
 function MoveDialog({ consumer, onCancel, onSubmit }) {
   const [target, setTarget] = useState("now");

@@ -78,7 +78,7 @@ export function JobsPage({ session, query, consumers }) {
     return flow.start(request);
   };
   return html`<section class="page jobs" data-page="jobs">
-    <${SearchForm} filter=${filter} consumers=${consumers} />
+    <${SearchForm} key=${searchKey} filter=${filter} consumers=${consumers} />
     <${Notice} kind="error" text=${error ?? flow.error} onClose=${flow.error ? flow.dismiss : undefined} />
     <${Notice} kind="done" text=${flow.message} onClose=${flow.dismiss} />
     ${
@@ -124,6 +124,8 @@ export function JobsPage({ session, query, consumers }) {
     ${flow.dialog}
   </section>`;
 }
+// Uncontrolled inputs (defaultValue): what is typed survives the re-renders of live updates; a
+// new search (a new address) makes the form anew, through its key.
 function SearchForm({ filter, consumers }) {
   const submit = (event) => {
     event.preventDefault();
@@ -138,20 +140,20 @@ function SearchForm({ filter, consumers }) {
   const local = (iso) => (iso ? toLocalInput(iso) : "");
   return html`<form class="search" onSubmit=${submit} role="search" aria-label="Search jobs">
     <label>State
-      <select name="state" value=${filter.state}>
+      <select name="state">
         ${jobStates.map((state) => html`<option value=${state} selected=${filter.state === state}>${state}</option>`)}
       </select>
     </label>
     <label>Consumer
-      <input name="consumer" list="consumer-names" value=${filter.consumer ?? ""} autocomplete="off" />
+      <input name="consumer" list="consumer-names" defaultValue=${filter.consumer ?? ""} autocomplete="off" />
       <datalist id="consumer-names">${consumers.map((name) => html`<option value=${name}></option>`)}</datalist>
     </label>
-    <label>Topic <input name="topic" value=${filter.topic ?? ""} /></label>
-    <label>Key <input name="key" value=${filter.key ?? ""} /></label>
-    <label>Job id <input name="id" value=${filter.id ?? ""} inputmode="numeric" /></label>
-    <label>Created from <input name="from" type="datetime-local" step="1" value=${local(filter.from)} /></label>
-    <label>to <input name="to" type="datetime-local" step="1" value=${local(filter.to)} /></label>
-    <label class="wide">Payload contains <input name="q" type="search" value=${filter.q ?? ""} /></label>
+    <label>Topic <input name="topic" defaultValue=${filter.topic ?? ""} /></label>
+    <label>Key <input name="key" defaultValue=${filter.key ?? ""} /></label>
+    <label>Job id <input name="id" defaultValue=${filter.id ?? ""} inputmode="numeric" /></label>
+    <label>Created from <input name="from" type="datetime-local" step="1" defaultValue=${local(filter.from)} /></label>
+    <label>to <input name="to" type="datetime-local" step="1" defaultValue=${local(filter.to)} /></label>
+    <label class="wide">Payload contains <input name="q" type="search" defaultValue=${filter.q ?? ""} /></label>
     <button type="submit" class="primary">Search</button>
   </form>`;
 }

@@ -29,9 +29,9 @@ export function OverviewPage({ overview }) {
     <div class="charts">
       <${Chart} title="Throughput (jobs per second)" times=${charts.times} series=${charts.throughput}
         format=${(v) => v.toFixed(v < 10 ? 1 : 0)} />
-      <${Chart} title="Backlog (pending jobs)" times=${charts.times} series=${charts.backlog} format=${count} />
-      <${Chart} title="Lag (age of the oldest pending job)" times=${charts.times} series=${charts.lag} format=${duration} />
-      <${Chart} title="Dead letters" times=${charts.times} series=${charts.dead} format=${count} />
+      <${Chart} title="Backlog (pending jobs)" times=${charts.times} series=${charts.backlog} format=${count} integer />
+      <${Chart} title="Lag (age of the oldest pending job)" times=${charts.times} series=${charts.lag} format=${duration} integer />
+      <${Chart} title="Dead letters" times=${charts.times} series=${charts.dead} format=${count} integer />
     </div>
     <h2>Consumers</h2>
     <${ConsumerSummary} consumers=${status.consumers} />
