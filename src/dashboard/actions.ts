@@ -2,11 +2,14 @@ import type pg from "pg";
 import { Client } from "../client/client.js";
 import { PoutboxError } from "../core/errors.js";
 import type { JobId } from "../core/job-id.js";
+import { advisoryLockHolder } from "../database/advisory-locks.js";
 import type { PooledConnection } from "../database/queryable.js";
 import { withConnection } from "../database/with-connection.js";
 import { purgeDeadLetters, requeueDeadLetters } from "../dead-letter/dead-letter.js";
 import { listBlockedKeys, retryKeyHead, skipKeyHead } from "../keys/blocked-keys.js";
 import { type MoveTarget, moveConsumer } from "../recovery/move-consumer.js";
+import { leaderLockKey } from "../schema/server-names.js";
+import { consumerSlot, slotState } from "../slots/slot-admin.js";
 import { status } from "../status/status.js";
 import { HttpError, parseJobId, parseTime } from "./http.js";
 import { actionCap, describe, type JobFilter, type JobState, parseFilter, selectedJobs } from "./jobs.js";
@@ -209,15 +212,22 @@ async function moveAction(context: Context, given: Record<string, unknown>, prev
   const to = parseMoveTarget(given.to);
   const reason = optionalText(given, "reason");
   if (preview) {
+    // The same refusal as the move's own, so that a preview says what the move would do.
+    const running = await withConnection(context.pool, async (client) => {
+      const pid = await advisoryLockHolder(client, leaderLockKey(context.schema, consumer));
+      if (pid !== null) return `process ${pid} holds its leader lock`;
+      const slot = await slotState(client, await consumerSlot(client, context.schema, consumer));
+      return slot?.active ? `its slot is in use by process ${slot.activePid}` : undefined;
+    });
+    if (running !== undefined) {
+      throw new PoutboxError(
+        "CONSUMER_ACTIVE",
+        `consumer "${consumer}" is running (${running}); stop it before moving it`,
+      );
+    }
     const found = (await status(context.pool, { schema: context.schema })).consumers.find(
       (each) => each.name === consumer,
     );
-    if (found?.leader) {
-      throw new PoutboxError(
-        "CONSUMER_ACTIVE",
-        `consumer "${consumer}" is running (process ${found.leader.pid} holds its leader lock); stop it before moving it`,
-      );
-    }
     return {
       preview: true,
       count: 1,

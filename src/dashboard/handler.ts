@@ -9,7 +9,16 @@ import { statusToJson } from "../status/status-to-json.js";
 import { type ActionName, actionNames, runAction, statusOfError } from "./actions.js";
 import { serveAsset, serveIndex } from "./assets.js";
 import { HttpError, json, parseJobId, sameSecret, secured } from "./http.js";
-import { describe, type JobState, jobDetail, jobStates, listJobs, listLimitMax, parseFilter } from "./jobs.js";
+import {
+  consumerExists,
+  describe,
+  type JobState,
+  jobDetail,
+  jobStates,
+  listJobs,
+  listLimitMax,
+  parseFilter,
+} from "./jobs.js";
 import type { DashboardHandler, DashboardOptions } from "./options.js";
 import { Overview, type OverviewJson } from "./overview.js";
 
@@ -176,6 +185,7 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
     if (beforeText && before === undefined) {
       throw new HttpError(400, `before: expected a job id (a positive integer), got ${describe(beforeText)}`);
     }
+    await checkConsumer(filter.state, filter.consumer);
     return listJobs(pool, quotedSchema, filter, { limit, before });
   }
 
@@ -191,10 +201,18 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
     }
     const consumer = url.searchParams.get("consumer") || undefined;
     if (consumer !== undefined && consumer.length > 200) throw new HttpError(400, "consumer: at most 200 characters");
+    await checkConsumer(state, consumer);
     const job = await jobDetail(pool, quotedSchema, state as JobState, id, consumer);
     if (!job)
       throw new HttpError(404, `no ${state} job ${id}${consumer === undefined ? "" : ` for consumer "${consumer}"`}`);
     return json({ job });
+  }
+
+  /** Pending for a consumer that does not exist would list every job: said instead. */
+  async function checkConsumer(state: string, consumer: string | undefined): Promise<void> {
+    if (state === "pending" && consumer !== undefined && !(await consumerExists(pool, quotedSchema, consumer))) {
+      throw new HttpError(404, `no consumer named ${describe(consumer)} in schema "${schema}"`);
+    }
   }
 
   async function consumers() {

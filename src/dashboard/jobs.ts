@@ -203,6 +203,16 @@ function iso(ms: string | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString();
 }
 
+/** Whether the schema has a consumer of this name (pending jobs are counted against its progress). */
+export async function consumerExists(db: Queryable, quotedSchema: string, name: string): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql<{ found: boolean }>(`SELECT true AS found FROM ${quotedSchema}.consumers WHERE name = $1`),
+    [name],
+  );
+  return rows.length > 0;
+}
+
 /** A page of jobs, newest first, and the cursor (`before`) of the next page, or null. */
 export async function listJobs(
   db: Queryable,

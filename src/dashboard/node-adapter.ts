@@ -54,7 +54,7 @@ async function serve(
   }
   let body: Blob | undefined;
   if (method !== "GET" && method !== "HEAD") {
-    const read = await readBody(req);
+    const read = await readBody(req as IncomingMessage & { body?: unknown });
     body = read && new Blob([new Uint8Array(read)]);
     if (body === undefined) {
       res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" }).end("body too large\n");
@@ -101,7 +101,13 @@ async function serve(
   res.end();
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+async function readBody(req: IncomingMessage & { body?: unknown }): Promise<Buffer | undefined> {
+  // A body parser (express.json()) may have read the body already: its result stands for it.
+  if (req.readableEnded && req.body !== undefined) {
+    const body = req.body;
+    const text = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+    return text.length > maxBody ? undefined : text;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

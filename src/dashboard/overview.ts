@@ -91,8 +91,10 @@ export class Overview {
     if (this.#sampling || this.#closed) return;
     this.#sampling = true;
     try {
-      const read = await status(this.#pool, { schema: this.#schema });
+      // The sequence first: a job enqueued between the two reads is then counted in the next
+      // sample's enqueued, after its backlog, never as delivered before it was.
       const sequence = await this.#readSequence();
+      const read = await status(this.#pool, { schema: this.#schema });
       const enqueued = this.#lastSequence === undefined ? 0 : Math.max(0, Number(sequence - this.#lastSequence));
       this.#lastSequence = sequence;
       const consumers: Record<string, ConsumerSample> = {};
