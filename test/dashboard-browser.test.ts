@@ -231,7 +231,7 @@ describe("dashboard in a browser", { timeout: 180_000 }, () => {
     assert.equal(await page.locator("main img").count(), 0);
     assert.equal(await page.locator("main script").count(), 0);
     await page.waitForTimeout(300);
-    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
     await page.screenshot({ path: new URL("job.png", screenshots).pathname });
     assert.deepEqual(problemsOf(page), []);
     await page.close();
@@ -303,13 +303,13 @@ describe("dashboard in a browser", { timeout: 180_000 }, () => {
     assert.equal(await page.locator("[data-action]").count(), 0, "no move, retry or skip");
 
     const answer = await page.evaluate(async () => {
-      const session = await (await fetch("api/session")).json();
+      const session = (await (await fetch("api/session")).json()) as { csrfToken: string };
       const response = await fetch("api/actions/purge", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-Poutbox-CSRF": session.csrfToken },
         body: JSON.stringify({ filter: {} }),
       });
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: (await response.json()) as { error: string } };
     });
     assert.equal(answer.status, 403);
     assert.match(answer.body.error, /read-only/);

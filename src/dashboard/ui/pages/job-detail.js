@@ -12,7 +12,6 @@ export function JobDetailPage({ session, state, id }) {
   const [job, setJob] = useState(null);
   const [error, setError] = useState(null);
   const [reloads, setReloads] = useState(0);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: read again after an action
   useEffect(() => {
     loadJob(state, id).then(
       (answer) => {

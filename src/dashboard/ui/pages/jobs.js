@@ -58,7 +58,6 @@ export function JobsPage({ session, query, consumers }) {
       setLoading(false);
     }
   };
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the search runs again when its query or a reload asks
   useEffect(() => {
     setSelected(new Set());
     setJobs(null);
