@@ -4,9 +4,13 @@
 // token is required when one is set. Screenshots of each page go to docs/dashboard/.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { type DashboardHandler, dashboardHandler, toNodeListener } from "../src/dashboard/index.js";
 import { Consumer, listDeadLetters, silentLogger, status } from "../src/index.js";
@@ -16,7 +20,11 @@ import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
 const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`;
-const screenshots = new URL("../docs/dashboard/", import.meta.url);
+// docs/dashboard/'s screenshots are taken anew with POUTBOX_DASHBOARD_SCREENSHOTS=1; otherwise
+// they go to a temporary folder, so that a test run leaves the work tree as it was.
+const screenshots = process.env.POUTBOX_DASHBOARD_SCREENSHOTS
+  ? new URL("../docs/dashboard/", import.meta.url)
+  : pathToFileURL(`${mkdtempSync(join(tmpdir(), "poutbox-dashboard-"))}/`);
 
 let schema = "";
 let browser: Browser;
