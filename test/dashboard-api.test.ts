@@ -368,8 +368,13 @@ describe("dashboard: search and detail", () => {
     assert.equal(first.status.schema, schema);
     assert.ok(Array.isArray(first.series));
     assert.ok(third.series.length >= 1);
+    // close() ends the streams it serves.
+    sampled.handler.close();
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
     aborter.abort();
-    await reader.cancel().catch(() => {});
   });
 });
 
@@ -713,6 +718,19 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it("is the package's poutbox/dashboard", async () => {
+    const entry = await import("poutbox/dashboard");
+    assert.deepEqual(Object.keys(entry).sort(), ["dashboardHandler", "toNodeListener"]);
+  });
+
+  it("answers HEAD like GET, without a body", async () => {
+    const served = await serve({ schema });
+    const head = await fetch(`${served.url}/api/session`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), "");
+    assert.equal(head.headers.get("x-frame-options"), "DENY");
   });
 
   it("refuses wrong options", () => {
