@@ -547,6 +547,24 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
       body,
     });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    // Behind a proxy that terminates TLS, the browser's origin is https://.
+    const proxied = await getJson(url, {
+      method: "POST",
+      headers: {
+        ...json,
+        "x-poutbox-csrf": token,
+        origin: served.url.replace("http:", "https:"),
+        "x-forwarded-proto": "https",
+      },
+      body,
+    });
+    assert.equal(proxied.status, 200, JSON.stringify(proxied.body));
+    const otherHost = await getJson(url, {
+      method: "POST",
+      headers: { ...json, "x-poutbox-csrf": token, origin: "https://evil.example", "x-forwarded-proto": "https" },
+      body,
+    });
+    assert.equal(otherHost.status, 403);
     const other = await serve({ schema });
     const foreign = await getJson(`${other.url}/api/actions/purge`, {
       method: "POST",

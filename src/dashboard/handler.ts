@@ -118,7 +118,7 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
         // The token leaves the address (history, logs) at once; the cookie carries it thereafter.
         const target = new URL(url);
         target.searchParams.delete("token");
-        const secure = url.protocol === "https:" ? "; Secure" : "";
+        const secure = url.protocol === "https:" || forwardedProto(request) === "https" ? "; Secure" : "";
         return new Response(null, {
           status: 303,
           headers: {
@@ -153,7 +153,9 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
     const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== "application/json") throw new HttpError(403, "actions take Content-Type: application/json");
     const origin = request.headers.get("origin");
-    if (origin !== null && origin !== url.origin) throw new HttpError(403, "cross-origin request refused");
+    if (origin !== null && origin !== url.origin && origin !== forwardedOrigin(request, url)) {
+      throw new HttpError(403, "cross-origin request refused");
+    }
     if (request.headers.get("sec-fetch-site")?.toLowerCase() === "cross-site") {
       throw new HttpError(403, "cross-site request refused");
     }
@@ -321,6 +323,25 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
       for (const end of [...streams]) end();
     },
   });
+}
+
+/**
+ * The scheme a proxy that terminates TLS says the browser used (X-Forwarded-Proto). A page of
+ * another site cannot set that header on a request to this one (it is not a simple header, and
+ * no CORS preflight is ever answered), so it only ever names the origin the proxy serves.
+ */
+function forwardedProto(request: Request): string | undefined {
+  const proto = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  return proto === "http" || proto === "https" ? proto : undefined;
+}
+
+/** The request's own origin as the browser sees it behind such a proxy, or undefined. */
+function forwardedOrigin(request: Request, url: URL): string | undefined {
+  const proto = forwardedProto(request);
+  if (proto === undefined) return undefined;
+  const defaultPort = proto === "https" ? "443" : "80";
+  const port = url.port === "" || url.port === defaultPort ? "" : `:${url.port}`;
+  return `${proto}://${url.hostname}${port}`;
 }
 
 async function readJson(request: Request): Promise<unknown> {
