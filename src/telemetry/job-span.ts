@@ -2,7 +2,7 @@ import type { Attributes } from "@opentelemetry/api";
 import type { Job } from "../core/job.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { producerReader } from "./job-trace-context.js";
-import { otel, scopeName } from "./otel-api.js";
+import { otel, poutboxTracer } from "./otel-api.js";
 import { processAttributesOf } from "./process-span.js";
 
 /**
@@ -22,7 +22,7 @@ export function traceEachJob<J extends Job, R>(
   const call = api.trace.getSpan(active);
   const attributes = processAttributesOf(active);
   if (!call?.isRecording() || attributes === undefined) return work;
-  const tracer = api.trace.getTracer(scopeName);
+  const tracer = poutboxTracer(api);
   const read = producerReader(api);
   return async (job) => {
     const producer = read(job);

@@ -13,9 +13,11 @@ export type ProducerReader = (job: Job<unknown>) => { context: Context; span: Sp
  */
 export function producerReader(api: OtelApi): ProducerReader {
   const fields = api.propagation.fields();
+  // The W3C propagator's context is all in `traceparent`: one lookup says whether a job has any.
+  const key = fields.includes("traceparent") ? ["traceparent"] : fields;
   return (job) => {
     const headers = job.headers;
-    if (!fields.some((field) => headers[field] !== undefined)) return undefined;
+    if (!key.some((field) => headers[field] !== undefined)) return undefined;
     const context = api.propagation.extract(api.ROOT_CONTEXT, headers);
     const span = api.trace.getSpanContext(context);
     return span && api.isSpanContextValid(span) ? { context, span } : undefined;

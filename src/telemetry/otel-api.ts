@@ -22,3 +22,14 @@ function load(): OtelApi | undefined {
 
 /** The instrumentation scope of every span and instrument the library makes. */
 export const scopeName = "poutbox";
+
+let tracer: import("@opentelemetry/api").Tracer | undefined;
+
+/**
+ * The library's tracer, made once: the API's tracer is a proxy that follows the provider the
+ * application registers, even later, so it need not be looked up at every span.
+ */
+export function poutboxTracer(api: OtelApi): import("@opentelemetry/api").Tracer {
+  tracer ??= api.trace.getTracer(scopeName);
+  return tracer;
+}

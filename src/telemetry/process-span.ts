@@ -4,7 +4,7 @@ import type { JobId } from "../core/job-id.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
 import { type ProducerReader, producerReader } from "./job-trace-context.js";
-import { otel, scopeName } from "./otel-api.js";
+import { otel, poutboxTracer } from "./otel-api.js";
 import { errorType } from "./send-span.js";
 
 /** The consumer a handler call belongs to. */
@@ -59,12 +59,12 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     [messaging.operationType]: "process",
     [messaging.consumerGroup]: target.name,
     [poutboxAttributes.schema]: target.schema,
-    ...(topic === undefined ? {} : { [messaging.destinationName]: topic }),
+    ...(topic == null ? {} : { [messaging.destinationName]: topic }),
   };
   const single = jobs.length === 1 ? (jobs[0] as Job<unknown>) : undefined;
   const read = producerReader(api);
   const producer = single && read(single);
-  const span = api.trace.getTracer(scopeName).startSpan(
+  const span = poutboxTracer(api).startSpan(
     `process ${topic ?? systemName}`,
     {
       kind: api.SpanKind.CONSUMER,
@@ -155,8 +155,9 @@ function firstLine(text: string): string {
   return end < 0 ? text : text.slice(0, end);
 }
 
-// The SDK keeps 128 links per span by default: reading more producers would be work thrown away.
-const maxLinks = 128;
+// A batch's span links to the first 32 producers: each link costs the reading of a job's headers,
+// and the SDK keeps 128 at most anyway; the jobs' own spans (forEachJob) link every producer.
+const maxLinks = 32;
 
 function producerLinks(jobs: readonly Job<unknown>[], read: ProducerReader): Link[] {
   const links: Link[] = [];
@@ -168,10 +169,11 @@ function producerLinks(jobs: readonly Job<unknown>[], read: ProducerReader): Lin
   return links;
 }
 
-/** The topic every job of the call has, or undefined when they differ (or have none). */
-function commonTopic(jobs: readonly Job<unknown>[]): string | undefined {
+/**
+ * The topic every job of the call has; null when none has one; undefined when they differ.
+ */
+function commonTopic(jobs: readonly Job<unknown>[]): string | null | undefined {
   const first = jobs[0]?.topic ?? null;
-  if (first === null) return undefined;
   for (const job of jobs) if (job.topic !== first) return undefined;
   return first;
 }

@@ -1,6 +1,6 @@
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
-import { otel, scopeName } from "./otel-api.js";
+import { otel, poutboxTracer } from "./otel-api.js";
 
 /** What an enqueue call writes: into which schema, under which topic, how many jobs. */
 export interface SendTarget {
@@ -10,7 +10,7 @@ export interface SendTarget {
 }
 
 /**
- * Runs an enqueue (`send`) in a producer span and counts it. When a trace is being recorded,
+ * Runs an enqueue (`send`) under a producer span and counts it. When a trace is being recorded,
  * `send` gets the job headers to store instead of `given`: `given` with the span's context
  * added by the registered propagator (W3C `traceparent`, `tracestate`, `baggage`), so the
  * consumer's span can follow from it. Headers the caller set win over the injected ones.
@@ -32,21 +32,25 @@ export async function traceSend<T>(
     [poutboxAttributes.schema]: target.schema,
     ...(target.topic === null ? {} : { [messaging.destinationName]: target.topic }),
   };
-  const span = api.trace.getTracer(scopeName).startSpan(`send ${target.topic ?? systemName}`, {
+  const span = poutboxTracer(api).startSpan(`send ${target.topic ?? systemName}`, {
     kind: api.SpanKind.PRODUCER,
-    attributes: target.count === 1 ? attributes : { ...attributes, [messaging.batchCount]: target.count },
+    attributes: {
+      ...attributes,
+      ...(target.count === 1 ? {} : { [messaging.batchCount]: target.count }),
+    },
   });
-  const active = api.trace.setSpan(api.context.active(), span);
   let headers: string | undefined;
   if (api.isSpanContextValid(span.spanContext())) {
     const carrier: Record<string, string> = {};
-    api.propagation.inject(active, carrier);
+    api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
     if (Object.keys(carrier).length > 0) headers = JSON.stringify({ ...carrier, ...given });
   }
+  // The statement runs in the caller's context, not the send span's: making the span active
+  // would cost an async-context switch per enqueue for the sake of a driver's span nesting in
+  // it; the driver's span is in the same trace either way.
   try {
-    const result = await api.context.with(active, () => send(headers));
-    if (span.isRecording() && typeof result === "bigint") span.setAttribute(messaging.messageId, String(result));
-    instruments()?.sent.add(target.count, attributes);
+    const result = await send(headers);
+    if (typeof result === "bigint" && span.isRecording()) span.setAttribute(messaging.messageId, String(result));
     return result;
   } catch (error) {
     const type = errorType(error);
@@ -57,7 +61,11 @@ export async function traceSend<T>(
     throw error;
   } finally {
     span.end();
-    instruments()?.operationDuration.record((performance.now() - started) / 1000, attributes);
+    const measure = instruments();
+    if (measure) {
+      if (attributes[messaging.errorType] === undefined) measure.sent.add(target.count, attributes);
+      measure.operationDuration.record((performance.now() - started) / 1000, attributes);
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import type { Attributes, Link, SpanContext } from "@opentelemetry/api";
 import type { Job } from "../core/job.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
-import { otel, scopeName } from "./otel-api.js";
+import { otel, poutboxTracer } from "./otel-api.js";
 import { callSpanOf, type ProcessTarget } from "./process-span.js";
 import { errorType } from "./send-span.js";
 
@@ -26,7 +26,7 @@ export async function traceSettle(
     [messaging.consumerGroup]: target.name,
     [poutboxAttributes.schema]: target.schema,
   };
-  const span = api.trace.getTracer(scopeName).startSpan(
+  const span = poutboxTracer(api).startSpan(
     `commit ${target.name}`,
     {
       kind: api.SpanKind.CLIENT,
