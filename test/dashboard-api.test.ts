@@ -740,7 +740,7 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
 
   it("is the package's poutbox/dashboard", async () => {
     const entry = await import("poutbox/dashboard");
-    assert.deepEqual(Object.keys(entry).sort(), ["dashboardHandler", "toNodeListener"]);
+    assert.deepEqual(Object.keys(entry).sort(), ["actionNames", "dashboardHandler", "jobStates", "toNodeListener"]);
   });
 
   it("answers HEAD like GET, without a body", async () => {

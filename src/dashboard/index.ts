@@ -19,8 +19,8 @@ import type { DashboardHandler, DashboardOptions } from "./options.js";
 // GET  /api/consumers             { at, consumers }
 // POST /api/actions/<action>      requeue, purge, cancel, retry-key, skip-key, move
 
-export type { ActionName, ActionResult } from "./actions.js";
-export type { JobDetailJson, JobRowJson, JobState } from "./jobs.js";
+export { type ActionName, type ActionResult, actionNames } from "./actions.js";
+export { type JobDetailJson, type JobRowJson, type JobState, jobStates } from "./jobs.js";
 export { toNodeListener } from "./node-adapter.js";
 export type { DashboardHandler, DashboardOptions } from "./options.js";
 export type { ConsumerSample, OverviewJson, Sample } from "./overview.js";
