@@ -392,11 +392,13 @@ describe("dashboard: actions", () => {
   it("requeues dead letters by id: the preview counts what the action does", async () => {
     const dead = await jobs(served, "state=dead");
     const id = dead[0]?.id as string;
-    const preview = await act(served, "requeue", { ids: [id], preview: true });
+    const preview = await act(served, "requeue", { ids: [id], consumer: "mailer", preview: true });
     assert.equal(preview.status, 200, JSON.stringify(preview.body));
-    assert.deepEqual(preview.body, { preview: true, count: 1, ids: [id], capped: false, cap: 10_000 });
+    const { expect, ...rest } = preview.body;
+    assert.deepEqual(rest, { preview: true, count: 1, ids: [id], capped: false, cap: 10_000 });
+    assert.equal((expect as { count: number }).count, 1);
     assert.equal((await jobs(served, "state=dead")).length, 2, "a preview changes nothing");
-    const done = await act(served, "requeue", { ids: [id] });
+    const done = await act(served, "requeue", { ids: [id], consumer: "mailer", expect });
     assert.deepEqual(done.body, { done: true, count: 1, ids: [id], capped: false, cap: 10_000 });
     assert.deepEqual(
       (await jobs(served, "state=dead")).map((job) => job.id),
@@ -761,7 +763,200 @@ describe("dashboard: CSRF, authentication, assets, headers", () => {
       () => dashboardHandler(db.pool, { auth: { basic: { username: "a:b", password: "c" } } }),
       /auth.basic.username/,
     );
+    assert.throws(() => dashboardHandler(db.pool, { allowedHosts: "x" as never }), /allowedHosts/);
+    assert.throws(() => dashboardHandler(db.pool, { allowedHosts: ["a b"] }), /allowedHosts/);
     dashboardHandler(db.pool, { basePath: "/outbox/" }).close();
+  });
+});
+
+describe("dashboard: one consumer's dead letter, exact confirmations, hosts, streams", () => {
+  let schema: string;
+  let client: Client;
+  let served: Served;
+
+  before(async () => {
+    ({ schema, client } = await db.freshSchema("dash_exact"));
+    await runWorkload(db, schema, client);
+    served = await serve({ schema });
+  });
+
+  /** Makes the dead letter (mailer, id) a dead letter of `consumer` as well. */
+  async function deadFor(consumer: string, id: string): Promise<void> {
+    await db.pool.query(
+      `INSERT INTO "${schema}".dead_letter
+         SELECT (jsonb_populate_record(d, jsonb_build_object('consumer', $2::text))).*
+         FROM "${schema}".dead_letter d WHERE consumer = 'mailer' AND id = $1`,
+      [id, consumer],
+    );
+  }
+
+  const deadRows = async () =>
+    (await jobs(served, "state=dead&limit=500")).map((job) => `${job.consumer}/${job.id}`).sort();
+
+  it("acts by id on the dead letter of the consumer given, not on the same id of another consumer", async () => {
+    const [first] = await jobs(served, "state=dead&consumer=mailer");
+    const id = first?.id as string;
+    await deadFor("billing", id);
+    const before = await deadRows();
+    assert.ok(before.includes(`billing/${id}`) && before.includes(`mailer/${id}`));
+    const without = await act(served, "purge", { ids: [id] });
+    assert.equal(without.status, 400, JSON.stringify(without.body));
+    assert.match(String(without.body.error), /consumer: required with ids/);
+    const preview = await act(served, "purge", { ids: [id], consumer: "billing", preview: true });
+    assert.equal(preview.body.count, 1);
+    const purged = await act(served, "purge", { ids: [id], consumer: "billing", expect: preview.body.expect });
+    assert.equal(purged.status, 200, JSON.stringify(purged.body));
+    assert.equal(purged.body.count, 1);
+    assert.deepEqual(
+      await deadRows(),
+      before.filter((row) => row !== `billing/${id}`),
+    );
+    // As pairs, as the UI sends them: mailer's goes back to mailer, billing's stays dead.
+    await deadFor("billing", id);
+    const requeued = await act(served, "requeue", { jobs: [{ consumer: "mailer", id }] });
+    assert.equal(requeued.status, 200, JSON.stringify(requeued.body));
+    assert.equal(requeued.body.count, 1);
+    assert.deepEqual(
+      await deadRows(),
+      before.filter((row) => row !== `mailer/${id}`),
+    );
+    const bad = await act(served, "purge", { jobs: [{ id }] });
+    assert.equal(bad.status, 400);
+    await act(served, "purge", { ids: [id], consumer: "billing" });
+  });
+
+  it("answers 409 and changes nothing when the selection changed since its preview", async () => {
+    const scheduled = async () => (await jobs(served, "state=scheduled")).map((job) => job.id);
+    const before = await scheduled();
+    const preview = await act(served, "cancel", { filter: {}, preview: true });
+    assert.equal(preview.body.count, before.length);
+    const added = String(await client.enqueue("scheduled too", { runAt: new Date(Date.now() + 3_600_000) }));
+    const refused = await act(served, "cancel", { filter: {}, expect: preview.body.expect });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.match(String(refused.body.error), /the selection changed since its preview/);
+    assert.deepEqual((await scheduled()).sort(), [...before, added].sort(), "nothing cancelled");
+    // Previewed again, it acts on exactly what it counted.
+    const again = await act(served, "cancel", { filter: {}, preview: true });
+    const done = await act(served, "cancel", { filter: {}, expect: again.body.expect });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.equal(done.body.count, before.length + 1);
+    const wrong = await act(served, "cancel", { filter: {}, expect: { count: "x" } });
+    assert.equal(wrong.status, 400);
+  });
+
+  it("answers 409 and changes nothing when a key's head is not the one previewed", async () => {
+    const preview = await act(served, "skip-key", { consumer: "mailer", key: "order-1", preview: true });
+    const head = preview.body.expectedHead as string;
+    assert.ok(head);
+    const other = String(BigInt(head) + 1000n);
+    for (const action of ["skip-key", "retry-key"]) {
+      const refused = await act(served, action, { consumer: "mailer", key: "order-1", expectedHead: other });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.match(String(refused.body.error), /changed since its preview/);
+      const still = await act(served, "skip-key", { consumer: "mailer", key: "order-1", preview: true });
+      assert.deepEqual([still.body.expectedHead, (still.body.head as { state: string }).state], [head, "retry"]);
+    }
+    const done = await act(served, "retry-key", { consumer: "mailer", key: "order-1", expectedHead: head });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.deepEqual(done.body.ids, [head]);
+  });
+
+  it("without auth, answers loopback Host names and allowedHosts only (421 otherwise)", async () => {
+    const port = new URL(served.url).port;
+    assert.equal(await rawGet(served.url, "/api/session", { host: `localhost:${port}` }), 200);
+    assert.equal(await rawGet(served.url, "/api/session", { host: `127.0.0.2:${port}` }), 200);
+    assert.equal(await rawGet(served.url, "/api/session", { host: `[::1]:${port}` }), 200);
+    assert.equal(await rawGet(served.url, "/api/session", { host: `[::ffff:127.0.0.1]:${port}` }), 200);
+    assert.equal(await rawGet(served.url, "/api/session", { host: `evil.example:${port}` }), 421);
+    assert.equal(await rawGet(served.url, "/", { host: "evil.example" }), 421);
+    assert.equal(await rawGet(served.url, "/api/session", { host: `127.0.0.1.evil.example:${port}` }), 421);
+    const allowing = await serve({ schema, allowedHosts: ["Outbox.Internal"] });
+    const allowingPort = new URL(allowing.url).port;
+    assert.equal(await rawGet(allowing.url, "/api/session", { host: `outbox.internal:${allowingPort}` }), 200);
+    assert.equal(await rawGet(allowing.url, "/api/session", { host: `evil.example:${allowingPort}` }), 421);
+    const guarded = await serve({ schema, auth: { token: "tok" } });
+    const headers = { host: "outbox.example", authorization: "Bearer tok" };
+    assert.equal(await rawGet(guarded.url, "/api/session", headers), 200, "with auth, any Host");
+  });
+
+  it("refuses a path that names another host, and compares Origin with the Host header's", async () => {
+    const session = await getJson(`${served.url}/api/session`);
+    const { hostname, port } = new URL(served.url);
+    const post = (path: string, origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(
+          {
+            hostname,
+            port,
+            path,
+            method: "POST",
+            headers: {
+              host: `${hostname}:${port}`,
+              origin,
+              "content-type": "application/json",
+              "x-poutbox-csrf": String(session.body.csrfToken),
+            },
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.on("error", reject);
+        request.end(JSON.stringify({ filter: {}, preview: true }));
+      });
+    assert.equal(await post("//evil.example/api/actions/purge", "http://evil.example"), 400);
+    assert.equal(await post("/api/actions/purge", "http://evil.example"), 403);
+    assert.equal(await post("/api/actions/purge", `http://${hostname}:${port}`), 200);
+  });
+
+  it("ends the event stream of a client that reads nothing", { timeout: 120_000 }, async () => {
+    const handler = createDashboardHandler(db.pool, { schema, logger: quiet, sampleInterval: 100 }, assetsUrl);
+    const listener = toNodeListener(handler);
+    let ended: (() => void) | undefined;
+    const closed = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    const server = createServer((req, res) => {
+      res.on("close", () => ended?.());
+      listener(req, res);
+    });
+    // A Unix socket: its buffers are small, so that a client that reads nothing holds the
+    // server's writes back after a few events (on TCP's loopback, after megabytes).
+    const socketPath = join(mkdtempSync(join(tmpdir(), "poutbox-dashboard-")), "socket");
+    server.listen(socketPath);
+    await once(server, "listening");
+    const request = httpRequest({ socketPath, path: "/api/events", headers: { host: "localhost" } });
+    request.on("response", () => {}); // Never read.
+    request.on("error", () => {});
+    request.end();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        closed,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("the stream of a client that reads nothing was not ended")),
+            90_000,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      request.destroy();
+      handler.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("refuses an event stream once closed (503)", async () => {
+    const closing = await serve({ schema });
+    assert.equal((await getJson(`${closing.url}/api/session`)).status, 200);
+    closing.handler.close();
+    const response = await fetch(`${closing.url}/api/events`);
+    assert.equal(response.status, 503);
+    await response.body?.cancel();
   });
 });
 

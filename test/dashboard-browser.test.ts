@@ -354,4 +354,80 @@ describe("dashboard in a browser", { timeout: 180_000 }, () => {
     assert.deepEqual(problemsOf(page), []);
     await page.close();
   });
+
+  it("a job dead for two consumers: the list and the job's page act on the row's consumer only", async () => {
+    const [one] = (await listDeadLetters(db.pool, { schema, consumer: "mailer", limit: 10 })).filter(
+      (each) => each.topic === "order.failed",
+    );
+    assert.ok(one, "a dead letter of mailer left");
+    const id = String(one.id);
+    await deadFor(id, "mailer", "billing");
+    assert.deepEqual(await deadOf(id), ["billing", "mailer"]);
+
+    // Filtered to mailer, the row ticked and requeued: billing's dead letter stays.
+    const page = await openPage(`${base}#/jobs?state=dead&consumer=mailer&topic=order.failed`);
+    await expectRows(page, 1);
+    await page.locator(`tr[data-job-id="${id}"] input[type=checkbox]`).check();
+    await page.locator('[data-bulk-action="requeue"][data-scope="selected"]').click();
+    await page.locator("dialog.confirm [data-preview-count='1']").waitFor();
+    await page.locator("dialog.confirm [data-confirm]").click();
+    await page.locator(".notice-done", { hasText: "1 job done" }).waitFor();
+    assert.deepEqual(await deadOf(id), ["billing"]);
+
+    // Both again; billing's row's page purges billing's only.
+    await deadFor(id, "billing", "mailer");
+    await page.goto(`${base}#/jobs?state=dead&topic=order.failed`);
+    await expectRows(page, 2);
+    await page.locator(`tr[data-job-id="${id}"][data-consumer="billing"] a`).first().click();
+    await page.locator('[data-action="purge"]').waitFor();
+    assert.match(page.url(), /#\/jobs\/dead\/\d+\?consumer=billing$/);
+    await page.locator('[data-action="purge"]').click();
+    await page.locator("dialog.confirm [data-preview-count='1']").waitFor();
+    await page.locator("dialog.confirm [data-confirm]").click();
+    await page.locator(".notice-done", { hasText: "1 job done" }).waitFor();
+    assert.deepEqual(await deadOf(id), ["mailer"]);
+    assert.deepEqual(problemsOf(page), []);
+    await page.close();
+  });
+
+  it("a confirmation refused (409, nothing done) when the selection changed since its preview", async () => {
+    const [one] = (await listDeadLetters(db.pool, { schema, consumer: "mailer", limit: 10 })).filter(
+      (each) => each.topic === "order.failed",
+    );
+    const id = String(one?.id);
+    const page = await openPage(`${base}#/jobs?state=dead&topic=order.failed`);
+    await expectRows(page, 1);
+    await page.locator('[data-bulk-action="purge"][data-scope="all"]').click();
+    await page.locator("dialog.confirm [data-preview-count='1']").waitFor();
+    await deadFor(id, "mailer", "billing");
+    await page.locator("dialog.confirm [data-confirm]").click();
+    await page.locator(".notice-error", { hasText: "changed since its preview" }).waitFor();
+    assert.deepEqual(await deadOf(id), ["billing", "mailer"], "nothing purged");
+    await page.close();
+  });
+
+  it("a malformed address shows a page that says so", async () => {
+    const page = await openPage(`${base}#/jobs/dead/%E0%A4%A`);
+    await shown(page, "[data-not-found]");
+    assert.deepEqual(problemsOf(page), []);
+    await page.close();
+  });
 });
+
+/** Makes the dead letter (from, id) a dead letter of `to` as well. */
+async function deadFor(id: string, from: string, to: string): Promise<void> {
+  await db.pool.query(
+    `INSERT INTO "${schema}".dead_letter
+       SELECT (jsonb_populate_record(d, jsonb_build_object('consumer', $3::text))).*
+       FROM "${schema}".dead_letter d WHERE consumer = $2 AND id = $1`,
+    [id, from, to],
+  );
+}
+
+/** The consumers for which job `id` is a dead letter. */
+async function deadOf(id: string): Promise<string[]> {
+  const { rows } = await db.pool.query(`SELECT consumer FROM "${schema}".dead_letter WHERE id = $1 ORDER BY consumer`, [
+    id,
+  ]);
+  return rows.map((row) => row.consumer as string);
+}

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { Client } from "../client/client.js";
 import { PoutboxError } from "../core/errors.js";
@@ -16,8 +17,11 @@ import { actionCap, describe, type JobFilter, type JobState, parseFilter, select
 
 // POST /api/actions/<action>: what an operator does from the dashboard, each through the
 // library's own call. `preview: true` changes nothing and says what the same call would act
-// on; a bulk action on a filter acts on exactly what the preview of that filter counts (at most
-// actionCap jobs per call, newest first).
+// on, and what the confirming call gives back as `expect` (requeue, purge, cancel) or
+// `expectedHead` (retry-key, skip-key): the action then acts on exactly what the preview counted,
+// or answers 409 and changes nothing when the selection changed in between (at most actionCap
+// jobs per call, newest first). A dead letter is a job id and a consumer (a job dead for two
+// consumers is two dead letters): ids of dead letters come with their consumer.
 
 export const actionNames = ["requeue", "purge", "cancel", "retry-key", "skip-key", "move"] as const;
 export type ActionName = (typeof actionNames)[number];
@@ -71,6 +75,9 @@ async function selectionAction(
   preview: boolean,
 ): Promise<ActionResult> {
   const ids = parseIds(given.ids);
+  const pairs = parsePairs(given.jobs, state);
+  if (ids !== undefined && pairs !== undefined) throw new HttpError(400, "give ids or jobs, not both");
+  const expected = parseExpect(given.expect);
   let filter: JobFilter = { state };
   if (given.filter !== undefined && given.filter !== null) {
     if (typeof given.filter !== "object" || Array.isArray(given.filter)) {
@@ -81,20 +88,50 @@ async function selectionAction(
       throw new HttpError(400, `filter.state: ${name} acts on ${state} jobs only, got ${describe(raw.state)}`);
     }
     filter = parseFilter({ ...raw, state }, "filter.");
-  } else if (ids === undefined) {
-    throw new HttpError(400, `${name}: give the jobs, as ids or a filter (with filter: {} for every ${state} job)`);
+  } else if (ids === undefined && pairs === undefined) {
+    throw new HttpError(
+      400,
+      `${name}: give the jobs, as ids${state === "dead" ? " with their consumer, jobs: [{ consumer, id }]," : ""} or a filter (with filter: {} for every ${state} job)`,
+    );
+  }
+  const consumer = optionalText(given, "consumer", 200);
+  if (consumer !== undefined) {
+    if (state === "scheduled")
+      throw new HttpError(400, "consumer: scheduled jobs belong to no consumer yet; leave it out");
+    if (filter.consumer !== undefined && filter.consumer !== consumer) {
+      throw new HttpError(400, "consumer: not the filter's consumer");
+    }
+    filter = { ...filter, consumer };
+  }
+  if (ids !== undefined && state !== "scheduled" && filter.consumer === undefined) {
+    // The same id is a dead letter of each consumer that gave it up: acting on every one of
+    // them is never what a click on one row meant.
+    throw new HttpError(
+      400,
+      `consumer: required with ids (a ${state} job is ${state} for a consumer), or give jobs: [{ consumer, id }]`,
+    );
   }
   return withConnection(context.pool, async (client) => {
     await client.query("BEGIN");
     try {
-      const selected = await selectedJobs(client, context.quotedSchema, filter, ids, actionCap);
+      const wanted = pairs === undefined ? undefined : new Set(pairs.map(pairKey));
+      const chosen = pairs === undefined ? ids : unique(pairs.map((pair) => String(pair.id))).map(BigInt);
+      let selected = await selectedJobs(client, context.quotedSchema, filter, chosen, actionCap);
+      if (wanted !== undefined) selected = selected.filter((job) => wanted.has(pairKey(job)));
       const capped = selected.length > actionCap;
       const jobs = selected.slice(0, actionCap);
       const shown = unique(jobs.map((job) => String(job.id)));
+      const expect = { count: jobs.length, selection: digest(jobs) };
       const extra = { capped, cap: actionCap };
       if (preview) {
         await client.query("ROLLBACK");
-        return { preview: true, count: jobs.length, ids: shown.slice(0, idsShown), ...extra };
+        return { preview: true, count: jobs.length, ids: shown.slice(0, idsShown), ...extra, expect };
+      }
+      if (expected !== undefined && (expected.count !== expect.count || expected.selection !== expect.selection)) {
+        throw new HttpError(
+          409,
+          `the selection changed since its preview (${expected.count} job(s) then, ${expect.count} now): nothing was done; preview it again`,
+        );
       }
       let count = 0;
       let done = shown;
@@ -118,6 +155,48 @@ async function selectionAction(
       await rollback(client);
       throw error;
     }
+  });
+}
+
+function pairKey(job: { consumer: string | null; id: bigint | string }): string {
+  return `${job.consumer ?? ""}\u0000${job.id}`;
+}
+
+/** What a preview selected, (consumer, id) pairs in order, in a few bytes. */
+function digest(jobs: readonly { consumer: string | null; id: bigint }[]): string {
+  const hash = createHash("sha256");
+  for (const job of jobs) hash.update(`${pairKey(job)}\n`);
+  return hash.digest("base64url");
+}
+
+function parseExpect(value: unknown): { count: number; selection: string } | undefined {
+  if (value === undefined || value === null) return undefined;
+  const given = value as Record<string, unknown>;
+  if (
+    typeof value !== "object" ||
+    !Number.isInteger(given.count) ||
+    typeof given.selection !== "string" ||
+    given.selection.length > 100
+  ) {
+    throw new HttpError(400, "expect: expected the preview's expect, { count, selection }");
+  }
+  return { count: given.count as number, selection: given.selection };
+}
+
+/** jobs: [{ consumer, id }], the dead letters themselves. */
+function parsePairs(value: unknown, state: JobState): { consumer: string; id: bigint }[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (state === "scheduled") throw new HttpError(400, "jobs: scheduled jobs belong to no consumer; give ids");
+  if (!Array.isArray(value)) throw new HttpError(400, "jobs: expected an array of { consumer, id }");
+  if (value.length > actionCap) throw new HttpError(400, `jobs: at most ${actionCap} per call`);
+  return value.map((each, index) => {
+    const pair = each as Record<string, unknown> | null;
+    const id = pair !== null && typeof pair === "object" ? parseJobId(pair.id) : undefined;
+    const consumer = pair?.consumer;
+    if (id === undefined || typeof consumer !== "string" || consumer.length === 0 || consumer.length > 200) {
+      throw new HttpError(400, `jobs[${index}]: expected { consumer, id } (a consumer name, a job id as a string)`);
+    }
+    return { consumer, id };
   });
 }
 
@@ -193,11 +272,36 @@ async function keyAction(
       count: blocked ? 1 : 0,
       ids: blocked ? [String(blocked.head.id)] : [],
       head: blocked ? { id: String(blocked.head.id), state: blocked.head.state, waiting: blocked.waiting } : null,
+      expectedHead: blocked ? String(blocked.head.id) : null,
     };
   }
+  const expectedHead =
+    given.expectedHead === undefined || given.expectedHead === null ? undefined : parseJobId(given.expectedHead);
+  if (given.expectedHead !== undefined && given.expectedHead !== null && expectedHead === undefined) {
+    throw new HttpError(
+      400,
+      `expectedHead: expected the preview's head id (a string of digits), got ${describe(given.expectedHead)}`,
+    );
+  }
   const options = { schema: context.schema, consumer, key, force, reason };
-  const result =
-    name === "retry-key" ? await retryKeyHead(context.pool, options) : await skipKeyHead(context.pool, options);
+  // In one transaction: when the head it acted on is not the one previewed, nothing stays done.
+  const result = await withConnection(context.pool, async (client) => {
+    await client.query("BEGIN");
+    try {
+      const acted = name === "retry-key" ? await retryKeyHead(client, options) : await skipKeyHead(client, options);
+      if (expectedHead !== undefined && acted?.id !== expectedHead) {
+        throw new HttpError(
+          409,
+          `the head of key ${describe(key)} changed since its preview (job ${expectedHead} then, ${acted ? `job ${acted.id}` : "none"} now): nothing was done; preview it again`,
+        );
+      }
+      await client.query("COMMIT");
+      return acted;
+    } catch (error) {
+      await rollback(client);
+      throw error;
+    }
+  });
   return {
     done: true,
     count: result ? 1 : 0,

@@ -32,6 +32,8 @@ const heartbeatInterval = 15_000;
 const blockedKeysShown = 100;
 /** Event streams open at once, each a connection held open: more are refused (503). */
 const maxStreams = 200;
+/** Bytes an event stream may hold for a client that does not read them: past that it is ended. */
+const maxStreamBacklog = 1024 * 1024;
 
 /** dashboardHandler, serving the UI from `assets` (a folder URL ending in "/"). */
 export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions, assets: URL): DashboardHandler {
@@ -44,6 +46,7 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
     throw new InvalidOptionError("sampleInterval", "expected an integer number of milliseconds, at least 100");
   }
   const auth = checkAuth(options.auth);
+  const allowedHosts = checkAllowedHosts(options.allowedHosts);
   const logger = asLogger(options.logger ?? defaultLogger);
   const csrfToken = randomBytes(32).toString("base64url");
   const overview = new Overview(pool, schema, quotedSchema, sampleInterval, logger);
@@ -53,6 +56,14 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
 
   async function route(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (auth === undefined && !hostAllowed(request.headers.get("host") ?? url.host, allowedHosts)) {
+      // Without authentication, a Host that is not a loopback name is a page of another site
+      // whose name was pointed at this machine (DNS rebinding): refused before anything else.
+      throw new HttpError(
+        421,
+        "refused: without auth the dashboard answers to loopback names only (localhost, 127.0.0.1, [::1]) and those of allowedHosts",
+      );
+    }
     let path = url.pathname;
     if (basePath !== "") {
       if (path !== basePath && !path.startsWith(`${basePath}/`)) throw new HttpError(404, "not found");
@@ -153,7 +164,7 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
     const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== "application/json") throw new HttpError(403, "actions take Content-Type: application/json");
     const origin = request.headers.get("origin");
-    if (origin !== null && origin !== url.origin && origin !== forwardedOrigin(request, url)) {
+    if (origin !== null && origin !== hostOrigin(request, url) && origin !== forwardedOrigin(request, url)) {
       throw new HttpError(403, "cross-origin request refused");
     }
     if (request.headers.get("sec-fetch-site")?.toLowerCase() === "cross-site") {
@@ -245,51 +256,68 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
   }
 
   function events(request: Request): Response {
+    if (closed) throw new HttpError(503, "the dashboard is closed");
     if (streams.size >= maxStreams) {
       throw new HttpError(503, `too many event streams open (${maxStreams}); close some dashboards`);
     }
     const encoder = new TextEncoder();
     let cleanup = () => {};
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        let ended = false;
-        const send = (text: string) => {
-          if (ended) return;
-          try {
-            controller.enqueue(encoder.encode(text));
-          } catch {
-            cleanup();
-          }
-        };
-        const sendOverview = (value: OverviewJson) => send(`event: overview\ndata: ${JSON.stringify(value)}\n\n`);
-        const unsubscribe = overview.subscribe(sendOverview);
-        const heartbeat = setInterval(() => send(": heartbeat\n\n"), heartbeatInterval);
-        heartbeat.unref();
-        cleanup = () => {
-          if (ended) return;
-          ended = true;
-          clearInterval(heartbeat);
-          unsubscribe();
-          streams.delete(cleanup);
-          request.signal?.removeEventListener("abort", cleanup);
-          try {
-            controller.close();
-          } catch {
-            // Already closed or cancelled.
-          }
-        };
-        streams.add(cleanup);
-        request.signal?.addEventListener("abort", cleanup);
-        send("retry: 5000\n\n");
-        overview.current().then(sendOverview, (error: unknown) => {
-          logger.warn?.("dashboard: reading the overview failed", { err: error });
-          send(`event: failure\ndata: ${JSON.stringify({ error: "reading the overview failed" })}\n\n`);
-        });
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          let ended = false;
+          const send = (text: string) => {
+            if (ended) return;
+            try {
+              controller.enqueue(encoder.encode(text));
+            } catch {
+              cleanup();
+              return;
+            }
+            if ((controller.desiredSize ?? 0) < -maxStreamBacklog) {
+              // A client that reads nothing: its queue would grow for as long as it stays.
+              logger.warn?.("dashboard: an event stream's client reads nothing; it is closed", {
+                backlog: -(controller.desiredSize ?? 0),
+              });
+              cleanup();
+              try {
+                controller.error(new Error("the client reads nothing"));
+              } catch {
+                // Already closed.
+              }
+            }
+          };
+          const sendOverview = (value: OverviewJson) => send(`event: overview\ndata: ${JSON.stringify(value)}\n\n`);
+          const unsubscribe = overview.subscribe(sendOverview);
+          const heartbeat = setInterval(() => send(": heartbeat\n\n"), heartbeatInterval);
+          heartbeat.unref();
+          cleanup = () => {
+            if (ended) return;
+            ended = true;
+            clearInterval(heartbeat);
+            unsubscribe();
+            streams.delete(cleanup);
+            request.signal?.removeEventListener("abort", cleanup);
+            try {
+              controller.close();
+            } catch {
+              // Already closed or cancelled.
+            }
+          };
+          streams.add(cleanup);
+          request.signal?.addEventListener("abort", cleanup);
+          send("retry: 5000\n\n");
+          overview.current().then(sendOverview, (error: unknown) => {
+            logger.warn?.("dashboard: reading the overview failed", { err: error });
+            send(`event: failure\ndata: ${JSON.stringify({ error: "reading the overview failed" })}\n\n`);
+          });
+        },
+        cancel() {
+          cleanup();
+        },
       },
-      cancel() {
-        cleanup();
-      },
-    });
+      new ByteLengthQueuingStrategy({ highWaterMark: 16 * 1024 }),
+    );
     return new Response(body, {
       headers: {
         "content-type": "text/event-stream; charset=utf-8",
@@ -333,6 +361,50 @@ export function createDashboardHandler(pool: pg.Pool, options: DashboardOptions,
 function forwardedProto(request: Request): string | undefined {
   const proto = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
   return proto === "http" || proto === "https" ? proto : undefined;
+}
+
+/** The origin of the request's Host header (what a browser's Origin names), or the URL's. */
+function hostOrigin(request: Request, url: URL): string {
+  const host = request.headers.get("host");
+  if (host === null) return url.origin;
+  try {
+    return new URL(`${url.protocol}//${host}`).origin;
+  } catch {
+    return "null";
+  }
+}
+
+/** The host name of a Host header (without its port; an IPv6 address without brackets), lower case. */
+function hostName(host: string): string {
+  const value = host.trim().toLowerCase();
+  if (value.startsWith("[")) return value.slice(1, value.indexOf("]") < 0 ? undefined : value.indexOf("]"));
+  const colon = value.lastIndexOf(":");
+  return colon < 0 ? value : value.slice(0, colon);
+}
+
+function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const name = hostName(host);
+  if (name === "localhost" || name.endsWith(".localhost") || name === "::1") return true;
+  if (name === "0:0:0:0:0:0:0:1" || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)) return true;
+  const full = host.trim().toLowerCase();
+  return allowed.some((each) => each === name || each === full);
+}
+
+function checkAllowedHosts(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (
+    !Array.isArray(value) ||
+    value.some((each) => typeof each !== "string" || !/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:\d+)?$/i.test(each))
+  ) {
+    throw new InvalidOptionError(
+      "allowedHosts",
+      'expected host names, such as ["outbox.internal"] (a name, or name:port)',
+    );
+  }
+  return value.map((each: string) => {
+    const lower = each.toLowerCase();
+    return lower.startsWith("[") && !lower.includes("]:") ? lower.slice(1, -1) : lower;
+  });
 }
 
 /** The request's own origin as the browser sees it behind such a proxy, or undefined. */

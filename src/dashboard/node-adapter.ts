@@ -39,10 +39,18 @@ async function serve(
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const host = req.headers.host ?? "localhost";
   const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
-  let url: URL;
-  try {
-    url = new URL(path.startsWith("/") ? path : `/${path}`, `${encrypted ? "https" : "http"}://${host}`);
-  } catch {
+  // The URL is the scheme, the Host header and the path, each checked: a path such as
+  // "//evil.example/api" resolved against a base would name another host, whose origin the
+  // handler's Origin check would then compare with.
+  let url: URL | undefined;
+  if (path.startsWith("/") && !path.startsWith("//") && /^[\w.~:[\]%-]+$/.test(host)) {
+    try {
+      url = new URL(`${encrypted ? "https" : "http"}://${host}${path}`);
+    } catch {
+      url = undefined;
+    }
+  }
+  if (url === undefined) {
     res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("bad request\n");
     return;
   }
@@ -76,6 +84,10 @@ async function serve(
     return;
   }
   const reader = response.body.getReader();
+  // A body that ends in error while the client reads nothing (an event stream that gave up on
+  // it) ends the wait for "drain": the next read throws and the connection is destroyed.
+  let wake: (() => void) | undefined;
+  reader.closed.catch(() => wake?.());
   const stop = () => void reader.cancel().catch(() => {});
   res.on("close", stop);
   try {
@@ -91,7 +103,9 @@ async function serve(
           };
           res.on("drain", go);
           res.on("close", go);
+          wake = go;
         });
+      wake = undefined;
       if (res.destroyed) break;
     }
   } finally {

@@ -9,6 +9,13 @@ export interface DashboardOptions {
   readonly auth?:
     | { readonly token: string }
     | { readonly basic: { readonly username: string; readonly password: string } };
+  /**
+   * Without `auth`, the Host names it answers besides loopback ones (localhost, 127.0.0.0/8,
+   * [::1]), such as `["outbox.internal"]` (a name, or a name and port); any other Host is
+   * answered 421, so that a page of another site whose name was pointed at this machine (DNS
+   * rebinding) cannot use it. Ignored with `auth`. Default none.
+   */
+  readonly allowedHosts?: readonly string[];
   /** The path it is mounted at, such as `"/outbox"`. Default `""` (the root). */
   readonly basePath?: string;
   /** Milliseconds between the overview samples kept for the charts and pushed to the event streams. Default 5000. */

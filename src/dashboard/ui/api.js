@@ -39,7 +39,10 @@ export function filterQuery(filter, extra = {}) {
   return query.toString();
 }
 export const searchJobs = (filter, before) => request(`api/jobs?${filterQuery(filter, { limit: "50", before })}`);
-export const loadJob = (state, id) => request(`api/jobs/${encodeURIComponent(state)}/${encodeURIComponent(id)}`);
+export const loadJob = (state, id, consumer) =>
+  request(
+    `api/jobs/${encodeURIComponent(state)}/${encodeURIComponent(id)}${consumer ? `?consumer=${encodeURIComponent(consumer)}` : ""}`,
+  );
 export function postAction(action, body) {
   return request(`api/actions/${action}`, {
     method: "POST",

@@ -10,7 +10,7 @@ import { ConsumersPage } from "./pages/consumers.js";
 import { JobDetailPage } from "./pages/job-detail.js";
 import { JobsPage } from "./pages/jobs.js";
 import { OverviewPage } from "./pages/overview.js";
-import { useRoute } from "./router.js";
+import { follow, useRoute } from "./router.js";
 export function App() {
   const [session, setSession] = useState(null);
   const [error, setError] = useState(null);
@@ -31,9 +31,18 @@ function Dashboard({ session }) {
     document.title = `${page[0]?.toUpperCase()}${page.slice(1)} · Poutbox ${session.schema}`;
   }, [page, session.schema]);
   let content;
-  if (page === "consumers") content = html`<${ConsumersPage} session=${session} tick=${live.overview?.at} />`;
+  if (route.malformed)
+    content = html`<${Notice} kind="error" text="Not found: the address is malformed." /><p data-not-found>
+        <a href="#/" onClick=${follow}>Overview</a>
+      </p>`;
+  else if (page === "consumers") content = html`<${ConsumersPage} session=${session} tick=${live.overview?.at} />`;
   else if (page === "jobs" && rest.length >= 2)
-    content = html`<${JobDetailPage} session=${session} state=${rest[0]} id=${rest[1]} />`;
+    content = html`<${JobDetailPage}
+      session=${session}
+      state=${rest[0]}
+      id=${rest[1]}
+      consumer=${route.query.get("consumer") || undefined}
+    />`;
   else if (page === "jobs")
     content = html`<${JobsPage} session=${session} query=${route.query} consumers=${consumers} />`;
   else if (live.overview) content = html`<${OverviewPage} overview=${live.overview} />`;

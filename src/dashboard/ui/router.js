@@ -4,7 +4,12 @@ import { useEffect, useState } from "preact/hooks";
 export function currentRoute() {
   const fragment = location.hash.replace(/^#/, "");
   const [path = "", query = ""] = fragment.split("?", 2);
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query) };
+  try {
+    return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query) };
+  } catch {
+    // A malformed escape (#/jobs/%E0%A4%A): a page that says so, not a blank one.
+    return { parts: ["not-found"], query: new URLSearchParams(), malformed: true };
+  }
 }
 export function useRoute() {
   const [route, setRoute] = useState(currentRoute);

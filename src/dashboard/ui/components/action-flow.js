@@ -1,5 +1,7 @@
 // Every change goes in two steps: the server previews it (`preview: true` changes nothing and
-// says how many jobs it would touch), the operator confirms in a dialog, then it runs.
+// says how many jobs it would touch), the operator confirms in a dialog, then it runs on what
+// the preview selected: the confirming call carries the preview's `expect` (or `expectedHead`),
+// and the server answers 409, changing nothing, when the selection changed in between.
 import { useState } from "preact/hooks";
 import { postAction } from "../api.js";
 import { html } from "../html.js";
@@ -26,8 +28,11 @@ export function useActionFlow(onDone) {
     if (!pending) return;
     setBusy(true);
     try {
-      const { preview: _preview, ...request } = pending;
-      const result = await postAction(request.action, request.body);
+      const { preview, ...request } = pending;
+      const body = { ...request.body };
+      if (preview.expect) body.expect = preview.expect;
+      if (preview.expectedHead) body.expectedHead = preview.expectedHead;
+      const result = await postAction(request.action, body);
       setPending(null);
       setMessage(
         request.action === "move"

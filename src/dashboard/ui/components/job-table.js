@@ -3,9 +3,15 @@
 import { time } from "../format.js";
 import { html } from "../html.js";
 import { follow, href } from "../router.js";
+/** A row's identity: a dead letter is a job id and a consumer (one id may be dead for several). */
+export const jobKey = (job) => `${job.consumer ?? ""}\u0000${job.id}`;
+/** The job's page, for the consumer of the row (a failed or dead job is one consumer's). */
+export function jobHref(job) {
+  return `${href("jobs", job.state, job.id)}${job.consumer ? `?consumer=${encodeURIComponent(job.consumer)}` : ""}`;
+}
 export function JobTable({ jobs, selected, onToggle, onToggleAll }) {
   if (jobs.length === 0) return html`<p class="muted empty" data-empty>No job matches.</p>`;
-  const all = selected !== null && jobs.every((job) => selected.has(job.id));
+  const all = selected !== null && jobs.every((job) => selected.has(jobKey(job)));
   return html`<table class="jobs data">
     <thead>
       <tr>
@@ -22,16 +28,18 @@ export function JobTable({ jobs, selected, onToggle, onToggleAll }) {
     </thead>
     <tbody>
       ${jobs.map(
-        (job) => html`<tr key=${`${job.state}/${job.id}`} data-job-id=${job.id}>
+        (
+          job,
+        ) => html`<tr key=${`${job.state}/${jobKey(job)}`} data-job-id=${job.id} data-consumer=${job.consumer ?? ""}>
           ${
             selected
               ? html`<td class="check">
-                  <input type="checkbox" aria-label=${`Select job ${job.id}`} checked=${selected.has(job.id)}
-                    onChange=${() => onToggle(job.id)} />
+                  <input type="checkbox" aria-label=${`Select job ${job.id}`} checked=${selected.has(jobKey(job))}
+                    onChange=${() => onToggle(job)} />
                 </td>`
               : null
           }
-          <td class="mono"><a href=${href("jobs", job.state, job.id)} onClick=${follow}>${job.id}</a></td>
+          <td class="mono"><a href=${jobHref(job)} onClick=${follow}>${job.id}</a></td>
           <td><span class=${`state state-${job.state}`}>${job.state}</span></td>
           <td>${job.consumer ?? "–"}</td>
           <td class="mono">${job.topic ?? "–"}</td>

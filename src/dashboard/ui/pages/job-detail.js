@@ -8,12 +8,12 @@ import { json, time } from "../format.js";
 import { html } from "../html.js";
 import { follow, href } from "../router.js";
 import { actionsFor } from "./jobs.js";
-export function JobDetailPage({ session, state, id }) {
+export function JobDetailPage({ session, state, id, consumer }) {
   const [job, setJob] = useState(null);
   const [error, setError] = useState(null);
   const [reloads, setReloads] = useState(0);
   useEffect(() => {
-    loadJob(state, id).then(
+    loadJob(state, id, consumer).then(
       (answer) => {
         setJob(answer.job);
         setError(null);
@@ -23,7 +23,7 @@ export function JobDetailPage({ session, state, id }) {
         setError(failure.message);
       },
     );
-  }, [state, id, reloads]);
+  }, [state, id, consumer, reloads]);
   const flow = useActionFlow(() => setReloads((n) => n + 1));
   const actions = session.readOnly ? [] : (actionsFor[state] ?? []);
   return html`<section class="page job" data-page="job">
@@ -43,7 +43,15 @@ export function JobDetailPage({ session, state, id }) {
                 danger,
               }) => html`<button type="button" class=${danger ? "danger" : "primary"} data-action=${action}
                   disabled=${flow.busy}
-                  onClick=${() => flow.start({ action, body: { state, ids: [id] }, title: `${verb} job ${id}`, verb, danger })}>
+                  onClick=${() =>
+                    flow.start({
+                      action,
+                      // A dead letter is this consumer's: the same id dead for another stays.
+                      body: job.consumer ? { ids: [id], consumer: job.consumer } : { ids: [id] },
+                      title: `${verb} job ${id}${job.consumer ? ` of ${job.consumer}` : ""}`,
+                      verb,
+                      danger,
+                    })}>
                   ${verb}
                 </button>`,
             )

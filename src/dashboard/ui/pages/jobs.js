@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { filterQuery, searchJobs } from "../api.js";
 import { useActionFlow } from "../components/action-flow.js";
-import { JobTable } from "../components/job-table.js";
+import { JobTable, jobKey } from "../components/job-table.js";
 import { Notice } from "../components/notice.js";
 import { html } from "../html.js";
 import { navigate } from "../router.js";
@@ -65,12 +65,17 @@ export function JobsPage({ session, query, consumers }) {
   }, [searchKey, reloads]);
   const flow = useActionFlow(() => setReloads((n) => n + 1));
   const actions = session.readOnly ? [] : actionsFor[filter.state];
-  const startBulk = (action, verb, danger, ids) => {
+  const startBulk = (action, verb, danger, picked) => {
     const { state: _state, ...rest } = filter;
+    const body = !picked
+      ? { filter: { ...rest, state: filter.state } }
+      : filter.state === "scheduled"
+        ? { ids: picked.map((job) => job.id) }
+        : { jobs: picked.map((job) => ({ consumer: job.consumer, id: job.id })) };
     const request = {
       action,
-      body: ids ? { state: filter.state, ids } : { filter: { ...rest, state: filter.state } },
-      title: ids ? `${verb} the selected ${filter.state} jobs` : `${verb} every ${filter.state} job that matches`,
+      body,
+      title: picked ? `${verb} the selected ${filter.state} jobs` : `${verb} every ${filter.state} job that matches`,
       verb,
       danger,
     };
@@ -87,7 +92,13 @@ export function JobsPage({ session, query, consumers }) {
               ({ action, verb, danger }) => html`
                 <button type="button" class=${danger ? "danger" : "primary"} data-bulk-action=${action}
                   data-scope="selected" disabled=${selected.size === 0 || flow.busy}
-                  onClick=${() => startBulk(action, verb, danger, [...selected])}>
+                  onClick=${() =>
+                    startBulk(
+                      action,
+                      verb,
+                      danger,
+                      (jobs ?? []).filter((job) => selected.has(jobKey(job))),
+                    )}>
                   ${verb} selected (${selected.size})
                 </button>
                 <button type="button" class=${danger ? "danger outline" : "secondary"} data-bulk-action=${action}
@@ -104,13 +115,13 @@ export function JobsPage({ session, query, consumers }) {
         : html`<${JobTable}
             jobs=${jobs}
             selected=${actions.length > 0 ? selected : null}
-            onToggle=${(id) =>
+            onToggle=${(job) =>
               setSelected((current) => {
                 const copy = new Set(current);
-                if (!copy.delete(id)) copy.add(id);
+                if (!copy.delete(jobKey(job))) copy.add(jobKey(job));
                 return copy;
               })}
-            onToggleAll=${() => setSelected((current) => (jobs.every((job) => current.has(job.id)) ? new Set() : new Set(jobs.map((job) => job.id))))}
+            onToggleAll=${() => setSelected((current) => (jobs.every((job) => current.has(jobKey(job))) ? new Set() : new Set(jobs.map(jobKey))))}
           />`
     }
     ${
