@@ -1,14 +1,13 @@
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import { type AddressInfo, isIPv4, isIPv6 } from "node:net";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type pg from "pg";
-import type { Logger } from "../../core/logger.js";
 import { type DashboardOptions, dashboardHandler } from "../../dashboard/index.js";
 import { toNodeListener } from "../../dashboard/node-adapter.js";
 import { status } from "../../status/status.js";
-import { CommandError, describeError, UsageError } from "../common/cli-errors.js";
-import { type ConnectionOptions, databaseUrl, describeTarget, withPool } from "../common/connection.js";
+import { describeError, UsageError } from "../common/cli-errors.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { close, lineLogger, listen, parsePort } from "../common/http-serve.js";
 import { connectionOptions } from "../common/shared-options.js";
 
 interface DashboardCommandOptions extends ConnectionOptions {
@@ -21,7 +20,6 @@ interface DashboardCommandOptions extends ConnectionOptions {
 }
 
 /** How long the requests in hand may hold up the exit after SIGTERM. */
-const closeGrace = 5_000;
 
 export function defineDashboard(command: Command): void {
   connectionOptions(command)
@@ -50,13 +48,6 @@ export function defineDashboard(command: Command): void {
       const handlerOptions = checkExposure(options);
       return withPool(options, (pool) => serveDashboard(pool, options, handlerOptions));
     });
-}
-
-function parsePort(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value > 65_535)
-    throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${text}"`);
-  return value;
 }
 
 function parseBasic(text: string): { username: string; password: string } {
@@ -151,38 +142,4 @@ async function serveDashboard(
     handler.close();
     await close(server);
   }
-}
-
-async function listen(server: Server, options: DashboardCommandOptions): Promise<void> {
-  server.listen(options.port, options.host);
-  try {
-    await once(server, "listening");
-  } catch (error) {
-    throw new CommandError(
-      `cannot listen on ${options.host}:${options.port}: ${(error as Error)?.message || String(error)}`,
-    );
-  }
-}
-
-/** Stops accepting, lets the requests in hand finish (idle keep-alive connections are closed at once), then cuts the rest. */
-async function close(server: Server): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), closeGrace);
-  try {
-    await closed;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Each message one line on stderr, as the CLI's errors are. */
-function lineLogger(options: DashboardCommandOptions): Logger {
-  const target = describeTarget(databaseUrl(options));
-  const write = (message: string, fields?: Record<string, unknown>) => {
-    const reason = fields?.err === undefined ? "" : `: ${describeError(fields.err, target)}`;
-    process.stderr.write(`poutbox: ${message}${reason}\n`);
-  };
-  return { info: write, warn: write, error: write };
 }

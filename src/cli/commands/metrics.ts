@@ -1,13 +1,12 @@
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import type pg from "pg";
-import type { Logger } from "../../core/logger.js";
 import type { MetricsHandler } from "../../metrics/prometheus.js";
 import { status } from "../../status/status.js";
 import { CommandError, describeError } from "../common/cli-errors.js";
-import { type ConnectionOptions, databaseUrl, describeTarget, withPool } from "../common/connection.js";
+import { type ConnectionOptions, withPool } from "../common/connection.js";
+import { close, lineLogger, listen, parsePort } from "../common/http-serve.js";
 import { connectionOptions } from "../common/shared-options.js";
 
 interface MetricsCommandOptions extends ConnectionOptions {
@@ -16,7 +15,6 @@ interface MetricsCommandOptions extends ConnectionOptions {
 }
 
 /** How long a scrape still being answered may hold up the exit after SIGTERM. */
-const closeGrace = 5_000;
 
 export function defineMetrics(command: Command): void {
   connectionOptions(command)
@@ -27,13 +25,6 @@ export function defineMetrics(command: Command): void {
     .requiredOption("--port <n>", "TCP port to listen on (0: a free one, printed)", parsePort)
     .option("--host <address>", "address to listen on (0.0.0.0 or :: for every interface)", "127.0.0.1")
     .action((options: MetricsCommandOptions) => withPool(options, (pool) => serveMetrics(pool, options)));
-}
-
-function parsePort(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value > 65_535)
-    throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${text}"`);
-  return value;
 }
 
 async function serveMetrics(pool: pg.Pool, options: MetricsCommandOptions): Promise<void> {
@@ -89,36 +80,4 @@ async function answer(handler: MetricsHandler, request: IncomingMessage, respons
   const reply = await handler(new Request(url, { method: request.method ?? "GET" }));
   response.writeHead(reply.status, Object.fromEntries(reply.headers));
   response.end(Buffer.from(await reply.arrayBuffer()));
-}
-
-async function listen(server: Server, options: MetricsCommandOptions): Promise<void> {
-  server.listen(options.port, options.host);
-  try {
-    await once(server, "listening");
-  } catch (error) {
-    throw new CommandError(
-      `cannot listen on ${options.host}:${options.port}: ${(error as Error)?.message || String(error)}`,
-    );
-  }
-}
-
-/** Stops accepting, lets the requests in hand finish (idle keep-alive connections are closed at once), then cuts the rest. */
-async function close(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const timer = setTimeout(() => server.closeAllConnections(), closeGrace);
-  try {
-    await closed;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Each message one line on stderr, as the CLI's errors are; an error field said in one line, without a stack. */
-function lineLogger(options: MetricsCommandOptions): Logger {
-  const target = describeTarget(databaseUrl(options));
-  const write = (message: string, fields?: Record<string, unknown>) => {
-    const reason = fields?.err === undefined ? "" : `: ${describeError(fields.err, target)}`;
-    process.stderr.write(`poutbox: ${message}${reason}\n`);
-  };
-  return { info: write, warn: write, error: write };
 }
