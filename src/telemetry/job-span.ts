@@ -4,6 +4,7 @@ import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { producerReader } from "./job-trace-context.js";
 import { otel, poutboxTracer } from "./otel-api.js";
 import { processAttributesOf } from "./process-span.js";
+import { recordFailure } from "./span-failure.js";
 
 /**
  * `work` for each job of a handler call, each run in a span of its own when the call's
@@ -42,8 +43,7 @@ export function traceEachJob<J extends Job, R>(
     try {
       return await api.context.with(api.trace.setSpan(producer?.context ?? active, span), () => work(job));
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+      recordFailure(api, span, error);
       throw error;
     } finally {
       span.end();

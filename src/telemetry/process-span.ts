@@ -5,7 +5,7 @@ import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
 import { type ProducerReader, producerReader } from "./job-trace-context.js";
 import { otel, poutboxTracer } from "./otel-api.js";
-import { errorType } from "./send-span.js";
+import { recordFailure } from "./span-failure.js";
 
 /** The consumer a handler call belongs to. */
 export interface ProcessTarget {
@@ -90,10 +90,7 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
     if (span.isRecording()) recordOutcome(span, jobs, outcome, willDie);
     return outcome;
   } catch (error) {
-    attributes[messaging.errorType] = errorType(error);
-    span.setAttribute(messaging.errorType, errorType(error));
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    recordFailure(api, span, error, attributes);
     throw error;
   } finally {
     span.end();

@@ -1,6 +1,7 @@
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
 import { otel, poutboxTracer } from "./otel-api.js";
+import { recordFailure } from "./span-failure.js";
 
 /** What an enqueue call writes: into which schema, under which topic, how many jobs. */
 export interface SendTarget {
@@ -53,11 +54,7 @@ export async function traceSend<T>(
     if (typeof result === "bigint" && span.isRecording()) span.setAttribute(messaging.messageId, String(result));
     return result;
   } catch (error) {
-    const type = errorType(error);
-    attributes[messaging.errorType] = type;
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
-    span.setAttribute(messaging.errorType, type);
+    recordFailure(api, span, error, attributes);
     throw error;
   } finally {
     span.end();
@@ -67,11 +64,4 @@ export async function traceSend<T>(
       measure.operationDuration.record((performance.now() - started) / 1000, attributes);
     }
   }
-}
-
-/** `error.type`: the SQLSTATE of a database error, else the error's class name. */
-export function errorType(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string") return code;
-  return (error as Error)?.name ?? "Error";
 }

@@ -4,7 +4,7 @@ import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { instruments } from "./instruments.js";
 import { otel, poutboxTracer } from "./otel-api.js";
 import { callSpanOf, type ProcessTarget } from "./process-span.js";
-import { errorType } from "./send-span.js";
+import { recordFailure } from "./span-failure.js";
 
 /**
  * Runs the commit of a batch's outcomes (`settle`: the progress past the batch, its retries and
@@ -38,10 +38,7 @@ export async function traceSettle(
   try {
     await api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), commit);
   } catch (error) {
-    attributes[messaging.errorType] = errorType(error);
-    span.setAttribute(messaging.errorType, errorType(error));
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    recordFailure(api, span, error, attributes);
     throw error;
   } finally {
     span.end();
