@@ -290,11 +290,14 @@ describe("consumer leadership", () => {
         what: `every committed job (${a.describe()} / ${b.describe()})`,
       });
       // B commits its last batch after delivering it: wait for the stored progress to reach the end.
-      const lastXid = (
-        await db.pool.query(`SELECT max(transaction_id)::text AS xid FROM ${schema}.immediate WHERE id = ANY($1)`, [
-          committed.map(String),
-        ])
-      ).rows[0].xid as string;
+      const lastXid =
+        // Ordered rather than max(): PostgreSQL 14 has no max(xid8).
+        (
+          await db.pool.query(
+            `SELECT transaction_id::text AS xid FROM ${schema}.immediate WHERE id = ANY($1) ORDER BY transaction_id DESC LIMIT 1`,
+            [committed.map(String)],
+          )
+        ).rows[0].xid as string;
       await waitFor(
         async () => {
           const { rows } = await db.pool.query(

@@ -497,7 +497,8 @@ async function probeWalSender(
     const { rows } = await probe.query("SHOW wal_sender_timeout");
     const shown = String(rows[0]?.wal_sender_timeout);
     const slot = `faults_probe_${randomBytes(4).toString("hex")}`;
-    await probe.query(`CREATE_REPLICATION_SLOT "${slot}" TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing')`);
+    // The form every supported version takes: the (SNAPSHOT 'nothing') option list is 15+.
+    await probe.query(`CREATE_REPLICATION_SLOT "${slot}" TEMPORARY LOGICAL pgoutput NOEXPORT_SNAPSHOT`);
     const started = Date.now();
     const outcome = await Promise.race([
       probe

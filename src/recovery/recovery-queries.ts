@@ -80,16 +80,25 @@ export function consumerPositionReset(quotedSchema: string): Sql<{ snapshot: str
 /**
  * $1 a time. The oldest transaction that wrote a row of immediate at or after it (the rows'
  * created_at; partitions by that column keep the scan to the partitions from then on).
+ * min() has no xid8 version before PostgreSQL 15, so the first row in transaction_id order
+ * stands for it (one row, null when there is none, as min() gives).
  */
 export function transactionSinceRead(quotedSchema: string): Sql<{ xid: string | null }> {
   return sql(
-    `SELECT min(transaction_id)::text AS xid FROM ${quotedSchema}.immediate WHERE created_at >= $1::timestamptz`,
+    `SELECT (SELECT transaction_id FROM ${quotedSchema}.immediate WHERE created_at >= $1::timestamptz
+              ORDER BY transaction_id LIMIT 1)::text AS xid`,
   );
 }
 
-/** $1 a job id. The transaction that first wrote it into immediate (a retry writes it again). */
+/**
+ * $1 a job id. The transaction that first wrote it into immediate (a retry writes it again);
+ * ordered rather than min(), for PostgreSQL 14 as above.
+ */
 export function transactionOfJobRead(quotedSchema: string): Sql<{ xid: string | null }> {
-  return sql(`SELECT min(transaction_id)::text AS xid FROM ${quotedSchema}.immediate WHERE id = $1::bigint`);
+  return sql(
+    `SELECT (SELECT transaction_id FROM ${quotedSchema}.immediate WHERE id = $1::bigint
+              ORDER BY transaction_id LIMIT 1)::text AS xid`,
+  );
 }
 
 /** $1 consumer, $2 target, $3 reason, $4 previous position (JSON), $5 new position (JSON). */
