@@ -461,6 +461,8 @@ describe("replication consumer: servers that cannot keep or create its slot", ()
       assert.ok(failure instanceof SlotLostError, `${failure.name}: ${failure.message}`);
       assert.equal(failure.code, "SLOT_LOST");
       assert.equal(failure.slot, slot);
+      assert.equal(failure.reason, "wal_removed", "the reason, read from pg_replication_slots");
+      assert.match(failure.message, /max_slot_wal_keep_size/);
       const { rows: after } = await pool.query(
         "SELECT wal_status, restart_lsn::text AS restart FROM pg_replication_slots WHERE slot_name = $1",
         [slot],

@@ -53,6 +53,15 @@ export interface ConsumerOptions {
    * delivered again). Never recreated silently at the current position. Default `"fail"`.
    */
   readonly slotLost?: SlotLostPolicy;
+  /**
+   * Replication: make the consumer's slot a failover slot (PostgreSQL 17+, `FAILOVER` of
+   * CREATE_REPLICATION_SLOT; an existing slot is altered), so that physical standbys with
+   * `sync_replication_slots = on` keep a copy of it and, after one is promoted, the consumer
+   * resumes from that copy without loss. The standbys and the primary need their own settings:
+   * see docs/operations.md, "Failover". On an older server start() rejects with a
+   * ReplicationSetupError. `false` leaves an existing slot as it is. Default false.
+   */
+  readonly failoverSlot?: boolean;
   /** Deliveries per job before it goes to dead_letter. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before each retry. Default: 1,000 ms, doubling, at most one hour, jitter 0.5 (see BackoffOptions). */
@@ -171,6 +180,7 @@ export interface ResolvedConsumerOptions {
   readonly flushDelay: number;
   readonly statusInterval: number;
   readonly slotLost: SlotLostPolicy;
+  readonly failoverSlot: boolean;
   readonly schema: string;
   readonly quotedSchema: string;
   readonly batchSize: number;
@@ -194,7 +204,21 @@ export interface ResolvedConsumerOptions {
   readonly deadLetterBlocksKey: boolean;
   readonly signal: AbortSignal | undefined;
   readonly logger: Logger;
+  /** Set by the Consumer (its `slotLost` event): told when a term finds the slot lost. */
+  readonly slotLostListener?: (loss: SlotLoss) => void;
 }
+
+/** A replication slot found dropped or invalidated, and what the consumer does about it. */
+export type SlotLoss = {
+  /** The slot's name. */
+  readonly slot: string;
+  /** `dropped`, or the server's invalidation reason (see SlotLostError's `reason`). */
+  readonly reason: string;
+  /** The reason in words. */
+  readonly explanation: string;
+  /** The `slotLost` option: `catch-up` recovers by itself, `fail` stops with SlotLostError. */
+  readonly recovery: SlotLostPolicy;
+};
 
 export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
   if (options === null || typeof options !== "object") {
@@ -218,6 +242,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     flushDelay: integer("flushDelay", options.flushDelay, 1, 0, 60_000),
     statusInterval: integer("statusInterval", options.statusInterval, 1000, 10, 600_000),
     slotLost: oneOf("slotLost", options.slotLost, slotLostPolicies, "fail"),
+    failoverSlot: boolean("failoverSlot", options.failoverSlot, false),
     schema,
     quotedSchema,
     batchSize: integer("batchSize", options.batchSize, 100, 1, 100_000),
@@ -246,6 +271,12 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
     signal: options.signal,
     logger,
   };
+  if (resolved.failoverSlot && mode !== "replication") {
+    throw new InvalidOptionError(
+      "failoverSlot",
+      'a failover slot is for mode "replication"; a polling consumer has no slot',
+    );
+  }
   if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
     throw new InvalidOptionError("signal", "expected an AbortSignal");
   }

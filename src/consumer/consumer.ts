@@ -12,13 +12,18 @@ import { checkProgress } from "../recovery/progress-check.js";
 import { readServerPosition } from "../recovery/server-position.js";
 import { checkSchema } from "../schema/check-schema.js";
 import { leaderLockKey } from "../schema/server-names.js";
-import { checkLogicalReplication } from "../slots/slot-admin.js";
+import { checkFailoverSlots, checkLogicalReplication } from "../slots/slot-admin.js";
 import type { ReplicationSlotStatus } from "../slots/slot-status.js";
 import { snapshotRead } from "../sources/polling-queries.js";
 import { ConsumerMetrics } from "../telemetry/consumer-metrics.js";
 import type { AnyTopics } from "../topics/topics.js";
 import { checkReplicationConnection } from "./check-replication-connection.js";
-import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from "./consumer-options.js";
+import {
+  type ConsumerOptions,
+  type ResolvedConsumerOptions,
+  resolveConsumerOptions,
+  type SlotLostPolicy,
+} from "./consumer-options.js";
 import { type ClaimedRow, type ConsumerQueries, consumerQueries } from "./consumer-queries.js";
 import type { Handler } from "./handler.js";
 import { type HeldOutcome, HeldOutcomes, type OutcomeWriteFailure } from "./held-outcomes.js";
@@ -39,6 +44,13 @@ export interface ConsumerEvents {
   longTransaction: [LongTransaction];
   /** Replication: the slot's state every 10 s, with the WAL it retains (`retainedBytes`). */
   slot: [ReplicationSlotStatus];
+  /**
+   * Replication: a term found the consumer's slot dropped, or invalidated by the server
+   * (`reason`: `dropped`, `wal_removed`, `idle_timeout`, ...; see SlotLostError), and
+   * `recovery` says what follows: with `catch-up` the consumer polls from its progress snapshot
+   * and streams from a new slot, with `fail` it stops with a SlotLostError.
+   */
+  slotLost: [{ slot: string; reason: string; explanation: string; recovery: SlotLostPolicy }];
   /** The leader ran partition maintenance (see the `maintenance` option). */
   maintenance: [MaintenanceReport];
   /**
@@ -107,7 +119,10 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     if (typeof handler !== "function") throw new InvalidOptionError("handler", "expected a function");
     this.#pool = pool;
     this.#handler = handler;
-    this.#options = resolveConsumerOptions(options);
+    this.#options = {
+      ...resolveConsumerOptions(options),
+      slotLostListener: (loss) => this.emit("slotLost", loss),
+    };
     // One connection is held for leadership for as long as the consumer runs; with fewer than
     // two (three with listen) the polling queries would wait for a connection forever.
     const max = (pool as { options?: { max?: number } }).options?.max;
@@ -142,8 +157,8 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
   /**
    * Checks the schema and starts consuming in the background. Resolves once running (as
    * leader or standby); rejects on a configuration error (missing or outdated schema; in
-   * replication mode also a server or walsender connection that cannot serve it, as a
-   * `ReplicationSetupError`).
+   * replication mode also a server or walsender connection that cannot serve it, or
+   * `failoverSlot` below PostgreSQL 17, as a `ReplicationSetupError`).
    */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`consumer "${this.name}" was already started`);
@@ -154,6 +169,7 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
       if (this.#options.mode === "replication") await checkReplicationConnection(this.#pool, this.#options.logger);
       await checkSchema(this.#pool, this.#options.schema, this.#options.quotedSchema);
       if (this.#options.mode === "replication") await checkLogicalReplication(this.#pool);
+      if (this.#options.failoverSlot) await checkFailoverSlots(this.#pool);
       // "Now" is when start() is called, not when this process first leads, which may come later.
       if (this.#options.startFrom === "now") this.#startSnapshot = (await queryRow(this.#pool, snapshotRead)).snapshot;
     } catch (error) {

@@ -1,4 +1,4 @@
-import { ReplicationSetupError, SlotLostError } from "../core/errors.js";
+import { ReplicationSetupError } from "../core/errors.js";
 import { sqlStates } from "../database/sql-state.js";
 
 // SQLSTATEs a walsender connection or command may fail with. invalid_authorization_specification
@@ -10,7 +10,6 @@ const {
   insufficientPrivilege,
   tooManyConnections,
   configurationLimitExceeded,
-  objectNotInPrerequisiteState,
 } = sqlStates;
 
 /** Node's codes for a server certificate that the pool's `ssl` settings do not accept. */
@@ -33,9 +32,9 @@ const passwordSources =
 
 /**
  * What an error of a walsender connection means for a consumer: a `ReplicationSetupError`
- * (stop, an operator must change something) when no retry can fix it, a `SlotLostError`
- * when the slot was invalidated, or the error itself, to be retried with backoff (the server
- * restarting, a terminated walsender, the network, max_wal_senders all taken).
+ * (stop, an operator must change something) when no retry can fix it, or the error itself,
+ * to be retried with backoff (the server restarting, a terminated walsender, the network,
+ * max_wal_senders all taken, a slot invalidated: the next term reads why from the catalog).
  *
  * Refusals of the connection itself are setup errors too: the walsender connects with the
  * pool's settings, so a password, pg_hba.conf rule or SSL requirement that refuses it will
@@ -69,9 +68,9 @@ export function replicationError(error: Error, slot?: string): Error {
         `no free replication slot${slot === undefined ? "" : ` for "${slot}"`} (${message}): ` +
           "raise max_replication_slots (and restart) or drop unused slots",
       );
-    case objectNotInPrerequisiteState:
-      if (slot !== undefined && /invalidated|lost/i.test(message)) return new SlotLostError(slot, "was invalidated");
-      return error;
+    // An invalidated slot (object_not_in_prerequisite_state, in the server's language) is
+    // not decided here: the term ends, and the next one reads the slot's state from the
+    // catalog and follows the slotLost option (see resumePoint).
   }
   if (typeof code === "string" && certificateCodes.has(code)) {
     return setup(

@@ -1,9 +1,11 @@
 import { SlotLostError } from "../core/errors.js";
 import { parseLsn } from "../replication/lsn.js";
-import { slotState } from "../slots/slot-admin.js";
+import { type SlotState, slotState } from "../slots/slot-admin.js";
+import { slotLossReason, slotLossText } from "../slots/slot-loss.js";
 import type { PollingProgress } from "../sources/polling-source.js";
 import type { ReplicationProgress } from "../sources/replication-source.js";
 import type { LeaderTerm } from "./polling-leader.js";
+import { ensureFailoverSlot } from "./replication-failover-slot.js";
 import { startSlot } from "./replication-start-slot.js";
 
 /** The stored state of a replication consumer, as claimed. */
@@ -25,7 +27,13 @@ export interface ResumePoint {
  */
 export async function resumePoint(term: LeaderTerm, claim: ReplicationClaim, slot: string): Promise<ResumePoint> {
   const claimed = claimedProgress(claim);
-  if (claimed !== null && (await slotKept(term, slot))) return { catchUp: term.progress, from: claimed };
+  if (claimed !== null) {
+    const kept = await slotKept(term, slot);
+    if (kept) {
+      await ensureFailoverSlot(term, slot, kept);
+      return { catchUp: term.progress, from: claimed };
+    }
+  }
   const started = await startSlot(term, slot);
   return {
     catchUp: { ...term.progress, window: started.snapshot, afterXid: "0", afterId: "0" },
@@ -41,20 +49,26 @@ function claimedProgress(claim: ReplicationClaim): ReplicationProgress | null {
   return ackedLsn === null ? null : { ackedLsn, partialLsn, partialCount: claim.partialCount ?? 0 };
 }
 
-/** False when the slot is gone or invalidated and the consumer is configured to recover from that. */
-async function slotKept(term: LeaderTerm, slot: string): Promise<boolean> {
+/**
+ * The slot's state while it can be resumed from; false when it is gone or invalidated and the
+ * consumer is configured to recover from that. Whether it is, and why, is read from
+ * pg_replication_slots (see slotState), so it does not depend on the language of the server's
+ * messages.
+ */
+async function slotKept(term: LeaderTerm, slot: string): Promise<SlotState | false> {
   const { pool, options } = term;
   const state = await slotState(pool, slot);
-  const lost = !state ? "does not exist (dropped?)" : state.walStatus === "lost" ? "was invalidated" : undefined;
-  if (lost === undefined) return true;
-  if (options.slotLost === "fail") throw new SlotLostError(slot, lost);
+  const reason = slotLossReason(state);
+  if (reason === null) return state as SlotState;
+  const explanation = slotLossText(reason);
+  options.slotLostListener?.({ slot, reason, explanation, recovery: options.slotLost });
+  if (options.slotLost === "fail") throw new SlotLostError(slot, reason, explanation);
   // Configured to recover: the progress snapshot says which jobs are surely done, so a
   // new slot plus a catch-up by polling from that snapshot loses nothing (jobs done
   // after the snapshot was recorded are delivered again).
-  options.logger.warn?.("replication slot lost; catching up by polling from the progress snapshot", {
-    epoch: term.epoch,
-    slot,
-    reason: lost,
-  });
+  options.logger.warn?.(
+    `replication slot ${explanation}; catching up by polling from the progress snapshot, then streaming from a new slot`,
+    { epoch: term.epoch, slot, reason },
+  );
   return false;
 }

@@ -29,7 +29,7 @@ export async function startSlot(term: LeaderTerm, slot: string): Promise<Started
   // flight, or through the import of the snapshot, which dies with the walsender.
   connection.onError(() => {});
   try {
-    const created = await connection.createSlot(slot).catch((error: Error) => {
+    const created = await connection.createSlot(slot, { failover: options.failoverSlot }).catch((error: Error) => {
       throw replicationError(error, slot);
     });
     const snapshot = await importedSnapshot(term, created.snapshotName);

@@ -145,10 +145,23 @@ export class ReplicationSetupError extends PoutboxError {
  */
 export class SlotLostError extends PoutboxError {
   readonly slot: string;
+  /**
+   * Why, as the server's catalog says it (never from a message text, whatever lc_messages
+   * is): `dropped` (the slot no longer exists), or the invalidation reason: `wal_removed`
+   * (max_slot_wal_keep_size), `idle_timeout` (idle_replication_slot_timeout, PostgreSQL 18+),
+   * `rows_removed` or `wal_level_insufficient` (17+ names them; before 17 an invalidated slot
+   * of a primary is always `wal_removed`).
+   */
+  readonly reason: string;
 
-  constructor(slot: string, reason: string) {
-    super("SLOT_LOST", `replication slot "${slot}" ${reason}; its consumer cannot resume from it without losing jobs`);
+  /** @param explanation what happened to the slot, in words; the reason's own by default. */
+  constructor(slot: string, reason: string, explanation = `was lost (${reason})`) {
+    super(
+      "SLOT_LOST",
+      `replication slot "${slot}" ${explanation}; its consumer cannot resume from it without losing jobs`,
+    );
     this.slot = slot;
+    this.reason = reason;
   }
 }
 

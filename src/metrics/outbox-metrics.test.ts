@@ -95,6 +95,8 @@ describe("outboxMetrics", () => {
             confirmedFlush: 1n,
             walStatus: "extended",
             retainedBytes: 123_456_789_012n,
+            invalidationReason: null,
+            failover: false,
           },
         }),
       ]),
@@ -143,7 +145,15 @@ describe("outboxMetrics", () => {
   });
 
   it("reports a slot whose wal_status is unknown, and none for a null one", () => {
-    const slot = { name: "s", active: false, activePid: null, confirmedFlush: null, retainedBytes: 0n };
+    const slot = {
+      name: "s",
+      active: false,
+      activePid: null,
+      confirmedFlush: null,
+      retainedBytes: 0n,
+      invalidationReason: null,
+      failover: false,
+    };
     const odd = flat(outboxMetrics(outbox([consumer("a", { slot: { ...slot, walStatus: "someday" } })])));
     const statuses = Object.entries(odd["poutbox.consumer.slot.wal_status"] ?? {});
     assert.deepEqual(
@@ -166,7 +176,16 @@ describe("outboxMetrics", () => {
     for (const metric of outboxMetrics(
       outbox([
         consumer("a", {
-          slot: { name: "s", active: true, activePid: 1, confirmedFlush: null, walStatus: "lost", retainedBytes: 1n },
+          slot: {
+            name: "s",
+            active: true,
+            activePid: 1,
+            confirmedFlush: null,
+            walStatus: "lost",
+            retainedBytes: 1n,
+            invalidationReason: "wal_removed",
+            failover: false,
+          },
         }),
       ]),
     )) {

@@ -68,13 +68,25 @@ export class ReplicationConnection {
     return rows;
   }
 
-  /** Creates a permanent pgoutput slot and exports the snapshot it starts from. */
-  async createSlot(slot: string): Promise<CreatedSlot> {
-    const [row] = await this.command(`CREATE_REPLICATION_SLOT "${slot}" LOGICAL pgoutput EXPORT_SNAPSHOT`);
+  /**
+   * Creates a permanent pgoutput slot and exports the snapshot it starts from; with `failover`,
+   * a failover slot (PostgreSQL 17+), which standbys with sync_replication_slots keep a copy of.
+   */
+  async createSlot(slot: string, { failover = false }: { failover?: boolean } = {}): Promise<CreatedSlot> {
+    const [row] = await this.command(
+      failover
+        ? `CREATE_REPLICATION_SLOT "${slot}" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)`
+        : `CREATE_REPLICATION_SLOT "${slot}" LOGICAL pgoutput EXPORT_SNAPSHOT`,
+    );
     return {
       consistentPoint: parseLsn(String(row?.consistent_point)),
       snapshotName: String(row?.snapshot_name),
     };
+  }
+
+  /** Makes an existing slot a failover slot, or not (PostgreSQL 17+); the slot must be free. */
+  async setFailover(slot: string, failover: boolean): Promise<void> {
+    await this.command(`ALTER_REPLICATION_SLOT "${slot}" (FAILOVER ${failover})`);
   }
 
   /**

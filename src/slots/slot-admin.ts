@@ -10,6 +10,7 @@ import {
   databaseRead,
   publicationCreate,
   publicationFind,
+  serverVersionRead,
   slotDrop,
   slotHolderFind,
   slotRead,
@@ -26,6 +27,16 @@ export interface SlotState {
   readonly walStatus: string | null;
   /** WAL the slot keeps from being recycled, in bytes. */
   readonly retainedBytes: bigint;
+  /**
+   * Null while the slot is usable; once the server has invalidated it, why. PostgreSQL 17+
+   * names the reason: `wal_removed` (past max_slot_wal_keep_size), `idle_timeout` (unused
+   * longer than idle_replication_slot_timeout, 18+), `rows_removed` or `wal_level_insufficient`
+   * (a slot on a standby). Older servers do not say why: an invalidated slot there is `wal_removed`,
+   * the only reason a primary's slot can have on those versions.
+   */
+  readonly invalidationReason: string | null;
+  /** A failover slot (PostgreSQL 17+): synchronized to standbys that have sync_replication_slots on. */
+  readonly failover: boolean;
 }
 
 /** Fails with an actionable error unless the server can decode WAL logically. */
@@ -35,6 +46,17 @@ export async function checkLogicalReplication(db: Queryable): Promise<void> {
     throw new ReplicationSetupError(
       `wal_level is "${level}"; replication consumers need wal_level = logical ` +
         "(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL), or use mode 'polling'",
+    );
+  }
+}
+
+/** Fails with an actionable error unless the server can keep failover slots (PostgreSQL 17+). */
+export async function checkFailoverSlots(db: Queryable): Promise<void> {
+  const { version_num: number, version } = await queryRow(db, serverVersionRead);
+  if (number < 170_000) {
+    throw new ReplicationSetupError(
+      `failoverSlot needs PostgreSQL 17 or later, which keeps copies of failover slots on standbys; ` +
+        `this server is ${version}: remove the option, or upgrade the server`,
     );
   }
 }
@@ -80,7 +102,25 @@ export async function slotState(db: Queryable, slot: string): Promise<SlotState 
     confirmedFlush: row.confirmed_flush === null ? null : parseLsn(String(row.confirmed_flush)),
     walStatus: row.wal_status,
     retainedBytes: BigInt(String(row.retained)),
+    invalidationReason: invalidationReason(row),
+    failover: row.failover === "true",
   };
+}
+
+/**
+ * Why the server invalidated a slot, from the columns its version has; null while it is usable.
+ * 17+ names the reason. Older servers only show that it happened (`wal_status = 'lost'`; on 16 also
+ * `conflicting`, which is true there for every invalidation): on a primary, where consumers
+ * run, that can only be max_slot_wal_keep_size.
+ */
+function invalidationReason(row: {
+  wal_status: string | null;
+  invalidation_reason: string | null;
+  conflicting: string | null;
+}): string | null {
+  if (row.invalidation_reason !== null) return row.invalidation_reason;
+  if (row.wal_status === "lost" || row.conflicting === "true") return "wal_removed";
+  return null;
 }
 
 /** Drops a slot that no process is using; true when there was one. */

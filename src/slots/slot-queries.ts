@@ -7,6 +7,10 @@ export const walLevelRead = sql<{ wal_level: string }>("SELECT current_setting('
 
 export const databaseRead = sql<{ database: string }>("SELECT current_database() AS database");
 
+export const serverVersionRead = sql<{ version_num: number; version: string }>(
+  "SELECT current_setting('server_version_num')::int AS version_num, current_setting('server_version') AS version",
+);
+
 /** $1 publication name. */
 export const publicationFind = sql<{ found: number }>("SELECT 1 AS found FROM pg_publication WHERE pubname = $1");
 
@@ -23,17 +27,28 @@ export function publicationDrop(publication: string): string {
   return `DROP PUBLICATION IF EXISTS "${publication}"`;
 }
 
-/** $1 slot name. Retained bytes: WAL kept from recycling since the slot's restart_lsn. */
+/**
+ * $1 slot name. Retained bytes: WAL kept from recycling since the slot's restart_lsn. The
+ * columns that only some versions have (`conflicting` 16+, `invalidation_reason` and
+ * `failover` 17+) are read through to_jsonb, which gives null where a column does not exist,
+ * so one statement serves every version. Nothing here depends on the server's message language.
+ */
 export const slotRead = sql<{
   active: boolean;
   active_pid: number | null;
   confirmed_flush: string | null;
   wal_status: string | null;
   retained: string;
+  invalidation_reason: string | null;
+  conflicting: string | null;
+  failover: string | null;
 }>(
   `SELECT active, active_pid, confirmed_flush_lsn::text AS confirmed_flush, wal_status,
-          coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8::text AS retained
-     FROM pg_replication_slots WHERE slot_name = $1`,
+          coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::int8::text AS retained,
+          to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason,
+          to_jsonb(s) ->> 'conflicting' AS conflicting,
+          to_jsonb(s) ->> 'failover' AS failover
+     FROM pg_replication_slots s WHERE slot_name = $1`,
 );
 
 /** $1 slot name; a row when the slot existed (and is dropped). */

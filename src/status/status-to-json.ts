@@ -16,6 +16,8 @@ export interface ReplicationSlotStatusJson {
   readonly confirmedFlush: string | null;
   readonly walStatus: string | null;
   readonly retainedBytes: number;
+  readonly invalidationReason: string | null;
+  readonly failover: boolean;
 }
 
 /** `ConsumerLeader` in JSON types. */
@@ -158,6 +160,8 @@ function slotJson(slot: ReplicationSlotStatus): ReplicationSlotStatusJson {
     confirmedFlush: lsn(slot.confirmedFlush),
     walStatus: slot.walStatus,
     retainedBytes: Number(slot.retainedBytes),
+    invalidationReason: slot.invalidationReason,
+    failover: slot.failover,
   };
 }
 
