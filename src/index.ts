@@ -27,6 +27,8 @@ export { forEachJob } from "./consumer/for-each-job.js";
 export type { Handler } from "./consumer/handler.js";
 export type { OutcomeWriteFailure } from "./consumer/held-outcomes.js";
 export type { LongTransaction } from "./consumer/long-transactions.js";
+export type { PerJobOptions } from "./consumer/per-job.js";
+export { perJob } from "./consumer/per-job.js";
 export type { PoutboxErrorCode, ProgressMismatchReason, ValidationIssue } from "./core/errors.js";
 export {
   errorCodes,

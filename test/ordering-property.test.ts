@@ -1,14 +1,16 @@
 // Per-key order as a property, in both modes: fast-check draws producers, keys, how often each
 // job fails before it succeeds, and restarts and takeovers of the consumer between them. Every
 // run checks that no job is lost, that a job is only ever delivered once every earlier job of
-// its key has succeeded, and that no handler call holds two jobs of one key.
+// its key has succeeded, and that no handler call holds two jobs of one key; each run both
+// with a batch handler and with a perJob handler (jobs of other keys running side by side,
+// never two of one key at once).
 //
 // A failing run prints its seed and path; POUTBOX_PROPERTY_SEED=<seed> replays it, and
 // POUTBOX_PROPERTY_RUNS sets how many runs each mode gets (default 6).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { Client, Consumer, type ConsumerMode, type Handler, type JobFailure } from "../src/index.js";
+import { Client, Consumer, type ConsumerMode, type Handler, type Job, type JobFailure, perJob } from "../src/index.js";
 import { needs } from "./support/needs.js";
 import { dropSlots } from "./support/replication.js";
 import { useTestDatabase } from "./support/test-database.js";
@@ -16,6 +18,8 @@ import { waitFor } from "./support/wait-for.js";
 
 const db = useTestDatabase();
 const modes: ConsumerMode[] = ["polling", "replication"];
+type HandlerForm = "batch" | "perJob";
+const forms: HandlerForm[] = ["batch", "perJob"];
 const runs = Number(process.env.POUTBOX_PROPERTY_RUNS || 6);
 const seed = process.env.POUTBOX_PROPERTY_SEED ? Number(process.env.POUTBOX_PROPERTY_SEED) : Date.now() % 2 ** 31;
 
@@ -72,6 +76,9 @@ class Observer {
   #calls = 0;
   #inHandler = false;
 
+  readonly #running = new Set<string>();
+
+  /** A batch handler: one call at a time, never two jobs of a key in a call. */
   readonly handler: Handler = async (jobs): Promise<JobFailure[]> => {
     if (this.#inHandler) this.violations.push("two handler calls at once");
     this.#inHandler = true;
@@ -80,27 +87,8 @@ class Observer {
       if (new Set(keys).size !== keys.length) this.violations.push(`one call held two jobs of a key: ${keys}`);
       const failures: JobFailure[] = [];
       const call = ++this.#calls;
-      for (const job of jobs) {
-        const label = job.payload as Label;
-        const name = `${label.key}#${label.seq}`;
-        const history = this.#history.get(String(label.key)) ?? [];
-        history.push(`${name} id ${job.id} attempt ${job.attempt} call ${call} tx ${job.transactionId}`);
-        this.#history.set(String(label.key), history);
-        if (job.key !== label.key) this.violations.push(`job ${name} came with key ${job.key}`);
-        if (label.key !== null) {
-          for (let earlier = 0; earlier < label.seq; earlier++) {
-            if (!this.succeeded.has(`${label.key}#${earlier}`)) {
-              this.violations.push(
-                `${name} delivered before ${label.key}#${earlier} succeeded; the key's deliveries: ${history.join("; ")}`,
-              );
-            }
-          }
-        }
-        const delivery = (this.#delivered.get(name) ?? 0) + 1;
-        this.#delivered.set(name, delivery);
-        if (delivery <= label.failures) failures.push({ job, error: new Error("planned failure") });
-        else this.succeeded.add(name);
-      }
+      for (const job of jobs)
+        if (!this.#deliver(job, `call ${call}`)) failures.push({ job, error: new Error("planned failure") });
       // A little asynchronous work, so restarts and takeovers can land mid-batch.
       await new Promise((resolve) => setTimeout(resolve, 1));
       return failures;
@@ -108,14 +96,55 @@ class Observer {
       this.#inHandler = false;
     }
   };
+
+  /** A perJob handler: up to 3 jobs at once, never two of one key. */
+  readonly perJob: Handler = perJob(
+    async (job) => {
+      const key = job.key;
+      if (key !== null && this.#running.has(key)) this.violations.push(`two jobs of key ${key} ran at once`);
+      if (key !== null) this.#running.add(key);
+      try {
+        const succeeds = this.#deliver(job, `job call ${++this.#calls}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (!succeeds) throw new Error("planned failure");
+      } finally {
+        if (key !== null) this.#running.delete(key);
+      }
+    },
+    { concurrency: 3 },
+  );
+
+  /** Checks a delivery against the order of its key; true when the plan says it succeeds. */
+  #deliver(job: Job, call: string): boolean {
+    const label = job.payload as Label;
+    const name = `${label.key}#${label.seq}`;
+    const history = this.#history.get(String(label.key)) ?? [];
+    history.push(`${name} id ${job.id} attempt ${job.attempt} ${call} tx ${job.transactionId}`);
+    this.#history.set(String(label.key), history);
+    if (job.key !== label.key) this.violations.push(`job ${name} came with key ${job.key}`);
+    if (label.key !== null) {
+      for (let earlier = 0; earlier < label.seq; earlier++) {
+        if (!this.succeeded.has(`${label.key}#${earlier}`)) {
+          this.violations.push(
+            `${name} delivered before ${label.key}#${earlier} succeeded; the key's deliveries: ${history.join("; ")}`,
+          );
+        }
+      }
+    }
+    const delivery = (this.#delivered.get(name) ?? 0) + 1;
+    this.#delivered.set(name, delivery);
+    if (delivery <= label.failures) return false;
+    this.succeeded.add(name);
+    return true;
+  }
 }
 
-async function runPlan(mode: ConsumerMode, plan: readonly Step[], run: number): Promise<void> {
-  const { schema } = await db.freshSchema(`order_prop_${mode}_${run}`);
+async function runPlan(mode: ConsumerMode, form: HandlerForm, plan: readonly Step[], run: number): Promise<void> {
+  const { schema } = await db.freshSchema(`order_prop_${mode}_${form}_${run}`);
   const client = new Client(db.pool, { schema });
   const observer = new Observer();
   const consumer = () =>
-    new Consumer(db.pool, observer.handler, {
+    new Consumer(db.pool, form === "batch" ? observer.handler : observer.perJob, {
       schema,
       mode,
       ordering: "key",
@@ -207,12 +236,14 @@ async function diagnose(schema: string, observer: Observer): Promise<string> {
 
 for (const mode of modes) {
   describe(`ordering keys, as a property (${mode})`, mode === "replication" ? needs("logical-replication") : {}, () => {
-    it(`keeps per-key order through failures, retries, restarts and takeovers (${runs} runs, seed ${seed})`, async () => {
-      let run = 0;
-      await fc.assert(
-        fc.asyncProperty(plans, (plan) => runPlan(mode, plan, run++)),
-        { numRuns: runs, seed, endOnFailure: true },
-      );
-    });
+    for (const form of forms) {
+      it(`keeps per-key order through failures, retries, restarts and takeovers, ${form} handler (${runs} runs, seed ${seed})`, async () => {
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(plans, (plan) => runPlan(mode, form, plan, run++)),
+          { numRuns: runs, seed, endOnFailure: true },
+        );
+      });
+    }
   });
 }

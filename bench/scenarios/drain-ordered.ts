@@ -21,8 +21,10 @@ const most = 50_000;
  * partly idle wave of the 64: the larger the batch against the number of keys, the fewer.
  * And at batch 5,000 with one key blocked (each of its jobs fails, for ever, its later jobs
  * waiting behind its head), against the ordered drain without: the other keys should not
- * notice (target 0.9: two runs of one drain differ by up to 5% here). Each measurement runs
- * twice, alternating; the fastest counts.
+ * notice (target 0.9: two runs of one drain differ by up to 5% here). And the same two drains
+ * with a handler made by perJob (a job at a time, 64 at once), ordered against unordered: a
+ * key's next job starts as soon as its previous one succeeded, with no call to wait for (target
+ * 0.8). Each measurement runs twice, alternating; the fastest counts.
  */
 export const drainOrdered: Scenario = {
   steps: () => 2,
@@ -36,7 +38,12 @@ export const drainOrdered: Scenario = {
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".immediate WHERE key = 'k7'`);
     const blockedShare = rows[0].n as number;
     const child = { cpuProfileDir: options.cpuProfileDir };
-    const drain = (name: string, batchSize: number, extra: { ordering?: "key"; blockedKey?: string }, count = n) =>
+    const drain = (
+      name: string,
+      batchSize: number,
+      extra: { ordering?: "key"; blockedKey?: string; perJob?: boolean },
+      count = n,
+    ) =>
       runChild<Drained>(
         {
           kind: "consumer-drain",
@@ -60,9 +67,14 @@ export const drainOrdered: Scenario = {
       unordered: (round) => drain(`unordered_${round}`, large, {}),
       ordered: (round) => drain(`ordered_${round}`, large, { ordering: "key" }),
       blocked: (round) => drain(`blocked_${round}`, large, { ordering: "key", blockedKey: "k7" }, n - blockedShare),
+      unorderedEachSmall: (round) => drain(`unordered_each_small_${round}`, small, { perJob: true }),
+      orderedEachSmall: (round) => drain(`ordered_each_small_${round}`, small, { ordering: "key", perJob: true }),
+      unorderedEach: (round) => drain(`unordered_each_${round}`, large, { perJob: true }),
+      orderedEach: (round) => drain(`ordered_each_${round}`, large, { ordering: "key", perJob: true }),
     });
     await dropSchema(pool, schema);
     const variant = `ordering: key, ${keys} keys, 1 ms I/O per job x ${concurrency}`;
+    const eachVariant = `ordering: key, ${keys} keys, perJob handler, 1 ms I/O per job x ${concurrency}`;
     return [
       drainRow(
         "drain_ordered",
@@ -87,6 +99,18 @@ export const drainOrdered: Scenario = {
         },
         best.blocked,
         0.9,
+      ),
+      drainRow(
+        "drain_ordered",
+        { batchSize: small, n, variant: eachVariant, baseline: rate(n, best.unorderedEachSmall.seconds) },
+        best.orderedEachSmall,
+        0.8,
+      ),
+      drainRow(
+        "drain_ordered",
+        { batchSize: large, n, variant: eachVariant, baseline: rate(n, best.unorderedEach.seconds) },
+        best.orderedEach,
+        0.8,
       ),
     ];
   },

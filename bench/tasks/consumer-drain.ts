@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { Consumer, forEachJob, type Job, type JobFailure } from "../../src/index.js";
+import { Consumer, forEachJob, type Handler, type Job, type JobFailure, perJob } from "../../src/index.js";
 import type { ConsumerDrainTask, Drained } from "./task.js";
 import { peakRssMb } from "./task.js";
 
@@ -16,36 +16,37 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const consumer = new Consumer(
-    pool,
-    async (jobs) => {
-      if (task.ioMs !== undefined) return handleWithIo(task, jobs, () => ++seen >= task.n && done());
-      if (!task.failFirstAttempt) {
-        seen += jobs.length;
-        if (seen >= task.n) done();
-        return;
-      }
-      const failures: JobFailure[] = [];
-      for (const job of jobs) {
-        if (job.attempt === 1) failures.push({ job, error: "first delivery fails" });
-        else seen++;
-      }
-      if (seen >= task.n) done();
-      return failures;
-    },
-    {
-      schema: task.schema,
-      name: task.name,
-      mode: task.mode,
-      batchSize: task.batchSize,
-      maintenance: false,
-      ...(task.failFirstAttempt ? { backoff: { base: 0, jitter: 0 } } : {}),
-      ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
-      ...(task.subscribe === undefined ? {} : { subscribe: task.subscribe }),
-      ...(task.ordering === undefined ? {} : { ordering: task.ordering }),
-      ...(task.blockedKey === undefined ? {} : { maxAttempts: 1_000_000 }),
-    },
-  );
+  const handled = () => ++seen >= task.n && done();
+  const handler: Handler =
+    task.ioMs !== undefined && task.perJob
+      ? perJob((job) => workWithIo(task, job, handled), { concurrency: task.concurrency ?? 10 })
+      : async (jobs) => {
+          if (task.ioMs !== undefined) return handleWithIo(task, jobs, handled);
+          if (!task.failFirstAttempt) {
+            seen += jobs.length;
+            if (seen >= task.n) done();
+            return;
+          }
+          const failures: JobFailure[] = [];
+          for (const job of jobs) {
+            if (job.attempt === 1) failures.push({ job, error: "first delivery fails" });
+            else seen++;
+          }
+          if (seen >= task.n) done();
+          return failures;
+        };
+  const consumer = new Consumer(pool, handler, {
+    schema: task.schema,
+    name: task.name,
+    mode: task.mode,
+    batchSize: task.batchSize,
+    maintenance: false,
+    ...(task.failFirstAttempt ? { backoff: { base: 0, jitter: 0 } } : {}),
+    ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
+    ...(task.subscribe === undefined ? {} : { subscribe: task.subscribe }),
+    ...(task.ordering === undefined ? {} : { ordering: task.ordering }),
+    ...(task.blockedKey === undefined ? {} : { maxAttempts: 1_000_000 }),
+  });
   const started = performance.now();
   await consumer.start();
   await finished;
@@ -60,13 +61,11 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
  * handler calling a mail or HTTP API through forEachJob would; the jobs of `blockedKey` fail.
  */
 function handleWithIo(task: ConsumerDrainTask, jobs: readonly Job[], handled: () => void): Promise<JobFailure[]> {
-  return forEachJob(
-    jobs,
-    async (job) => {
-      await sleep(task.ioMs);
-      if (job.key !== null && job.key === task.blockedKey) throw new Error("this key is blocked");
-      handled();
-    },
-    { concurrency: task.concurrency ?? 10 },
-  );
+  return forEachJob(jobs, (job) => workWithIo(task, job, handled), { concurrency: task.concurrency ?? 10 });
+}
+
+async function workWithIo(task: ConsumerDrainTask, job: Job, handled: () => void): Promise<void> {
+  await sleep(task.ioMs);
+  if (job.key !== null && job.key === task.blockedKey) throw new Error("this key is blocked");
+  handled();
 }

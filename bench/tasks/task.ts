@@ -77,6 +77,8 @@ export interface ConsumerDrainTask extends Instrumentable {
   /** Each job awaits this many ms of timer (asynchronous I/O), `concurrency` at a time (forEachJob). */
   readonly ioMs?: number;
   readonly concurrency?: number;
+  /** With `ioMs`: the handler is made by perJob (a job at a time) instead of calling forEachJob on each batch. */
+  readonly perJob?: boolean;
   /** The consumer's `ordering` option. */
   readonly ordering?: "none" | "key";
   /** Every job of this key fails, for ever: the key stays blocked; `n` counts the other jobs. */

@@ -33,11 +33,16 @@ export interface ScheduledBatch<Batch> {
   readonly started: number;
 }
 
-interface Entry<Batch> {
+/** A job in the schedule, from being taken in until its outcome is known. */
+export interface Scheduled<Batch = unknown> {
   readonly job: Job<unknown>;
   readonly owner: ScheduledBatch<Batch>;
+  /** Its ordering key, or null when it has none or the consumer does not order by key. */
+  readonly key: string | null;
   /** The head of its key's queue, moved back into immediate: it leaves the queue when it succeeds. */
   readonly head: boolean;
+  /** In the handler now. Only a lane's first job can be. */
+  running: boolean;
 }
 
 /**
@@ -56,33 +61,46 @@ interface Entry<Batch> {
  * miss what those did: the keys they blocked are kept here until a read is known to have seen
  * their commit. A key seen blocked when it no longer is costs a short wait, not order: its jobs
  * join a queue that is empty by then, and are due at once.
+ *
+ * Work is taken either a call at a time (nextCall, record) or a job at a time (take, settle),
+ * for a handler made by perJob: a key's next job can then start as soon as its previous one
+ * succeeded, while other jobs are still running. Without ordering by key (`ordered` false),
+ * every job is on its own: that serves a perJob handler of an unordered consumer.
  */
 export class KeyOrder<Batch = unknown> {
   readonly #pool: pg.Pool;
   readonly #queries: ConsumerQueries;
   readonly #options: ResolvedConsumerOptions;
+  readonly #ordered: boolean;
   #committed = 0;
   #scheduled = 0;
   /** The keys each scheduled batch left blocked, by its position in commit order. */
   readonly #blockedBy = new Map<number, ReadonlySet<string>>();
-  readonly #lanes = new Map<string, Entry<Batch>[]>();
-  #unkeyed: Entry<Batch>[] = [];
+  readonly #lanes = new Map<string, Scheduled<Batch>[]>();
+  #unkeyed: Scheduled<Batch>[] = [];
+  /**
+   * Keys whose lane's first job may be able to start, in the order they became so. A key can
+   * be here more than once, or no longer startable: take() checks.
+   */
+  #startable: string[] = [];
   /** The entries of the call in progress (see nextCall). */
-  #inCall: Entry<Batch>[] = [];
+  #inCall: Scheduled<Batch>[] = [];
   /** Ids of queue heads in the lanes. */
   readonly #heads = new Set<JobId>();
 
-  constructor(pool: pg.Pool, queries: ConsumerQueries, options: ResolvedConsumerOptions) {
+  constructor(pool: pg.Pool, queries: ConsumerQueries, options: ResolvedConsumerOptions, ordered = true) {
     this.#pool = pool;
     this.#queries = queries;
     this.#options = options;
+    this.#ordered = ordered;
   }
 
   /** Reads the queues of the jobs' keys (no query when none has a key). */
   async read(jobs: readonly Job<unknown>[]): Promise<KeyQueues> {
     const committed = this.#committed;
-    const keys = [...new Set(jobs.map((job) => job.key).filter((key) => key !== null))];
     const rows = new Map<string, QueueRow[]>();
+    if (!this.#ordered) return { rows, committed };
+    const keys = [...new Set(jobs.map((job) => job.key).filter((key) => key !== null))];
     if (keys.length === 0) return { rows, committed };
     const found = await queryRows(this.#pool, this.#queries.keyQueuesRead, [this.#options.name, JSON.stringify(keys)]);
     for (const row of found) {
@@ -104,7 +122,17 @@ export class KeyOrder<Batch = unknown> {
 
   /** Whether some job can go to the handler now. */
   get ready(): boolean {
-    return this.#unkeyed.length > 0 || [...this.#lanes.values()].some((lane) => lane.length > 0);
+    if (this.#unkeyed.length > 0) return true;
+    while (this.#startable.length > 0) {
+      if (this.#canStart(this.#startable[0] as string)) return true;
+      this.#startable.shift();
+    }
+    return false;
+  }
+
+  #canStart(key: string): boolean {
+    const first = this.#lanes.get(key)?.[0];
+    return first !== undefined && !first.running;
   }
 
   /** Takes a batch into the schedule: its jobs join their keys' lanes, or wait in their queues. */
@@ -127,8 +155,8 @@ export class KeyOrder<Batch = unknown> {
 
     const byKey = new Map<string, Job<unknown>[]>();
     for (const job of jobs) {
-      if (job.key === null) {
-        this.#unkeyed.push({ job, owner, head: false });
+      if (job.key === null || !this.#ordered) {
+        this.#unkeyed.push({ job, owner, key: null, head: false, running: false });
         owner.open++;
       } else {
         const same = byKey.get(job.key);
@@ -152,72 +180,95 @@ export class KeyOrder<Batch = unknown> {
       const queued = rows.some((row) => !headIds.has(row.id)) || unseen.has(key);
       const lane = this.#lanes.get(key) ?? [];
       for (const job of heads) {
-        lane.unshift({ job, owner, head: true });
+        // Before the lane's jobs, but not before one already in the handler.
+        lane.splice(lane[0]?.running ? 1 : 0, 0, { job, owner, key, head: true, running: false });
         this.#heads.add(job.id);
         owner.open++;
       }
       if (queued) {
         this.#wait(others, key, owner);
       } else {
-        for (const job of others) lane.push({ job, owner, head: false });
+        for (const job of others) lane.push({ job, owner, key, head: false, running: false });
         owner.open += others.length;
       }
-      if (lane.length > 0) this.#lanes.set(key, lane);
+      if (lane.length > 0) {
+        this.#lanes.set(key, lane);
+        if (!lane[0]?.running) this.#startable.push(key);
+      }
     }
     return owner;
   }
 
   /** The next handler call: the first job of every lane, and every job without a key. */
   nextCall(): Job<unknown>[] {
-    this.#inCall = [...this.#unkeyed];
-    this.#unkeyed = [];
-    for (const lane of this.#lanes.values()) {
-      const first = lane[0];
-      if (first) this.#inCall.push(first);
-    }
-    return this.#inCall.map((entry) => entry.job);
+    const call: Scheduled<Batch>[] = [];
+    for (let entry = this.take(); entry !== undefined; entry = this.take()) call.push(entry);
+    this.#inCall = call;
+    return call.map((entry) => entry.job);
   }
 
   /** Records the outcome of the call nextCall() made. */
   record(result: Extract<JobOutcomes, { kind: "done" }>): void {
     const call = this.#inCall;
     this.#inCall = [];
-    for (const entry of call) {
-      const { job, owner, head } = entry;
-      owner.open--;
-      const failure = result.failures.get(job.id);
-      const key = job.key;
-      if (key === null) {
-        if (failure) owner.outcomes.set(job.id, failure);
-        continue;
-      }
-      const lane = this.#lanes.get(key) ?? [];
-      lane.shift();
-      this.#heads.delete(job.id);
-      let goesOn = true;
-      if (!failure) {
-        if (head) owner.outcomes.set(job.id, { error: "", dead: false, queue: "leave" });
-      } else if (!failure.dead && job.attempt < retryPolicyOf(job, this.#options).maxAttempts) {
-        owner.outcomes.set(job.id, { ...failure, queue: "retry" });
-        goesOn = false;
-      } else if (this.#options.deadLetterBlocksKey) {
-        owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "dead-block" });
-        goesOn = false;
-      } else {
-        owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "leave" });
-      }
-      if (!goesOn) {
-        owner.blocked.add(key);
-        // The rest of the lane waits behind it, each job in its own batch's outcomes.
-        for (const other of lane) {
-          other.owner.open--;
-          this.#heads.delete(other.job.id);
-          this.#wait([other.job], key, other.owner, job.id);
-        }
-        lane.length = 0;
-      }
-      if (lane.length === 0) this.#lanes.delete(key);
+    for (const entry of call) this.settle(entry, result.failures.get(entry.job.id));
+  }
+
+  /** A job that can start now (marked running), or undefined: a job without a key, else a lane's first. */
+  take(): Scheduled<Batch> | undefined {
+    const free = this.#unkeyed.shift();
+    if (free) {
+      free.running = true;
+      return free;
     }
+    for (let key = this.#startable.shift(); key !== undefined; key = this.#startable.shift()) {
+      const first = this.#lanes.get(key)?.[0];
+      if (first && !first.running) {
+        first.running = true;
+        return first;
+      }
+    }
+    return undefined;
+  }
+
+  /** Records how a job that take() gave out ended: its failure, or undefined when it succeeded. */
+  settle(entry: Scheduled<Batch>, failure: { readonly error: string; readonly dead: boolean } | undefined): void {
+    const { job, owner, head, key } = entry;
+    entry.running = false;
+    owner.open--;
+    if (key === null) {
+      if (failure) owner.outcomes.set(job.id, failure);
+      return;
+    }
+    const lane = this.#lanes.get(key) ?? [];
+    const at = lane.indexOf(entry);
+    if (at >= 0) lane.splice(at, 1);
+    this.#heads.delete(job.id);
+    let goesOn = true;
+    if (!failure) {
+      if (head) owner.outcomes.set(job.id, { error: "", dead: false, queue: "leave" });
+    } else if (!failure.dead && job.attempt < retryPolicyOf(job, this.#options).maxAttempts) {
+      owner.outcomes.set(job.id, { ...failure, queue: "retry" });
+      goesOn = false;
+    } else if (this.#options.deadLetterBlocksKey) {
+      owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "dead-block" });
+      goesOn = false;
+    } else {
+      owner.outcomes.set(job.id, { error: failure.error, dead: true, queue: "leave" });
+    }
+    if (!goesOn) {
+      owner.blocked.add(key);
+      // The rest of the lane waits behind it, each job in its own batch's outcomes (none of
+      // them runs: only a lane's first job can).
+      for (const other of lane) {
+        other.owner.open--;
+        this.#heads.delete(other.job.id);
+        this.#wait([other.job], key, other.owner, job.id);
+      }
+      lane.length = 0;
+    }
+    if (lane.length === 0) this.#lanes.delete(key);
+    else this.#startable.push(key);
   }
 
   #wait(jobs: readonly Job<unknown>[], key: string, owner: ScheduledBatch<Batch>, behind?: JobId): void {
@@ -231,11 +282,18 @@ export class KeyOrder<Batch = unknown> {
   }
 }
 
-/** The key order of a term whose consumer orders by key, else undefined. */
-export function keyOrderFor<Batch>(term: {
-  readonly pool: pg.Pool;
-  readonly queries: ConsumerQueries;
-  readonly options: ResolvedConsumerOptions;
-}): KeyOrder<Batch> | undefined {
-  return term.options.ordering === "key" ? new KeyOrder<Batch>(term.pool, term.queries, term.options) : undefined;
+/**
+ * The schedule of a term whose consumer orders by key or runs a perJob handler (which then takes
+ * its jobs one at a time); else undefined: batches go to the handler whole.
+ */
+export function keyOrderFor<Batch>(
+  term: {
+    readonly pool: pg.Pool;
+    readonly queries: ConsumerQueries;
+    readonly options: ResolvedConsumerOptions;
+  },
+  perJob: boolean,
+): KeyOrder<Batch> | undefined {
+  const ordered = term.options.ordering === "key";
+  return ordered || perJob ? new KeyOrder<Batch>(term.pool, term.queries, term.options, ordered) : undefined;
 }

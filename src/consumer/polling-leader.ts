@@ -14,7 +14,8 @@ import type { HeldOutcome, HeldOutcomes } from "./held-outcomes.js";
 import { keyOrderFor } from "./key-order.js";
 import type { LongTransaction } from "./long-transactions.js";
 import { describeTransactions, LongTransactionWatch } from "./long-transactions.js";
-import { runOrderedBatches } from "./ordered-batch-loop.js";
+import { perJobRunOf } from "./per-job.js";
+import { runScheduledBatches } from "./scheduled-batch-loop.js";
 import { NotificationWakeup, timerWakeup } from "./wakeup.js";
 
 /** What the leader reports to its Consumer. */
@@ -93,9 +94,19 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     lastCommit = Date.now();
     committedSnapshot = progress.snapshot;
   };
+  /** The last batch handed out. */
+  let handedOut: PolledBatch | undefined;
   const flow: BatchFlow<PolledBatch> = {
     next: async () => {
+      // A catch-up ends at its snapshot: the jobs of later windows are the stream's. Handed
+      // out here, they could be handled (the next batch's jobs run while this one's commit
+      // is in flight) and then come again from the stream.
+      const reached = handedOut?.progress;
+      if (term.until !== undefined && reached?.snapshot === term.until && reached.window === null) {
+        return { jobs: [], progress: reached, windowSnapshot: term.until };
+      }
       const batch = await source.next();
+      handedOut = batch;
       const due = watch.observe(batch.windowSnapshot);
       if (due.length > 0) reportLongTransactions(term, due);
       return batch;
@@ -109,7 +120,8 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     done: term.until === undefined ? undefined : () => committedSnapshot === term.until,
   };
   try {
-    const keyOrder = keyOrderFor<PolledBatch>(term);
+    const perJob = perJobRunOf(term.handler);
+    const keyOrder = keyOrderFor<PolledBatch>(term, perJob !== undefined);
     const context: BatchLoopContext = {
       handler: term.handler,
       options,
@@ -117,7 +129,7 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
       abandon: term.abandon,
       onBatch: events.batch,
     };
-    await (keyOrder ? runOrderedBatches(context, flow, keyOrder) : runBatches(context, flow));
+    await (keyOrder ? runScheduledBatches(context, flow, keyOrder, perJob) : runBatches(context, flow));
   } finally {
     await wakeup.close();
   }

@@ -3,7 +3,7 @@ import { checkLogicalReplication, consumerSlot, ensurePublication } from "../slo
 import type { ReplicatedBatch } from "../sources/replication-source.js";
 import { type BatchLoopContext, runBatches } from "./batch-loop.js";
 import { keyOrderFor } from "./key-order.js";
-import { runOrderedBatches } from "./ordered-batch-loop.js";
+import { perJobRunOf } from "./per-job.js";
 import type { LeaderTerm } from "./polling-leader.js";
 import { catchUp } from "./replication-catch-up.js";
 import { type ReplicationClaim, resumePoint } from "./replication-resume-point.js";
@@ -11,6 +11,7 @@ import { reportSlot } from "./replication-slot-report.js";
 import { openStream } from "./replication-stream.js";
 import { StreamedBatches } from "./replication-streamed-batches.js";
 import { closeReplication } from "./replication-walsender.js";
+import { runScheduledBatches } from "./scheduled-batch-loop.js";
 
 export type { ReplicationClaim };
 
@@ -35,7 +36,8 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
   const batches = new StreamedBatches(term, stream, resume.from, stopping);
   const stopReports = reportSlot(term, slot);
   try {
-    const keyOrder = keyOrderFor<ReplicatedBatch>(term);
+    const perJob = perJobRunOf(term.handler);
+    const keyOrder = keyOrderFor<ReplicatedBatch>(term, perJob !== undefined);
     const context: BatchLoopContext = {
       handler: term.handler,
       options,
@@ -43,7 +45,7 @@ export async function leadReplication(term: LeaderTerm, claim: ReplicationClaim)
       abandon: term.abandon,
       onBatch: term.events.batch,
     };
-    await (keyOrder ? runOrderedBatches(context, batches, keyOrder) : runBatches(context, batches));
+    await (keyOrder ? runScheduledBatches(context, batches, keyOrder, perJob) : runBatches(context, batches));
     if (stream.failed.aborted && !term.stopping.aborted) throw stream.failed.reason;
   } finally {
     stopReports();

@@ -24,18 +24,26 @@ export interface Instruments {
 // Seconds, with boundaries from 5 ms to 10 s as the messaging conventions advise.
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
-let made: { provider: MeterProvider; instruments: Instruments } | undefined;
+let made: { provider: MeterProvider; instruments: Instruments | undefined } | undefined;
+/** The class of the API's no-op meter: what every provider gives while no SDK is registered. */
+let noopMeter: (new (...args: never[]) => unknown) | undefined;
 
 /**
- * The instruments on the meter provider registered now. The API has no proxy for meters (as it
- * has for tracers): instruments made before the application registers its SDK would stay
- * no-ops, so they are made again whenever the registered provider changes.
+ * The instruments on the meter provider registered now, or undefined while none is (nothing
+ * to record: callers skip the work of measuring). The API has no proxy for meters (as it has
+ * for tracers): instruments made before the application registers its SDK would stay no-ops,
+ * so they are made again whenever the registered provider changes.
  */
 export function instruments(): Instruments | undefined {
   if (!otel) return undefined;
   const provider = otel.metrics.getMeterProvider();
   if (made?.provider === provider) return made.instruments;
   const meter = provider.getMeter(scopeName);
+  noopMeter ??= otel.createNoopMeter().constructor as new (...args: never[]) => unknown;
+  if (meter instanceof noopMeter) {
+    made = { provider, instruments: undefined };
+    return undefined;
+  }
   const duration = (name: string, description: string) =>
     meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: durationBuckets } });
   const instruments: Instruments = {

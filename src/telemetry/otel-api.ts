@@ -33,3 +33,15 @@ export function poutboxTracer(api: OtelApi): import("@opentelemetry/api").Tracer
   tracer ??= api.trace.getTracer(scopeName);
   return tracer;
 }
+
+/** The API's no-op tracer provider: the delegate of its proxy while no SDK is registered. */
+const noopTracerProvider = otel ? new otel.ProxyTracerProvider().getDelegate() : undefined;
+
+/**
+ * Whether a tracer provider is registered. Without one, every span is a no-op: the work of
+ * making spans (attributes, contexts) can be skipped.
+ */
+export function tracing(api: OtelApi): boolean {
+  const provider = api.trace.getTracerProvider();
+  return !(provider instanceof api.ProxyTracerProvider) || provider.getDelegate() !== noopTracerProvider;
+}

@@ -2,6 +2,7 @@ import type { Attributes, Context, Link, Span, SpanContext } from "@opentelemetr
 import type { Job } from "../core/job.js";
 import type { JobId } from "../core/job-id.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
+import { otelInUse } from "./in-use.js";
 import { instruments } from "./instruments.js";
 import { type ProducerReader, producerReader } from "./job-trace-context.js";
 import { otel, poutboxTracer } from "./otel-api.js";
@@ -49,7 +50,7 @@ export async function traceProcess<Outcome extends ProcessOutcome>(
   willDie: (job: Job<unknown>, dead: boolean) => boolean,
   run: () => Promise<Outcome>,
 ): Promise<Outcome> {
-  const api = otel;
+  const api = otelInUse();
   if (!api || jobs.length === 0) return run();
   const started = performance.now();
   const topic = commonTopic(jobs);

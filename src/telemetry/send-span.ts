@@ -1,6 +1,7 @@
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
+import { otelInUse } from "./in-use.js";
 import { instruments } from "./instruments.js";
-import { otel, poutboxTracer } from "./otel-api.js";
+import { poutboxTracer } from "./otel-api.js";
 import { recordFailure } from "./span-failure.js";
 
 /** What an enqueue call writes: into which schema, under which topic, how many jobs. */
@@ -23,7 +24,7 @@ export async function traceSend<T>(
   given: Readonly<Record<string, string>> | undefined,
   send: (headers: string | undefined) => Promise<T>,
 ): Promise<T> {
-  const api = otel;
+  const api = otelInUse();
   if (!api) return send(undefined);
   const started = performance.now();
   const attributes: Record<string, string> = {

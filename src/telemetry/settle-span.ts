@@ -1,8 +1,9 @@
 import type { Attributes, Link, SpanContext } from "@opentelemetry/api";
 import type { Job } from "../core/job.js";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
+import { otelInUse } from "./in-use.js";
 import { instruments } from "./instruments.js";
-import { otel, poutboxTracer } from "./otel-api.js";
+import { poutboxTracer } from "./otel-api.js";
 import { callSpanOf, type ProcessTarget } from "./process-span.js";
 import { recordFailure } from "./span-failure.js";
 
@@ -16,7 +17,7 @@ export async function traceSettle(
   batch: { readonly jobs: readonly Job<unknown>[]; readonly failed: number },
   commit: () => Promise<void>,
 ): Promise<void> {
-  const api = otel;
+  const api = otelInUse();
   if (!api) return commit();
   const started = performance.now();
   const attributes: Attributes = {
