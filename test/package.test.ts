@@ -41,6 +41,7 @@ describe("the built package", () => {
       "migrate",
       "moveConsumer",
       "moveTargets",
+      "perJob",
       "purgeDeadLetters",
       "removeConsumer",
       "replicationSlotStatus",
