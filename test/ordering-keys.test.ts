@@ -294,14 +294,17 @@ describe("blocked keys: status, list, retry and skip", () => {
       for (const label of ["r1", "r2", "r3", "s1", "s2", "h1", "h2"]) {
         await client.enqueue({ label }, { key: label[0] });
       }
-      // h1 fails its first delivery (its second hangs): a key in delivery.
-      await waitFor(async () => {
-        const blocked = await listBlockedKeys(db.pool, { schema });
-        return blocked.length === 3 && blocked.every((key) => key.head.attempts >= 1);
-      });
       const byKey = async () =>
         new Map((await listBlockedKeys(db.pool, { schema, consumer: "ops" })).map((blocked) => [blocked.key, blocked]));
-      let keys = await byKey();
+      // h1 fails its first delivery (its second hangs): a key in delivery. h2, committed after
+      // h1, can be set to wait by a later batch than h1's failure: read once it waits too.
+      let keys = await waitFor(async () => {
+        const found = await byKey();
+        const heads = [...found.values()];
+        return heads.length === 3 && heads.every((key) => key.head.attempts >= 1) && found.get("h")?.waiting === 1
+          ? found
+          : undefined;
+      });
       assert.equal(keys.get("r")?.waiting, 2);
       assert.equal(keys.get("s")?.waiting, 1);
       const [ops] = (await status(db.pool, { schema })).consumers;
