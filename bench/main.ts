@@ -8,6 +8,7 @@ import { installPeers, loadPeer } from "./peers/load-peers.js";
 import { type Peer, peerNames } from "./peers/peer.js";
 import { Progress } from "./progress.js";
 import { type Row, toJsonLines, toTable, withPeerRatios } from "./report.js";
+import { batchMemory } from "./scenarios/batch-memory.js";
 import { drainOrdered } from "./scenarios/drain-ordered.js";
 import { drainPolling } from "./scenarios/drain-polling.js";
 import { drainReplication } from "./scenarios/drain-replication.js";
@@ -30,6 +31,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   latency_replication: latencyReplication,
   growth_polling: growthPolling,
   retry_path: retryPath,
+  batch_memory: batchMemory,
   relay,
   telemetry,
 };

@@ -11,6 +11,7 @@ export const scenarioNames = [
   "latency_replication",
   "growth_polling",
   "retry_path",
+  "batch_memory",
   "relay",
   "telemetry",
 ] as const;

@@ -136,7 +136,7 @@ describe("polling cost", () => {
       t.diagnostic(`ANALYZE took ${((analyzed - loaded) / 1000).toFixed(1)} s; progress snapshot ${prev}`);
 
       const sql = pageQuery('"poutbox"').text;
-      const parameters = [prev, null, "0", "0", 100, "default", null, null];
+      const parameters = [prev, null, "0", "0", 100, "default", null, null, 16 * 1024 * 1024];
       const { rows: page } = await db.pool.query(sql, parameters);
       assert.deepEqual(
         page.map((row) => BigInt(row.id)),
@@ -158,7 +158,7 @@ describe("polling cost", () => {
           // EXECUTE takes no bind parameters; the snapshot text is digits, colons and commas.
           assert.match(prev, /^[0-9:,]+$/);
           const { rows: explained } = await explainer.query(
-            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE page('${prev}', NULL, '0', '0', 100, 'default', ${topics})`,
+            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE page('${prev}', NULL, '0', '0', 100, 'default', ${topics}, 16777216)`,
           );
           const plan = explained[0]["QUERY PLAN"][0] as {
             Plan: PlanNode;

@@ -110,7 +110,9 @@ describe("RabbitMQ relay", () => {
         // The row is read once: between two reads the retry can promote it out of `failed`.
         const failed = await waitFor(
           async () => {
-            const { rows } = await db.pool.query(`SELECT attempt, last_error FROM ${schema}.failed WHERE id = $1`, [id]);
+            const { rows } = await db.pool.query(`SELECT attempt, last_error FROM ${schema}.failed WHERE id = $1`, [
+              id,
+            ]);
             return rows[0]?.attempt >= 2 ? (rows[0] as { last_error: string }) : undefined;
           },
           { what: "returned publishes, retried" },

@@ -45,6 +45,7 @@ export async function drainWithConsumer(task: ConsumerDrainTask): Promise<Draine
     ...(task.promoteInterval === undefined ? {} : { promoteInterval: task.promoteInterval }),
     ...(task.subscribe === undefined ? {} : { subscribe: task.subscribe }),
     ...(task.ordering === undefined ? {} : { ordering: task.ordering }),
+    ...(task.maxBatchBytes === undefined ? {} : { maxBatchBytes: task.maxBatchBytes }),
     ...(task.blockedKey === undefined ? {} : { maxAttempts: 1_000_000 }),
   });
   const started = performance.now();

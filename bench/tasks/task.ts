@@ -81,6 +81,8 @@ export interface ConsumerDrainTask extends Instrumentable {
   readonly perJob?: boolean;
   /** The consumer's `ordering` option. */
   readonly ordering?: "none" | "key";
+  /** The consumer's `maxBatchBytes` option. */
+  readonly maxBatchBytes?: number;
   /** Every job of this key fails, for ever: the key stays blocked; `n` counts the other jobs. */
   readonly blockedKey?: string;
 }

@@ -39,7 +39,10 @@ export interface ConsumerOptions {
    * LISTEN). With it, pollInterval can be long. Default false.
    */
   readonly listen?: boolean;
-  /** Replication: a batch closes before its payloads pass this many bytes (it always takes one job). Default 16 MiB. */
+  /**
+   * A batch closes before its payloads and headers pass this many bytes (it always takes one
+   * job), so memory is bounded by bytes as well as by batchSize. Default 16 MiB.
+   */
   readonly maxBatchBytes?: number;
   /** Replication: a partial batch is handed to the handler this long after its first job arrived, in ms. Default 1. */
   readonly flushDelay?: number;

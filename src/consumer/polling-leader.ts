@@ -60,14 +60,12 @@ const idleProgressInterval = 1000;
  */
 export async function leadPolling(term: LeaderTerm): Promise<void> {
   const { pool, options, queries, events } = term;
-  const source = new PollingSource(
-    pool,
-    options.quotedSchema,
-    options.name,
-    options.batchSize,
-    term.progress,
-    options.subscription,
-  );
+  const source = new PollingSource(pool, options.quotedSchema, term.progress, {
+    consumer: options.name,
+    batchSize: options.batchSize,
+    maxBatchBytes: options.maxBatchBytes,
+    subscription: options.subscription,
+  });
   const watch = new LongTransactionWatch(options.longTransactionThreshold);
   const wakeup = options.listen
     ? new NotificationWakeup(pool, wakeChannel(options.schema), (error) => events.error(error))

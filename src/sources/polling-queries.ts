@@ -15,6 +15,8 @@ export interface PageRow {
   enqueued_ms: string | null;
   transaction_id: string;
   partitions: string | null;
+  /** How many jobs the page found before the byte bound cut it (null: none found). */
+  found: string | null;
 }
 
 /**
@@ -38,6 +40,9 @@ export interface PageRow {
  * subscription's exact names and $8 its LIKE patterns, or both null for every topic. A subscription filters rows the index
  * scan reads, so a window costs what its rows cost, subscribed or not; a retry of this
  * consumer's own is delivered whatever its topic.
+ * $9 bounds a page by bytes: it ends before the payloads and headers of its jobs pass $9
+ * (octet_length reads a stored value's uncompressed size without decompressing it), and
+ * always holds one job; `found` says how many the page held before that cut.
  * Returns one row even when the window is empty, to carry the window snapshot and, when the
  * statement took the window itself, the partitions of `immediate` as its snapshot sees them,
  * each with the transaction that attached it (see PollingSource for why).
@@ -57,8 +62,14 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
              FROM pg_catalog.pg_inherits p WHERE p.inhparent = '${quotedSchema}.immediate'::regclass) END AS partitions, page.id::text AS id, page.topic, page.key, page.retry, page.payload, page.headers,
            page.attempt, ${epochMs("page.created_at")} AS created_ms,
            ${epochMs("coalesce(page.enqueued_at, page.created_at)")} AS enqueued_ms,
-           page.transaction_id::text AS transaction_id
+           page.transaction_id::text AS transaction_id, page.found::text AS found
     FROM w LEFT JOIN LATERAL (
+      SELECT * FROM (
+      SELECT limited.*,
+             row_number() OVER bytes AS ordinal,
+             sum(octet_length(limited.payload::text) + coalesce(octet_length(limited.headers::text), 0)) OVER bytes AS upto,
+             count(*) OVER () AS found
+      FROM (
       SELECT * FROM (
         (SELECT ${columns}
            FROM pg_snapshot_xip(w.prev) AS hole(xid)
@@ -83,6 +94,11 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
       ) found
       ORDER BY found.transaction_id, found.id
       LIMIT $5
+      ) limited
+      WINDOW bytes AS (ORDER BY limited.transaction_id, limited.id ROWS UNBOUNDED PRECEDING)
+      ) sized
+      WHERE sized.ordinal = 1 OR sized.upto <= $9::bigint
+      ORDER BY sized.transaction_id, sized.id
     ) page ON true`);
 }
 

@@ -28,6 +28,15 @@ export interface PolledBatch {
   readonly windowSnapshot: SnapshotText;
 }
 
+export interface PollingSourceOptions {
+  readonly consumer: string;
+  readonly batchSize: number;
+  /** A batch ends before its payloads and headers pass this many bytes; it always holds one job. */
+  readonly maxBatchBytes: number;
+  /** The topics delivered; undefined for every job. */
+  readonly subscription?: Subscription | undefined;
+}
+
 /**
  * Reads new jobs by snapshot difference (see polling-queries.ts). next() fetches the batch
  * after the previous one without waiting for it to be handled, so the consumer can fetch
@@ -39,26 +48,21 @@ export class PollingSource {
   readonly #pageName: string;
   readonly #consumer: string;
   readonly #batchSize: number;
+  readonly #maxBatchBytes: number;
   readonly #topics: readonly [names: readonly string[], likePatterns: readonly string[]] | readonly [null, null];
   #position: PollingProgress;
   /** The partitions of `immediate` the last page query that took its window saw; none yet. */
   #partitions: string | null | undefined = undefined;
 
-  /** `subscription`: the topics delivered; undefined for every job. */
-  constructor(
-    db: pg.Pool,
-    quotedSchema: string,
-    consumer: string,
-    batchSize: number,
-    from: PollingProgress,
-    subscription?: Subscription,
-  ) {
+  constructor(db: pg.Pool, quotedSchema: string, from: PollingProgress, options: PollingSourceOptions) {
+    const { consumer, batchSize, maxBatchBytes, subscription } = options;
     this.#db = db;
     // A named statement is parsed once per connection instead of at every poll.
     this.#page = pageQuery(quotedSchema);
     this.#pageName = statementName(this.#page.text);
     this.#consumer = consumer;
     this.#batchSize = batchSize;
+    this.#maxBatchBytes = maxBatchBytes;
     this.#topics = subscription ? [subscription.names, subscription.likePatterns] : [null, null];
     this.#position = from;
   }
@@ -89,7 +93,9 @@ export class PollingSource {
     }
     const jobs = rows.filter((row) => row.id !== null).map(toJob);
     const last = jobs.at(-1);
-    const windowDone = jobs.length < this.#batchSize;
+    // A page cut short by bytes leaves the rest of its window for the next one.
+    const found = Number(rows[0]?.found ?? 0);
+    const windowDone = found < this.#batchSize && jobs.length === found;
     const progress: PollingProgress = windowDone
       ? { snapshot: windowSnapshot, window: null, afterXid: "0", afterId: "0" }
       : {
@@ -109,7 +115,16 @@ export class PollingSource {
     return queryRows(
       this.#db,
       this.#page,
-      [from.snapshot, window, from.afterXid, from.afterId, this.#batchSize, this.#consumer, ...this.#topics],
+      [
+        from.snapshot,
+        window,
+        from.afterXid,
+        from.afterId,
+        this.#batchSize,
+        this.#consumer,
+        ...this.#topics,
+        this.#maxBatchBytes,
+      ],
       this.#pageName,
     );
   }
