@@ -13,6 +13,12 @@ import { withConnection } from "./with-connection.js";
  */
 export interface Sql<Row> {
   readonly text: string;
+  /**
+   * Prepared under this name on `pg` connections: parsed once per connection, and planned once
+   * when the server settles on a generic plan. For statements run at every batch, whose text
+   * (a dozen CTEs) costs more to parse and plan than to execute.
+   */
+  readonly name?: string;
   /** Never set: it carries the row type. */
   readonly row?: Row;
 }
@@ -49,7 +55,12 @@ export async function queryRows<Row>(
   }
   // Annotated: as a bare alias of the type guard, it would narrow db to a Pool below.
   const autocommit: boolean = isNodePostgresPool(db);
-  const config = { text, values, name, types: ownTypes };
+  const config = {
+    text,
+    values,
+    name: name ?? (typeof statement === "string" ? undefined : statement.name),
+    types: ownTypes,
+  };
   for (let attempt = 1; ; attempt++) {
     try {
       // Inside the try: the first ask, on a connection the server just ended, is retried too.
