@@ -102,7 +102,11 @@ function failedJobs(quotedSchema: string, failures: string): string {
   return `
       WITH failure AS (
         SELECT i.id, i.topic, i.key, i.retry, i.payload, i.headers, i.created_at, coalesce(i.enqueued_at, i.created_at) AS enqueued_at,
-               f.xid, f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord
+               f.xid, f.attempt, f.error, f.delay_ms, f.dead, f.queue, f.ord,
+               -- Whether a job of the same key earlier in this batch joins its key's queue: one
+               -- pass over the batch (an EXISTS per row was quadratic in the batch's failures).
+               i.key IS NOT NULL AND coalesce(bool_or(f.queue IN ('retry', 'wait', 'dead-block')) OVER (
+                 PARTITION BY i.key ORDER BY f.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS queued_ahead
         FROM json_to_recordset(${failures}) AS f(${failureColumns})
         JOIN ${quotedSchema}.immediate i ON i.transaction_id = f.xid AND i.id = f.id
       ), complete AS (
@@ -126,12 +130,12 @@ function failureInserts(quotedSchema: string, condition: string): string {
                  -- Behind a queue, or behind a row this statement puts in one, a waiting row is
                  -- never due by time: the head's leaving makes it due. First in its queue (the
                  -- queue it was parked behind has gone meanwhile), it is due now.
-                 WHEN queue = 'wait' AND (
-                   EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
-                           WHERE q.consumer = $1 AND q.key = failure.key AND q.key_state IS NOT NULL AND q.id <> failure.id)
-                   OR EXISTS (SELECT 1 FROM failure ahead
-                              WHERE ahead.key = failure.key AND ahead.ord < failure.ord
-                                AND ahead.queue IN ('retry', 'wait', 'dead-block')))
+                 -- (IS NOT DISTINCT FROM: a NULL queue, every failure of an unordered
+                 -- consumer, must not go on to evaluate the subquery.)
+                 WHEN queue IS NOT DISTINCT FROM 'wait' AND (
+                   queued_ahead
+                   OR EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
+                              WHERE q.consumer = $1 AND q.key = failure.key AND q.key_state IS NOT NULL AND q.id <> failure.id))
                  THEN 'infinity'::timestamptz
                  ELSE now() + delay_ms * interval '1 millisecond'
                END,
