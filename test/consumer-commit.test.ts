@@ -107,4 +107,25 @@ describe("consumer commit statements", () => {
     assert.deepEqual(both[0], { written: 0, missing: 1, leading: false });
     assert.deepEqual(await stored(schema), before);
   });
+
+  it("a batch without failures: both modes' advance statements move progress for the leader only", async () => {
+    const { schema, queries, epoch } = await setUp();
+    const before = await stored(schema);
+    const stale = String(BigInt(epoch) - 1n);
+    const polling = (at: string) => ["c", at, "5:5:", null, "0", "0"];
+    const replication = (at: string) => ["c", at, "0/2000", null, 0, null];
+    for (const [statement, values] of [
+      [queries.consumerAdvance, polling],
+      [queries.consumerAdvanceReplication, replication],
+    ] as const) {
+      const { rows } = await db.pool.query(statement.text, values(stale));
+      assert.deepEqual(rows[0], { written: 0, missing: 0, leading: false });
+    }
+    assert.deepEqual(await stored(schema), before, "a moved epoch writes nothing");
+    const { rows: moved } = await db.pool.query(queries.consumerAdvance.text, polling(epoch));
+    assert.deepEqual(moved[0], { written: 1, missing: 0, leading: true });
+    const { rows: acked } = await db.pool.query(queries.consumerAdvanceReplication.text, replication(epoch));
+    assert.deepEqual(acked[0], { written: 1, missing: 0, leading: true });
+    assert.deepEqual(await stored(schema), { ...before, snapshot: "5:5:", acked: "0/2000" });
+  });
 });

@@ -49,9 +49,10 @@ describe("Consumer (polling) and partitions attached while it polls", () => {
     });
     const locker = await db.pool.connect();
     t.after(async () => {
-      await consumer.stop();
+      // The lock first: a consumer stopping waits for its statements, which wait for the lock.
       await locker.query("ROLLBACK").catch(() => {});
       locker.release();
+      await consumer.stop();
     });
     await consumer.start();
     const before = await jobAt(schema, now);

@@ -77,17 +77,19 @@ export async function leadPolling(term: LeaderTerm): Promise<void> {
     await commitOutcome({
       ...outcomeWriting(term),
       failures,
-      progress: (db, failed, held) =>
-        queryRow(db, queries.consumerCommit, [
+      progress: (db, failed, held) => {
+        const position = [
           options.name,
           term.epoch,
           progress.snapshot,
           progress.window,
           progress.afterXid,
           progress.afterId,
-          failed,
-          held,
-        ]),
+        ];
+        return failed === "[]" && held === "[]"
+          ? queryRow(db, queries.consumerAdvance, position)
+          : queryRow(db, queries.consumerCommit, [...position, failed, held]);
+      },
     });
     lastCommit = Date.now();
     committedSnapshot = progress.snapshot;

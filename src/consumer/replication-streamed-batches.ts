@@ -69,17 +69,19 @@ export class StreamedBatches implements BatchFlow<ReplicatedBatch> {
     await commitOutcome({
       ...outcomeWriting(term),
       failures,
-      progress: (db, failed, held) =>
-        queryRow(db, queries.consumerCommitReplication, [
+      progress: (db, failed, held) => {
+        const position = [
           options.name,
           term.epoch,
           lsnToString(progress.ackedLsn),
           progress.partialLsn === null ? null : lsnToString(progress.partialLsn),
           progress.partialCount,
           passed ?? null,
-          failed,
-          held,
-        ]),
+        ];
+        return failed === "[]" && held === "[]"
+          ? queryRow(db, queries.consumerAdvanceReplication, position)
+          : queryRow(db, queries.consumerCommitReplication, [...position, failed, held]);
+      },
     });
     this.#committed = progress;
     this.#lastCommit = Date.now();
