@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import type { ScenarioName } from "./options.js";
+import { median } from "./stats.js";
 
 export const subjects = ["poutbox", "pg-boss", "graphile-worker"] as const;
 
@@ -31,8 +32,10 @@ export interface Row {
   readonly vs_pg_boss?: number;
   readonly vs_graphile_worker?: number;
   /**
-   * Lines compared over alternating rounds (telemetry): each round's ratio, on to off, in the
-   * order run; jobs_per_s and baseline_jobs_per_s are then the medians of each side's runs.
+   * Lines compared over alternating rounds: each round's ratio, in the order run. Drains run
+   * at least three rounds, more while these spread wider than a tenth of their median, and
+   * their jobs_per_s and baseline_jobs_per_s are each side's fastest run; telemetry lines run
+   * five, and show each side's median run.
    */
   readonly round_ratios?: readonly number[];
   /** Spans the SDK exported in each measured run (telemetry), in the order run. */
@@ -68,11 +71,21 @@ export function peerRow(
  */
 export function drainRow(
   scenario: ScenarioName,
-  line: { readonly variant?: string; readonly batchSize: number; readonly n: number; readonly baseline: number },
+  line: {
+    readonly variant?: string;
+    readonly batchSize: number;
+    readonly n: number;
+    readonly baseline: number;
+    /** Each round's ratio (settledRounds): the line's ratio is then their median. */
+    readonly roundRatios?: readonly number[];
+  },
   drained: { readonly seconds: number; readonly peakRssMb: number },
   minRatio?: number,
 ): Row {
   const jobs = rate(line.n, drained.seconds);
+  const rounds = line.roundRatios;
+  // Judged as shown: to two decimals.
+  const figure = Math.round((rounds === undefined ? jobs / line.baseline : median(rounds)) * 100) / 100;
   return {
     scenario,
     subject: "poutbox",
@@ -82,9 +95,10 @@ export function drainRow(
     seconds: roundSeconds(drained.seconds),
     jobs_per_s: jobs,
     baseline_jobs_per_s: line.baseline,
-    ratio: ratio(jobs, line.baseline),
+    ratio: figure,
+    ...(rounds === undefined ? {} : { round_ratios: rounds.map((value) => Math.round(value * 100) / 100) }),
     peak_rss_mb: drained.peakRssMb,
-    ...(minRatio === undefined ? {} : { target: `>= ${minRatio.toFixed(2)}`, met: jobs / line.baseline >= minRatio }),
+    ...(minRatio === undefined ? {} : { target: `>= ${minRatio.toFixed(2)}`, met: figure >= minRatio }),
   };
 }
 
@@ -157,13 +171,19 @@ function cells(row: Row, notMet: string): string[] {
     number.format(row.n),
     number.format(row.jobs_per_s),
     row.baseline_jobs_per_s === null ? "" : number.format(row.baseline_jobs_per_s),
-    row.ratio === null ? "" : row.ratio.toFixed(2),
+    row.ratio === null ? "" : `${row.ratio.toFixed(2)}${rangeOf(row.round_ratios)}`,
     latency,
     row.peak_rss_mb === undefined ? "" : String(row.peak_rss_mb),
     times(row.vs_pg_boss),
     times(row.vs_graphile_worker),
     row.target === undefined ? "" : `${row.target} ${row.met ? "met" : notMet}`,
   ];
+}
+
+/** " (min-max over k rounds)", or nothing for a line measured once. */
+function rangeOf(ratios: readonly number[] | undefined): string {
+  if (ratios === undefined || ratios.length < 2) return "";
+  return ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}, ${ratios.length} rounds)`;
 }
 
 export function toTable(rows: readonly Row[]): string {

@@ -61,3 +61,42 @@ export function median(values: readonly number[]): number {
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
+
+/** What settledRounds found: each measurement's fastest run, and each round's ratio. */
+export interface Settled<Key extends string, Result> {
+  readonly best: Record<Key, Result>;
+  /** `ratioOf` of each round's runs, in the order run. */
+  readonly ratios: readonly number[];
+}
+
+/**
+ * Runs rounds as fastestOf does, and takes each round's ratio (ours to its baseline, from
+ * that round's runs alone): at least `minRounds`, and more, up to `maxRounds`, while those
+ * ratios spread wider than `spread` of their median. On a shared machine one pair of runs can
+ * move a ratio by a third; the spread says how far a figure can be trusted.
+ */
+export async function settledRounds<Key extends string, Result extends { readonly seconds: number }>(
+  measurements: Record<Key, (round: number) => Promise<Result>>,
+  ratioOf: (round: Readonly<Record<Key, Result>>) => number,
+  { minRounds = 3, maxRounds = 6, spread = 0.1 }: { minRounds?: number; maxRounds?: number; spread?: number } = {},
+): Promise<Settled<Key, Result>> {
+  const keys = Object.keys(measurements) as Key[];
+  const best = {} as Record<Key, Result>;
+  const ratios: number[] = [];
+  for (let round = 0; round < maxRounds; round++) {
+    const runs = {} as Record<Key, Result>;
+    for (const key of round % 2 === 0 ? keys : [...keys].reverse()) {
+      const result = await measurements[key](round);
+      runs[key] = result;
+      if (best[key] === undefined || result.seconds < best[key].seconds) best[key] = result;
+    }
+    ratios.push(ratioOf(runs));
+    if (ratios.length >= minRounds && spreadOf(ratios) <= spread) break;
+  }
+  return { best, ratios };
+}
+
+/** (max - min) / median. */
+export function spreadOf(values: readonly number[]): number {
+  return (Math.max(...values) - Math.min(...values)) / median(values);
+}

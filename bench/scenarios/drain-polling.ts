@@ -3,17 +3,18 @@ import type { Scenario } from "../context.js";
 import { dropSchema, fillInTransactions, freshSchema } from "../database.js";
 import { peerQueue } from "../peers/peer.js";
 import { drainRow, peerRow, type Row, rate } from "../report.js";
-import { fastestOf } from "../stats.js";
+import { settledRounds } from "../stats.js";
 import type { Drained } from "../tasks/task.js";
 import { inBatches } from "./enqueue.js";
 
 export const pollingBatchSizes = [100, 1000, 5000] as const;
+const minRatio = 1.0;
 
 /**
  * drain_polling: n jobs committed in transactions of 1,000, drained by a polling consumer
  * with a no-op handler at each batch size (each consumer name gets every job). Baseline:
- * keyset pagination over the same rows at the same page size. Each runs twice, alternating;
- * the faster run counts. Peers: n jobs queued with
+ * keyset pagination over the same rows at the same page size. They run in alternating rounds
+ * until the rounds' ratios settle (settledRounds); the line shows their median and range. Peers: n jobs queued with
  * their bulk call, drained by their worker.
  */
 export const drainPolling: Scenario = {
@@ -30,20 +31,21 @@ export const drainPolling: Scenario = {
     let baselineAt1000: number | null = null;
     for (const batchSize of pollingBatchSizes) {
       progress.step(`drain_polling: batch ${batchSize}, poutbox and keyset pagination`);
-      const best = await fastestOf({
-        // Each round's consumer has a name of its own, so each gets every job.
-        ours: (round) =>
-          runChild<Drained>(
-            { kind: "consumer-drain", url, schema, name: `b${batchSize}_${round}`, mode: "polling", batchSize, n },
-            child,
-          ),
-        keyset: () => runChild<Drained>({ kind: "keyset-drain", url, schema, batchSize, n }, child),
-      });
-      const drained = best.ours;
-      const baseline = best.keyset;
-      const base = rate(n, baseline.seconds);
+      const { best, ratios } = await settledRounds(
+        {
+          // Each round's consumer has a name of its own, so each gets every job.
+          ours: (round) =>
+            runChild<Drained>(
+              { kind: "consumer-drain", url, schema, name: `b${batchSize}_${round}`, mode: "polling", batchSize, n },
+              child,
+            ),
+          keyset: () => runChild<Drained>({ kind: "keyset-drain", url, schema, batchSize, n }, child),
+        },
+        (round) => round.keyset.seconds / round.ours.seconds,
+      );
+      const base = rate(n, best.keyset.seconds);
       if (batchSize === 1000) baselineAt1000 = base;
-      rows.push(drainRow("drain_polling", { batchSize, n, baseline: base }, drained, 0.6));
+      rows.push(drainRow("drain_polling", { batchSize, n, baseline: base, roundRatios: ratios }, best.ours, minRatio));
     }
     await dropSchema(pool, schema);
     for (const peer of context.peers) {
