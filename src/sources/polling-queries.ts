@@ -40,9 +40,10 @@ export interface PageRow {
  * subscription's exact names and $8 its LIKE patterns, or both null for every topic. A subscription filters rows the index
  * scan reads, so a window costs what its rows cost, subscribed or not; a retry of this
  * consumer's own is delivered whatever its topic.
- * $9 bounds a page by bytes: it ends before the payloads and headers of its jobs pass $9
- * (octet_length reads a stored value's uncompressed size without decompressing it), and
- * always holds one job; `found` says how many the page held before that cut.
+ * $9 bounds a page by bytes: it ends before the payloads and headers of its jobs pass $9,
+ * counted as the length of their JSON text (a compressed value is measured uncompressed, as
+ * the client will hold it), and always holds one job; `found` says how many the page held
+ * before that cut.
  * Returns one row even when the window is empty, to carry the window snapshot and, when the
  * statement took the window itself, the partitions of `immediate` as its snapshot sees them,
  * each with the transaction that attached it (see PollingSource for why).
