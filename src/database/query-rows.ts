@@ -32,7 +32,7 @@ export function sql<Row = Record<string, never>>(text: string): Sql<Row> {
  * Runs one of the library's statements and returns its rows. On a `pg` connection the rows
  * are parsed by `ownTypes`, whatever parsers the application configured; other drivers parse
  * by their own rules, so callers convert what they read (`Number(...)`, `String(...)`).
- * `name` prepares the statement on `pg` connections (parsed once per connection).
+ * A statement with a `name` is prepared on `pg` connections (parsed once per connection).
  *
  * On a `pg` Pool each statement is a transaction of its own. A database or role may make every
  * transaction SERIALIZABLE (`default_transaction_isolation`), and then a statement can fail
@@ -42,25 +42,15 @@ export function sql<Row = Record<string, never>>(text: string): Sql<Row> {
  * default, a statement on a Pool runs on a connection checked out for it at READ COMMITTED
  * (see isolation.ts): our reads must not make the application's transactions fail.
  */
-export async function queryRows<Row>(
-  db: Queryable,
-  statement: string | Sql<Row>,
-  values?: unknown[],
-  name?: string,
-): Promise<Row[]> {
-  const text = typeof statement === "string" ? statement : statement.text;
+export async function queryRows<Row>(db: Queryable, statement: string | Sql<Row>, values?: unknown[]): Promise<Row[]> {
+  const { text, name } = typeof statement === "string" ? { text: statement, name: undefined } : statement;
   if (!isNodePostgres(db)) {
     const { rows } = await db.query(text, values);
     return rows as Row[];
   }
   // Annotated: as a bare alias of the type guard, it would narrow db to a Pool below.
   const autocommit: boolean = isNodePostgresPool(db);
-  const config = {
-    text,
-    values,
-    name: name ?? (typeof statement === "string" ? undefined : statement.name),
-    types: ownTypes,
-  };
+  const config = { text, values, name, types: ownTypes };
   for (let attempt = 1; ; attempt++) {
     try {
       // Inside the try: the first ask, on a connection the server just ended, is retried too.
@@ -78,13 +68,8 @@ export async function queryRows<Row>(
 }
 
 /** The first row of a statement that always returns one. */
-export async function queryRow<Row>(
-  db: Queryable,
-  statement: string | Sql<Row>,
-  values?: unknown[],
-  name?: string,
-): Promise<Row> {
-  const [row] = await queryRows<Row>(db, statement, values, name);
+export async function queryRow<Row>(db: Queryable, statement: string | Sql<Row>, values?: unknown[]): Promise<Row> {
+  const [row] = await queryRows<Row>(db, statement, values);
   if (row === undefined) throw new Error("poutbox: a statement that returns one row returned none");
   return row;
 }

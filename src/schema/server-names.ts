@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Sql } from "../database/query-rows.js";
 
 // Every name the library gives an object on the server: the NOTIFY channel, the advisory-lock
 // keys, replication slots, publications and prepared statements. They live together so that
@@ -78,4 +79,13 @@ export function maintenanceLockKey(schema: string): string {
  */
 export function statementName(text: string): string {
   return `poutbox_${digest(text).slice(0, 24)}`;
+}
+
+/**
+ * One of the library's statements, prepared under its statementName on `pg` connections: for
+ * those run at every poll or batch, whose text (up to a dozen CTEs) costs more to parse and
+ * plan than to execute.
+ */
+export function preparedSql<Row>(text: string): Sql<Row> {
+  return { text, name: statementName(text) };
 }

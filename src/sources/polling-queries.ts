@@ -1,5 +1,6 @@
 import { epochMs } from "../database/epoch.js";
 import { type Sql, sql } from "../database/query-rows.js";
+import { preparedSql } from "../schema/server-names.js";
 
 /** A row of the page query, parsed by ownTypes: json parsed, numbers that may be large as text. */
 export interface PageRow {
@@ -55,7 +56,8 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const mine =
     "(i.consumer = $6 OR (i.consumer IS NULL AND " +
     "($7::text[] IS NULL OR i.topic = ANY ($7::text[]) OR i.topic LIKE ANY ($8::text[]))))";
-  return sql(`
+  // Prepared: parsed once per connection instead of at every poll.
+  return preparedSql(`
     WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT w.cur::text AS window_snapshot,
            CASE WHEN $2::pg_snapshot IS NULL THEN (

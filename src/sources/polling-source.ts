@@ -2,7 +2,6 @@ import type pg from "pg";
 import type { Job } from "../core/job.js";
 import { requiredDateFromEpochMs } from "../database/epoch.js";
 import { queryRows, type Sql } from "../database/query-rows.js";
-import { statementName } from "../schema/server-names.js";
 import type { Subscription } from "../topics/subscription.js";
 import { jobHeaders } from "./job-headers.js";
 import { jobRetry } from "./job-retry.js";
@@ -45,7 +44,6 @@ export interface PollingSourceOptions {
 export class PollingSource {
   readonly #db: pg.Pool;
   readonly #page: Sql<PageRow>;
-  readonly #pageName: string;
   readonly #consumer: string;
   readonly #batchSize: number;
   readonly #maxBatchBytes: number;
@@ -57,9 +55,7 @@ export class PollingSource {
   constructor(db: pg.Pool, quotedSchema: string, from: PollingProgress, options: PollingSourceOptions) {
     const { consumer, batchSize, maxBatchBytes, subscription } = options;
     this.#db = db;
-    // A named statement is parsed once per connection instead of at every poll.
     this.#page = pageQuery(quotedSchema);
-    this.#pageName = statementName(this.#page.text);
     this.#consumer = consumer;
     this.#batchSize = batchSize;
     this.#maxBatchBytes = maxBatchBytes;
@@ -112,21 +108,16 @@ export class PollingSource {
   async #read(from: PollingProgress, window: SnapshotText | null): Promise<PageRow[]> {
     // Whatever parsers the application gave pg, the handler gets the same shapes as in
     // replication mode.
-    return queryRows(
-      this.#db,
-      this.#page,
-      [
-        from.snapshot,
-        window,
-        from.afterXid,
-        from.afterId,
-        this.#batchSize,
-        this.#consumer,
-        ...this.#topics,
-        this.#maxBatchBytes,
-      ],
-      this.#pageName,
-    );
+    return queryRows(this.#db, this.#page, [
+      from.snapshot,
+      window,
+      from.afterXid,
+      from.afterId,
+      this.#batchSize,
+      this.#consumer,
+      ...this.#topics,
+      this.#maxBatchBytes,
+    ]);
   }
 }
 
