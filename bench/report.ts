@@ -85,7 +85,7 @@ export function drainRow(
   const jobs = rate(line.n, drained.seconds);
   const rounds = line.roundRatios;
   // Judged as shown: to two decimals.
-  const figure = Math.round((rounds === undefined ? jobs / line.baseline : median(rounds)) * 100) / 100;
+  const figure = hundredths(rounds === undefined ? jobs / line.baseline : median(rounds));
   return {
     scenario,
     subject: "poutbox",
@@ -96,7 +96,7 @@ export function drainRow(
     jobs_per_s: jobs,
     baseline_jobs_per_s: line.baseline,
     ratio: figure,
-    ...(rounds === undefined ? {} : { round_ratios: rounds.map((value) => Math.round(value * 100) / 100) }),
+    ...(rounds === undefined ? {} : { round_ratios: rounds.map(hundredths) }),
     peak_rss_mb: drained.peakRssMb,
     ...(minRatio === undefined ? {} : { target: `>= ${minRatio.toFixed(2)}`, met: figure >= minRatio }),
   };
@@ -111,7 +111,12 @@ export function rate(n: number, seconds: number): number {
 }
 
 export function ratio(value: number, baseline: number): number {
-  return Math.round((value / baseline) * 100) / 100;
+  return hundredths(value / baseline);
+}
+
+/** A ratio as the report shows it: to two decimals. */
+export function hundredths(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 /** Fills in each poutbox line's ratio to the peers' line of the same scenario. */

@@ -25,14 +25,7 @@ export const rounds = 2;
 export async function fastestOf<Key extends string, Result extends { readonly seconds: number }>(
   measurements: Record<Key, (round: number) => Promise<Result>>,
 ): Promise<Record<Key, Result>> {
-  const keys = Object.keys(measurements) as Key[];
-  const best = {} as Record<Key, Result>;
-  for (let round = 0; round < rounds; round++) {
-    for (const key of round % 2 === 0 ? keys : [...keys].reverse()) {
-      const result = await measurements[key](round);
-      if (best[key] === undefined || result.seconds < best[key].seconds) best[key] = result;
-    }
-  }
+  const { best } = await settledRounds(measurements, () => 1, { minRounds: rounds, maxRounds: rounds });
   return best;
 }
 

@@ -1,7 +1,7 @@
 import { runChild } from "../child-process.js";
 import type { Scenario } from "../context.js";
 import { dropSchema, fillInTransactions, freshSchema } from "../database.js";
-import { type Row, rate, roundSeconds } from "../report.js";
+import { hundredths, type Row, rate, roundSeconds } from "../report.js";
 import { alternating, median } from "../stats.js";
 import type { ConsumerDrainTask, Drained, EnqueueTask } from "../tasks/task.js";
 import { createBusinessTables, singleCount } from "./enqueue.js";
@@ -124,8 +124,8 @@ function line(shape: { readonly variant: string; readonly n: number; readonly ba
     seconds: roundSeconds(seconds(runs.on)),
     jobs_per_s: rate(shape.n, seconds(runs.on)),
     baseline_jobs_per_s: rate(shape.n, seconds(runs.off)),
-    ratio: Math.round(onToOff * 100) / 100,
-    round_ratios: rounds.map((value) => Math.round(value * 100) / 100),
+    ratio: hundredths(onToOff),
+    round_ratios: rounds.map(hundredths),
     spans_per_run: runs.on.map((on) => on.telemetry?.spans ?? 0),
     target: ">= 0.90",
     met: onToOff >= 0.9,
