@@ -1,10 +1,10 @@
-import type { Counter, Histogram, MeterProvider, UpDownCounter } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
 import { otel, scopeName } from "./otel-api.js";
 
 /** The instruments the library records into, on the meter of the registered provider. */
 export interface Instruments {
   /** messaging.client.sent.messages: jobs enqueued. */
-  readonly sent: Counter;
+  readonly sent: SentCounter;
   /** messaging.client.consumed.messages: jobs handed to a handler. */
   readonly consumed: Counter;
   /** messaging.client.operation.duration: an enqueue (send) or an outcome commit (settle), in s. */
@@ -47,10 +47,7 @@ export function instruments(): Instruments | undefined {
   const duration = (name: string, description: string) =>
     meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: durationBuckets } });
   const instruments: Instruments = {
-    sent: meter.createCounter("messaging.client.sent.messages", {
-      description: "Jobs enqueued into the outbox",
-      unit: "{message}",
-    }),
+    sent: new SentCounter(meter),
     consumed: meter.createCounter("messaging.client.consumed.messages", {
       description: "Jobs handed to a consumer's handler",
       unit: "{message}",
@@ -81,4 +78,43 @@ export function instruments(): Instruments | undefined {
   };
   made = { provider, instruments };
   return instruments;
+}
+
+// One under the SDK's default cardinality limit (2,000 attribute sets an instrument, the last
+// of them its overflow set): past it, sends fold into one overflow series here, as the SDK
+// would fold them. Not at the SDK's limit itself: there, the SDK would fold the last series
+// into its overflow set and our overflow observation, last value wins, would replace it.
+const maxSentSeries = 1999;
+const overflow: Attributes = { "otel.metric.overflow": true };
+
+/**
+ * messaging.client.sent.messages, counted here and reported when the SDK collects (an
+ * asynchronous counter: the same monotonic sum once exported). An enqueue is the hottest call
+ * the library makes, and a synchronous counter would have the SDK hash its attributes at every
+ * call, on top of the duration histogram's own hashing: counting here costs a Map lookup.
+ */
+export class SentCounter {
+  readonly #totals = new Map<string, { readonly attributes: Attributes; value: number }>();
+
+  constructor(meter: Meter) {
+    meter
+      .createObservableCounter("messaging.client.sent.messages", {
+        description: "Jobs enqueued into the outbox",
+        unit: "{message}",
+      })
+      .addCallback((result) => {
+        for (const { attributes, value } of this.#totals.values()) result.observe(value, attributes);
+      });
+  }
+
+  /** Adds `count` jobs to the series `key` names: the same key, the same attributes. */
+  add(count: number, key: string, attributes: Attributes): void {
+    let total = this.#totals.get(key);
+    if (!total) {
+      const full = this.#totals.size >= maxSentSeries;
+      total = this.#totals.get(full ? "" : key) ?? { attributes: full ? overflow : attributes, value: 0 };
+      this.#totals.set(full ? "" : key, total);
+    }
+    total.value += count;
+  }
 }

@@ -1,3 +1,4 @@
+import type { Attributes } from "@opentelemetry/api";
 import { messaging, poutboxAttributes, systemName } from "./attributes.js";
 import { otelInUse } from "./in-use.js";
 import { instruments } from "./instruments.js";
@@ -27,19 +28,13 @@ export async function traceSend<T>(
   const api = otelInUse();
   if (!api) return send(undefined);
   const started = performance.now();
-  const attributes: Record<string, string> = {
-    [messaging.system]: systemName,
-    [messaging.operationName]: "send",
-    [messaging.operationType]: "send",
-    [poutboxAttributes.schema]: target.schema,
-    ...(target.topic === null ? {} : { [messaging.destinationName]: target.topic }),
-  };
+  const key = `${target.schema}\u0000${target.topic ?? ""}`;
+  const common = sendAttributes(key, target);
+  // A failure adds error.type to the attributes its duration is recorded with: a copy then.
+  let attributes: Attributes = common;
   const span = poutboxTracer(api).startSpan(`send ${target.topic ?? systemName}`, {
     kind: api.SpanKind.PRODUCER,
-    attributes: {
-      ...attributes,
-      ...(target.count === 1 ? {} : { [messaging.batchCount]: target.count }),
-    },
+    attributes: target.count === 1 ? common : { ...common, [messaging.batchCount]: target.count },
   });
   let headers: string | undefined;
   if (api.isSpanContextValid(span.spanContext())) {
@@ -55,14 +50,34 @@ export async function traceSend<T>(
     if (typeof result === "bigint" && span.isRecording()) span.setAttribute(messaging.messageId, String(result));
     return result;
   } catch (error) {
+    attributes = { ...common };
     recordFailure(api, span, error, attributes);
     throw error;
   } finally {
     span.end();
     const measure = instruments();
     if (measure) {
-      if (attributes[messaging.errorType] === undefined) measure.sent.add(target.count, attributes);
+      if (attributes === common) measure.sent.add(target.count, key, common);
       measure.operationDuration.record((performance.now() - started) / 1000, attributes);
     }
   }
+}
+
+// The attributes of a send, by schema and topic: made once, as an application enqueues into a
+// few topics over and over. Bounded, for one that names a topic per entity.
+const sendAttributeSets = new Map<string, Readonly<Record<string, string>>>();
+const maxSendAttributeSets = 1000;
+
+function sendAttributes(key: string, target: SendTarget): Readonly<Record<string, string>> {
+  const known = sendAttributeSets.get(key);
+  if (known) return known;
+  const made = {
+    [messaging.system]: systemName,
+    [messaging.operationName]: "send",
+    [messaging.operationType]: "send",
+    [poutboxAttributes.schema]: target.schema,
+    ...(target.topic === null ? {} : { [messaging.destinationName]: target.topic }),
+  };
+  if (sendAttributeSets.size < maxSendAttributeSets) sendAttributeSets.set(key, made);
+  return made;
 }
