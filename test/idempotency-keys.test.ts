@@ -252,8 +252,15 @@ describe("idempotency keys", () => {
     // the job is surely pending (a fast consumer could otherwise be through it first).
     let openGate = () => {};
     const gate = new Promise<void>((resolve) => (openGate = resolve));
-    const record = recorder(async () => {
-      if (failing) throw new Error("the mail server is down");
+    // The last try waits until the key was seen held between retries: in a stall between the
+    // first retry and that check, it would otherwise dead-letter the job and free the key.
+    let releaseLastTry = () => {};
+    const lastTry = new Promise<void>((resolve) => (releaseLastTry = resolve));
+    const record = recorder(async (jobs) => {
+      if (failing) {
+        if (jobs.some((job) => job.attempt === 3)) await lastTry;
+        throw new Error("the mail server is down");
+      }
       await gate;
     });
     const consumer = quickConsumer(db.pool, record.handler, {
@@ -266,6 +273,7 @@ describe("idempotency keys", () => {
       const first = await client.enqueue({ mail: 1 }, { idempotencyKey: "mail" });
       await waitFor(() => record.counts().get(first) === 2, { what: "the first retry" });
       assert.equal(await client.enqueue({}, { idempotencyKey: "mail" }), first, "pending between retries");
+      releaseLastTry();
       await waitFor(async () => (await rows(schema, "dead_letter")) === 1, { what: "the dead letter" });
       // Requeued, the job is pending again: its key is held until it is through.
       failing = false;
@@ -276,6 +284,7 @@ describe("idempotency keys", () => {
       const next = await nextJob(client, "mail", first);
       await waitFor(() => record.counts().has(next), { what: "the job that took the key over" });
     } finally {
+      releaseLastTry();
       openGate();
       await consumer.stop();
     }
