@@ -6,10 +6,12 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
 import { Client, type Handler, migrate } from "../src/index.js";
+import { loadEmbeddedPostgres, startEmbeddedServer } from "../src/testing/embedded-server.js";
 import {
   DrainTimeoutError,
   drain,
@@ -18,6 +20,7 @@ import {
   type TestDatabase,
   TestServerUnavailableError,
 } from "../src/testing/index.js";
+import { freePort } from "../src/testing/local-server.js";
 import { admin, serverUrl } from "./support/test-database.js";
 
 const run = promisify(execFile);
@@ -83,6 +86,46 @@ describe("startTestDatabase", () => {
       if (saved === undefined) delete process.env.DATABASE_URL;
       else process.env.DATABASE_URL = saved;
     }
+  });
+
+  it("starts the embedded server on another port when the free one it found is taken before the server binds it", {
+    timeout: 120_000,
+  }, async () => {
+    // What another process's connection can do between freePort() and the server's bind.
+    const taken = await listening(await freePort());
+    const chosen: number[] = [];
+    const choosePort = async () => {
+      const port = chosen.length === 0 ? (taken.address() as { port: number }).port : await freePort();
+      chosen.push(port);
+      return port;
+    };
+    try {
+      const server = await startEmbeddedServer(loadEmbeddedPostgres, {}, { choosePort });
+      try {
+        assert.equal(chosen.length, 2, "a second port, after the first one's server exited");
+        assert.equal(server.port, chosen[1]);
+        const client = new pg.Client(server.url);
+        await client.connect();
+        assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+        await client.end();
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      taken.close();
+    }
+  });
+
+  it("says why the embedded server did not start, with the server's own last lines", { timeout: 120_000 }, async () => {
+    await assert.rejects(
+      startTestDatabase({ url: false, serverSettings: { poutbox_no_such_setting: "on" } }),
+      (error: unknown) => {
+        assert.ok(error instanceof TestServerUnavailableError, String(error));
+        assert.match(error.message, /could not start a server \(3 tries, each on another port\)/);
+        assert.match(error.message, /unrecognized configuration parameter "poutbox_no_such_setting"/);
+        return true;
+      },
+    );
   });
 
   it("starts an embedded server with logical replication, drains in replication mode, and removes it", async () => {
@@ -318,4 +361,13 @@ describe("the node:test example of docs/testing.md", () => {
 function userEnvironment(): NodeJS.ProcessEnv {
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   return { ...env, DATABASE_URL: serverUrl() };
+}
+
+/** A TCP server listening on 127.0.0.1:`port`, which takes the port from anyone else. */
+function listening(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
 }

