@@ -263,9 +263,28 @@ function writeOwned(path: string, content: string, owner: { uid: number; gid: nu
 
 // --- Servers -------------------------------------------------------------------------------
 
-/** Runs postgres on `dataDirectory` (as its owner when root) on a free port, until it answers. */
+/**
+ * Runs postgres on `dataDirectory` (as its owner when root) on a free port, until it answers.
+ * A port found free can be taken before postgres binds it (by any connection's local port):
+ * postgres then exits saying it could not bind, and runs again on another, three tries in all.
+ */
 async function run(bin: string, dataDirectory: string, settings: Record<string, string>): Promise<PhysicalServer> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runOnPort(bin, dataDirectory, settings, await freePort());
+    } catch (error) {
+      const portTaken = /could not bind|could not create any TCP\/IP sockets/.test((error as Error).message);
+      if (!portTaken || attempt === 3) throw error;
+    }
+  }
+}
+
+async function runOnPort(
+  bin: string,
+  dataDirectory: string,
+  settings: Record<string, string>,
+  port: number,
+): Promise<PhysicalServer> {
   const owner = statSync(dataDirectory);
   const flags = Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
   const child = spawn(join(bin, "postgres"), ["-D", dataDirectory, "-p", String(port), ...flags], {
