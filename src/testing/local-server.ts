@@ -17,6 +17,35 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How many ports onFreePort tries before it gives up. */
+export const portTries = 3;
+
+/** Whether a server's log says it could not listen on its port (something else took it). */
+export function couldNotBind(log: string): boolean {
+  return /could not bind|could not create any TCP\/IP sockets/.test(log);
+}
+
+/**
+ * Starts a server on a free port, and again on another when `portTaken` says of its failure
+ * that the port was gone: a port freePort() found free can be taken before the server binds
+ * it (outgoing connections draw their local ports from the same range), and the server then
+ * exits as it starts. `portTries` ports in all; any other failure is thrown at once.
+ */
+export async function onFreePort<T>(
+  start: (port: number) => Promise<T>,
+  portTaken: (error: unknown) => boolean,
+  choosePort: () => Promise<number> = freePort,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await choosePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if (attempt === portTries || !portTaken(error)) throw error;
+    }
+  }
+}
+
 /**
  * Gives `folder` and every folder above it the search bit for others, so that a server run as
  * another user (PostgreSQL as `postgres` when we are root) can walk down to what it holds.

