@@ -64,7 +64,9 @@ export async function traceSend<T>(
 }
 
 // The attributes of a send, by schema and topic: made once, as an application enqueues into a
-// few topics over and over. Bounded, for one that names a topic per entity.
+// few topics over and over. Bounded, for one that names a topic per entity. SentCounter keys
+// its totals the same way but keeps them apart: spans need these sets with no meter provider,
+// and its totals go with the provider they were counted for (a new one starts from zero).
 const sendAttributeSets = new Map<string, Readonly<Record<string, string>>>();
 const maxSendAttributeSets = 1000;
 
