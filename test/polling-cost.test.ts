@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type pg from "pg";
 import { Client, Consumer, migrate } from "../src/index.js";
 import { pageQuery } from "../src/sources/polling-queries.js";
+import { type PlanNode, scans } from "./support/plan-scans.js";
 import { recorder } from "./support/recorder.js";
 import { useTestDatabase } from "./support/test-database.js";
 import { waitFor } from "./support/wait-for.js";
@@ -11,49 +12,6 @@ const db = useTestDatabase((created) => migrate(created.pool));
 
 const historyRows = 1_000_000;
 const bigPartitions = ["immediate_history_1", "immediate_history_2"];
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Actual Rows"?: number;
-  "Actual Loops"?: number;
-  "Rows Removed by Filter"?: number;
-  "Rows Removed by Index Recheck"?: number;
-  "Shared Hit Blocks"?: number;
-  "Shared Read Blocks"?: number;
-  Plans?: PlanNode[];
-}
-
-interface ScanFigures {
-  node: string;
-  relation: string;
-  index: string | undefined;
-  /** Rows the node took from the table or index: returned, plus those its filter threw away. */
-  read: number;
-  loops: number;
-  /** Pages of the relation and its index the node touched (shared buffers hit or read). */
-  pages: number;
-}
-
-/** Every node that reads a relation, with how many rows it read over all its loops. */
-function scans(node: PlanNode, found: ScanFigures[] = []): ScanFigures[] {
-  if (node["Relation Name"] !== undefined) {
-    const loops = node["Actual Loops"] ?? 0;
-    const perLoop =
-      (node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0) + (node["Rows Removed by Index Recheck"] ?? 0);
-    found.push({
-      node: node["Node Type"],
-      relation: node["Relation Name"],
-      index: node["Index Name"],
-      read: Math.round(perLoop * loops),
-      loops,
-      pages: (node["Shared Hit Blocks"] ?? 0) + (node["Shared Read Blocks"] ?? 0),
-    });
-  }
-  for (const child of node.Plans ?? []) scans(child, found);
-  return found;
-}
 
 async function xidOf(session: pg.PoolClient): Promise<string> {
   const { rows } = await session.query("SELECT pg_current_xact_id()::text AS xid");

@@ -303,27 +303,35 @@ ${failureInserts(quotedSchema, "EXISTS (SELECT 1 FROM fence)")}
     // twice, the rows another one is moving. A job keeps its id and the time it was first
     // enqueued; a retry keeps its consumer (only that consumer sees it again) and its attempt
     // count.
+    //
+    // Each CTE takes the rows its subquery locked by their address (ctid = ANY(ARRAY(...)), a
+    // TID scan): joined back by key (`IN (SELECT ...)`), the planner hashed the subquery's
+    // rows and read the whole table to find them, every round, so a backlog of 50,000 due rows
+    // cost 11 ms per 1,000 moved instead of 4, and draining it took time quadratic in its size.
+    // A locked row cannot move or go before this statement ends, so its address holds; the one
+    // a concurrent update left is not visible to the statement and waits for the next round.
     jobsPromote: prepared(`
       WITH due_scheduled AS (
         DELETE FROM ${quotedSchema}.scheduled
-        WHERE id IN (SELECT id FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        WHERE ctid = ANY(ARRAY(
+          SELECT ctid FROM ${quotedSchema}.scheduled WHERE run_at <= now() ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING id, topic, key, retry, payload, headers, NULL::text AS consumer, 0 AS attempt, created_at AS enqueued_at
       ), due_failed AS (
         DELETE FROM ${quotedSchema}.failed
-        WHERE (consumer, id) IN (
-          SELECT consumer, id FROM ${quotedSchema}.failed WHERE next_retry_at <= now() AND key_state IS NULL
-          ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        WHERE ctid = ANY(ARRAY(
+          SELECT ctid FROM ${quotedSchema}.failed WHERE next_retry_at <= now() AND key_state IS NULL
+          ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING id, topic, key, retry, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), due_heads AS (
         -- The head of a key queue stays in failed while it is delivered: its key stays blocked
         -- until the consumer records how it went. Only a head is ever moved.
         UPDATE ${quotedSchema}.failed SET key_state = 'delivering', promoted_xid = pg_current_xact_id()
-        WHERE (consumer, id) IN (
-          SELECT f.consumer, f.id FROM ${quotedSchema}.failed f
+        WHERE ctid = ANY(ARRAY(
+          SELECT f.ctid FROM ${quotedSchema}.failed f
           WHERE f.next_retry_at <= now() AND f.key_state IN ('retry', 'waiting')
             AND NOT EXISTS (SELECT 1 FROM ${quotedSchema}.failed q
                             WHERE q.consumer = f.consumer AND q.key = f.key AND q.key_state IS NOT NULL AND q.queued < f.queued)
-          ORDER BY f.next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+          ORDER BY f.next_retry_at LIMIT $1 FOR UPDATE OF f SKIP LOCKED))
         RETURNING id, topic, key, retry, payload, headers, consumer, attempt, coalesce(enqueued_at, created_at) AS enqueued_at
       ), moved AS (
         INSERT INTO ${quotedSchema}.immediate (id, topic, key, retry, payload, headers, consumer, attempt, enqueued_at)
