@@ -18,7 +18,7 @@ export function freePort(): Promise<number> {
 }
 
 /** How many ports onFreePort tries before it gives up. */
-export const portTries = 3;
+const portTries = 3;
 
 /** Whether a server's log says it could not listen on its port (something else took it). */
 export function couldNotBind(log: string): boolean {
