@@ -41,7 +41,7 @@ describe("the promoter", () => {
         await session.query("BEGIN");
         const { rows } = await session.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE promote(${perRound})`);
         await session.query("ROLLBACK");
-        const plan = rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; "Execution Time": number };
+        const plan = rows[0]["QUERY PLAN"][0] as { Plan: PlanNode };
         const read = scans(plan.Plan).filter((scan) => ["scheduled", "failed"].includes(scan.relation));
         for (const scan of read) {
           t.diagnostic(
@@ -51,7 +51,6 @@ describe("the promoter", () => {
         const total = read.reduce((sum, scan) => sum + scan.read, 0);
         // 1,000 of each table found by its due index and 1,000 of each taken by address: 4,000.
         assert.ok(total <= 5 * perRound, `${mode}: a round read ${total} rows of a backlog of ${2 * backlog}`);
-        assert.ok(plan["Execution Time"] > 0);
       }
       // And it moves them: a round without EXPLAIN takes 1,000 of each.
       await session.query("RESET plan_cache_mode");
