@@ -281,7 +281,18 @@ describe("replication progress, recovery and removal", needs("logical-replicatio
         return visible[0]?.all ? snapshot : undefined;
       },
       { what: "a progress snapshot covering the streamed jobs" },
-    );
+    ).catch(async (error: Error) => {
+      // Rare (twice in many CI runs, never alone): say where progress stood, for whoever looks next.
+      const { rows } = await db.pool.query(
+        `SELECT c.snapshot::text, c.acked_lsn::text, c.partial_lsn::text, c.heartbeat_at, now() AS now,
+                pg_current_wal_insert_lsn()::text AS insert_lsn, pg_current_snapshot()::text AS current_snapshot,
+                (SELECT json_agg(json_build_object('slot', slot_name, 'active', active, 'confirmed', confirmed_flush_lsn::text))
+                   FROM pg_replication_slots) AS slots,
+                (SELECT json_agg(transaction_id::text) FROM ${schema}.immediate) AS job_xids
+         FROM ${schema}.consumers c`,
+      );
+      throw new Error(`${error.message}; progress then: ${JSON.stringify(rows)}`, { cause: error });
+    });
     await streaming.stop();
     const later = await client.enqueueMany(["after the switch 1", "after the switch 2"]);
     const polling = new Consumer(db.pool, record.handler, { schema, mode: "polling", pollInterval: 5 });
