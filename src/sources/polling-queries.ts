@@ -4,7 +4,8 @@ import { preparedSql } from "../schema/server-names.js";
 
 /** A row of the page query, parsed by ownTypes: json parsed, numbers that may be large as text. */
 export interface PageRow {
-  window_snapshot: string;
+  /** The window snapshot, on the first row only. */
+  window_snapshot: string | null;
   id: string | null;
   topic: string | null;
   key: string | null;
@@ -13,11 +14,13 @@ export interface PageRow {
   headers: unknown;
   attempt: number;
   created_ms: string | null;
+  /** Null when the job was enqueued when it was created (enqueued_at not set). */
   enqueued_ms: string | null;
   transaction_id: string;
+  /** On the first row only. */
   partitions: string | null;
-  /** How many jobs the page found before the byte bound cut it (null: none found). */
-  found: string | null;
+  /** Whether the page found a job after this one that the byte bound cut (null: no job). */
+  more: boolean | null;
 }
 
 /**
@@ -43,11 +46,13 @@ export interface PageRow {
  * consumer's own is delivered whatever its topic.
  * $9 bounds a page by bytes: it ends before the payloads and headers of its jobs pass $9,
  * counted as the length of their JSON text (a compressed value is measured uncompressed, as
- * the client will hold it), and always holds one job; `found` says how many the page held
- * before that cut.
- * Returns one row even when the window is empty, to carry the window snapshot and, when the
- * statement took the window itself, the partitions of `immediate` as its snapshot sees them,
- * each with the transaction that attached it (see PollingSource for why).
+ * the client will hold it), and always holds one job; `more` says whether a job after the
+ * last one returned was cut.
+ * Returns one row even when the window is empty. The first row carries the window snapshot
+ * and, when the statement took the window itself, the partitions of `immediate` as its
+ * snapshot sees them, each with the transaction that attached it (see PollingSource for why):
+ * repeated on every row, they cost more than the rest of a small job's row to make and send.
+ * The window is a materialized CTE so that it is computed once, not for every row it tests.
  * Times are read as epoch milliseconds, which no session setting changes.
  */
 export function pageQuery(quotedSchema: string): Sql<PageRow> {
@@ -56,22 +61,23 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const mine =
     "(i.consumer = $6 OR (i.consumer IS NULL AND " +
     "($7::text[] IS NULL OR i.topic = ANY ($7::text[]) OR i.topic LIKE ANY ($8::text[]))))";
+  const first = "(page.ordinal IS NULL OR page.ordinal = 1)";
   // Prepared: parsed once per connection instead of at every poll.
   return preparedSql(`
-    WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
-    SELECT w.cur::text AS window_snapshot,
-           CASE WHEN $2::pg_snapshot IS NULL THEN (
+    WITH w AS MATERIALIZED (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
+    SELECT CASE WHEN ${first} THEN w.cur::text END AS window_snapshot,
+           CASE WHEN $2::pg_snapshot IS NULL AND ${first} THEN (
              SELECT string_agg(p.inhrelid::text || '/' || p.xmin::text, ',' ORDER BY p.inhrelid)
              FROM pg_catalog.pg_inherits p WHERE p.inhparent = '${quotedSchema}.immediate'::regclass) END AS partitions, page.id::text AS id, page.topic, page.key, page.retry, page.payload, page.headers,
            page.attempt, ${epochMs("page.created_at")} AS created_ms,
-           ${epochMs("coalesce(page.enqueued_at, page.created_at)")} AS enqueued_ms,
-           page.transaction_id::text AS transaction_id, page.found::text AS found
+           ${epochMs("page.enqueued_at")} AS enqueued_ms,
+           page.transaction_id::text AS transaction_id, page.more
     FROM w LEFT JOIN LATERAL (
       SELECT * FROM (
       SELECT limited.*,
              row_number() OVER bytes AS ordinal,
              sum(octet_length(limited.payload::text) + coalesce(octet_length(limited.headers::text), 0)) OVER bytes AS upto,
-             count(*) OVER () AS found
+             lead(true, 1, false) OVER bytes AS more
       FROM (
       SELECT * FROM (
         (SELECT ${columns}

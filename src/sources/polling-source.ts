@@ -90,8 +90,7 @@ export class PollingSource {
     const jobs = rows.filter((row) => row.id !== null).map(toJob);
     const last = jobs.at(-1);
     // A page cut short by bytes leaves the rest of its window for the next one.
-    const found = Number(rows[0]?.found ?? 0);
-    const windowDone = found < this.#batchSize && jobs.length === found;
+    const windowDone = jobs.length < this.#batchSize && rows.at(-1)?.more !== true;
     const progress: PollingProgress = windowDone
       ? { snapshot: windowSnapshot, window: null, afterXid: "0", afterId: "0" }
       : {
@@ -124,7 +123,7 @@ export class PollingSource {
 /** The window snapshot the page query returns on its first row, jobs or none. */
 function windowOf(rows: readonly PageRow[]): SnapshotText {
   const windowSnapshot = rows[0]?.window_snapshot;
-  if (windowSnapshot === undefined) throw new Error("poutbox: the page query returned no row");
+  if (windowSnapshot == null) throw new Error("poutbox: the page query returned no row");
   return windowSnapshot;
 }
 
@@ -141,7 +140,7 @@ function toJob(row: PageRow): Job<unknown> {
     retry: jobRetry(row.retry),
     headers: jobHeaders(row.headers),
     attempt: row.attempt + 1,
-    enqueuedAt: requiredDateFromEpochMs(row.enqueued_ms),
+    enqueuedAt: requiredDateFromEpochMs(row.enqueued_ms ?? row.created_ms),
     createdAt: requiredDateFromEpochMs(row.created_ms),
     transactionId: BigInt(row.transaction_id),
   };
