@@ -68,11 +68,32 @@ function retryOf(value: string | null) {
   return value === null ? null : jobRetry(JSON.parse(value));
 }
 
+/**
+ * A parse that keeps its last text and result. The jobs of one transaction share their
+ * `created_at` (now() is the transaction's start) and `transaction_id`, so a transaction of
+ * 1,000 jobs parses each once instead of 1,000 times. For pure parses only.
+ */
+function rememberingLast<T>(parse: (text: string) => T): (text: string) => T {
+  let lastText: string | undefined;
+  let last!: T;
+  return (text) => {
+    if (text !== lastText) {
+      last = parse(text);
+      lastText = text;
+    }
+    return last;
+  };
+}
+
+const epochMsOf = rememberingLast((text) => parseTimestamptz(text).getTime());
+const bigintOf = rememberingLast(BigInt);
+
 /** A job from the text values of an inserted `immediate` row, and its payload's size. */
 export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job: Job<unknown>; bytes: number } {
   const payload = text(tuple, columns.payload) ?? "null";
   const headers = text(tuple, columns.headers);
-  const createdAt = parseTimestamptz(text(tuple, columns.createdAt) ?? "");
+  // A Date can be changed by whoever holds it: each job gets one of its own.
+  const createdAt = new Date(epochMsOf(text(tuple, columns.createdAt) ?? ""));
   const enqueuedAt = columns.enqueuedAt < 0 ? null : text(tuple, columns.enqueuedAt);
   return {
     job: {
@@ -84,9 +105,9 @@ export function jobFromTuple(tuple: TupleData, columns: ImmediateColumns): { job
       headers: jobHeaders(headers === null ? null : JSON.parse(headers)),
       attempt: Number(text(tuple, columns.attempt) ?? "0") + 1,
       // NULL: the job's first delivery, enqueued when this row was written.
-      enqueuedAt: enqueuedAt === null ? createdAt : parseTimestamptz(enqueuedAt),
+      enqueuedAt: enqueuedAt === null ? new Date(createdAt.getTime()) : parseTimestamptz(enqueuedAt),
       createdAt,
-      transactionId: BigInt(text(tuple, columns.transactionId) ?? "0"),
+      transactionId: bigintOf(text(tuple, columns.transactionId) ?? "0"),
     },
     bytes: payload.length + (headers?.length ?? 0),
   };
