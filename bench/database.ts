@@ -84,6 +84,20 @@ export async function fillInTransactions(
 }
 
 /**
+ * Commits n jobs into `scheduled`, due since a second ago, in one statement built by the
+ * server: what `enqueueMany(jobs, { runAt })` stores, without the client's time. Analyzed, so
+ * that every round's promoter is planned alike.
+ */
+export async function fillScheduled(pool: pg.Pool, schema: string, n: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO "${schema}".scheduled (payload, run_at)
+     SELECT ${serverPayload}, now() - interval '1 second' FROM generate_series(1, $1::int) i`,
+    [n],
+  );
+  await pool.query(`ANALYZE "${schema}".scheduled`);
+}
+
+/**
  * Starts a replication consumer once, so that its slot exists (and its catch-up by polling
  * is done) before the jobs it will drain are committed; then stops it.
  */
