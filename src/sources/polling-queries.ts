@@ -51,7 +51,7 @@ export interface PageRow {
  * Returns one row even when the window is empty. The first row carries the window snapshot
  * and, when the statement took the window itself, the partitions of `immediate` as its
  * snapshot sees them, each with the transaction that attached it (see PollingSource for why):
- * repeated on every row, they cost more than the rest of a small job's row to make and send.
+ * repeated on every row, they were made, sent and parsed once per job instead of once per page.
  * The window is a materialized CTE so that it is computed once, not for every row it tests.
  * Times are read as epoch milliseconds, which no session setting changes.
  */
