@@ -171,4 +171,65 @@ describe("polling cost", () => {
       await sessionPool.end();
     }
   });
+  it("reads about a page's worth of a backlog, subscribed or not, in custom and generic plans", async (t) => {
+    // A consumer far behind: 100,000 jobs over 10 topics after its progress snapshot. Each page
+    // must walk the index in order and stop at its limit. A plan that fetches the whole backlog
+    // and sorts it (a bitmap scan under a top-N sort) reads 100,000 rows for every page; the
+    // planner picks one when it cannot see where the window starts and guesses fewer matching
+    // rows than the limit, as a subscription to one topic in ten makes it guess.
+    const schema = "poutbox_backlog";
+    await migrate(db.pool, { schema });
+    const { rows: progress } = await db.pool.query("SELECT pg_current_snapshot()::text AS snapshot");
+    const prev: string = progress[0].snapshot;
+    const backlog = 100_000;
+    const limit = 1000;
+    await db.pool.query(`
+      DO $fill$
+      BEGIN
+        FOR t IN 0 .. ${backlog / 1000 - 1} LOOP
+          INSERT INTO ${schema}.immediate (payload, topic)
+          SELECT json_build_object('i', i), 't' || (i % 10) FROM generate_series(t * 1000 + 1, (t + 1) * 1000) i;
+          COMMIT;
+        END LOOP;
+      END
+      $fill$`);
+    await db.pool.query(`ANALYZE ${schema}.immediate`);
+    // The first page of a window takes it (NULL); the next ones are given it.
+    const { rows: after } = await db.pool.query("SELECT pg_current_snapshot()::text AS snapshot");
+    const windows = ["NULL", `'${after[0].snapshot}'`];
+    const explainer = await db.pool.connect();
+    try {
+      await explainer.query(`PREPARE backlog_page AS ${pageQuery(`"${schema}"`).text}`);
+      for (const snapshot of [prev, after[0].snapshot]) assert.match(snapshot, /^[0-9:,]+$/);
+      const subscriptions = [
+        { label: "every topic", topics: "NULL, NULL", share: 1 },
+        { label: "one topic in ten by name", topics: "'{t3}', '{}'", share: 0.1 },
+        { label: "one topic in ten by pattern", topics: "'{}', '{t3%}'", share: 0.1 },
+      ];
+      for (const mode of ["force_custom_plan", "force_generic_plan"]) {
+        await explainer.query(`SET plan_cache_mode = ${mode}`);
+        for (const [{ label: topicsLabel, topics, share }, window] of subscriptions.flatMap((each) =>
+          windows.map((window) => [each, window] as const),
+        )) {
+          const label = `${topicsLabel}, window ${window === "NULL" ? "taken" : "given"}`;
+          const { rows: explained } = await explainer.query(
+            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE backlog_page('${prev}', ${window}, '0', '0', ${limit}, 'default', ${topics}, 16777216)`,
+          );
+          const plan = explained[0]["QUERY PLAN"][0] as { Plan: PlanNode; "Execution Time": number };
+          const found = scans(plan.Plan);
+          const read = found.reduce((sum, scan) => sum + scan.read, 0);
+          t.diagnostic(
+            `${mode}, ${label}: ${plan.Plan["Actual Rows"]} rows returned, ${read} read, ` +
+              `${plan["Execution Time"].toFixed(1)} ms (${found.map((scan) => scan.node).join(", ")})`,
+          );
+          assert.equal(plan.Plan["Actual Rows"], limit, `${mode}, ${label}: a full page`);
+          // In order, a page reads its limit divided by its topics' share of the rows.
+          const expected = limit / share;
+          assert.ok(read <= 2 * expected, `${mode}, ${label}: read ${read} rows of the backlog for a page of ${limit}`);
+        }
+      }
+    } finally {
+      explainer.release(true);
+    }
+  });
 });

@@ -52,7 +52,10 @@ export interface PageRow {
  * and, when the statement took the window itself, the partitions of `immediate` as its
  * snapshot sees them, each with the transaction that attached it (see PollingSource for why):
  * repeated on every row, they were made, sent and parsed once per job instead of once per page.
- * The window is a materialized CTE so that it is computed once, not for every row it tests.
+ * The window stays an inlined CTE, so that a custom plan sees the bounds its parameters give
+ * as constants. Behind a materialized CTE they were unknown to the planner, which then guessed
+ * fewer matching rows than a page holds for a consumer subscribed to one topic in ten, and
+ * fetched and sorted the whole backlog for every page (test/polling-cost.test.ts).
  * Times are read as epoch milliseconds, which no session setting changes.
  */
 export function pageQuery(quotedSchema: string): Sql<PageRow> {
@@ -64,7 +67,7 @@ export function pageQuery(quotedSchema: string): Sql<PageRow> {
   const first = "(page.ordinal IS NULL OR page.ordinal = 1)";
   // Prepared: parsed once per connection instead of at every poll.
   return preparedSql(`
-    WITH w AS MATERIALIZED (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
+    WITH w AS (SELECT $1::pg_snapshot AS prev, coalesce($2::pg_snapshot, pg_current_snapshot()) AS cur)
     SELECT CASE WHEN ${first} THEN w.cur::text END AS window_snapshot,
            CASE WHEN $2::pg_snapshot IS NULL AND ${first} THEN (
              SELECT string_agg(p.inhrelid::text || '/' || p.xmin::text, ',' ORDER BY p.inhrelid)
