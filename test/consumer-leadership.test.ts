@@ -494,6 +494,61 @@ describe("consumer leadership", () => {
     }
   });
 
+  it("waits reconnectDelay again after an error that ends a term that had been leading", async (t) => {
+    // Each kill of the lock session ends a term with an error. A term that had led for a while
+    // did not fail at once, so the wait before the next is reconnectDelay, not a doubled one:
+    // doubled across the eight kills, the last wait would be 200 ms x 2^7 = 25.6 s.
+    const application = "leadership-backoff";
+    const schema = "lead_backoff";
+    const name = "backoff";
+    await migrate(db.pool, { schema });
+    const pool = db.newPool({ application_name: application });
+    const leaderAt: number[] = [];
+    const errors: Error[] = [];
+    const consumer = new Consumer(pool, async () => {}, {
+      schema,
+      name,
+      pollInterval: 20,
+      takeoverInterval: 100,
+      reconnectDelay: 200,
+    });
+    consumer.on("leader", () => leaderAt.push(Date.now()));
+    consumer.on("error", (error) => errors.push(error));
+    const lockHolder = async () => {
+      const { rows } = await db.pool.query(
+        `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND a.application_name = $1 AND a.datname = current_database()
+            AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0)`,
+        [application, `poutbox.leader.${schema}.${name}`],
+      );
+      return rows[0]?.pid as number | undefined;
+    };
+    try {
+      await consumer.start();
+      await waitFor(() => leaderAt.length === 1, { what: "leadership" });
+      const takeovers: number[] = [];
+      for (let round = 1; round <= 8; round++) {
+        // Leading for a second: longer than any wait the doubling would reach by round 3.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const pid = await waitFor(lockHolder, { what: `the lock session, round ${round}` });
+        const killedAt = Date.now();
+        await db.pool.query("SELECT pg_terminate_backend($1)", [pid]);
+        await waitFor(() => leaderAt.length === round + 1, { what: `leadership again, round ${round}` });
+        takeovers.push((leaderAt[round] as number) - killedAt);
+      }
+      t.diagnostic(`leader again after ${takeovers.join(", ")} ms; ${errors.length} errors reported`);
+      assert.ok(errors.length >= 8, "every lost term is reported");
+      // reconnectDelay plus the time to see the loss and take the lock; 3.2 s is the fifth doubled wait.
+      for (const [round, ms] of takeovers.entries()) {
+        assert.ok(ms < 3200, `round ${round + 1}: leader again after ${ms} ms (all: ${takeovers.join(", ")})`);
+      }
+    } finally {
+      await consumer.stop();
+      await pool.end();
+    }
+  });
+
   it("frees the leader lock before stop() resolves, so the consumer can be removed at once", async () => {
     // Closing the lock's session frees the lock only once its server process has exited, a
     // moment later: the race shows in a few rounds of 50 when stop() does not unlock first.

@@ -96,7 +96,11 @@ export interface ConsumerOptions {
   readonly promoteInterval?: number;
   /** A transaction open longer than this (ms) while holding back jobs is reported. Default 60,000. */
   readonly longTransactionThreshold?: number;
-  /** Wait before retrying after a database error, in ms (doubles up to 30 s). Default 100. */
+  /**
+   * Wait before retrying after a database error, in ms. It doubles, up to 30 s, while terms
+   * keep failing at once, and starts again from this value after a term that had led for at
+   * least as long as the wait. Default 100.
+   */
   readonly reconnectDelay?: number;
   /**
    * Partition maintenance (see Maintenance), run by the leader while it leads: partitions are

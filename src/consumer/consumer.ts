@@ -225,9 +225,11 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
     let delay = this.#options.reconnectDelay;
     let standing = false;
     while (!this.#stopping.signal.aborted) {
+      let ledSince: number | undefined;
       try {
         if (await this.#lock.tryAcquire()) {
           standing = false;
+          ledSince = Date.now();
           await this.#lead();
           delay = this.#options.reconnectDelay;
           continue;
@@ -253,6 +255,10 @@ export class Consumer<Payload = unknown> extends EventEmitter<ConsumerEvents> {
         // A fenced or failed term gives the lock up, so that either a standby or this process
         // starts the next term cleanly from the committed progress.
         await this.#lock.release();
+        // A term that led for at least as long as the wait ahead did not fail at once: the
+        // waits start again from reconnectDelay. Otherwise every error in a consumer's life,
+        // days apart, would double the next wait, until each one cost 30 s.
+        if (ledSince !== undefined && Date.now() - ledSince >= delay) delay = this.#options.reconnectDelay;
         if (!(error instanceof FencedError)) {
           await sleep(delay, this.#stopping.signal);
           delay = Math.min(delay * 2, 30_000);
