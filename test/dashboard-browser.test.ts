@@ -125,23 +125,46 @@ describe("dashboard in a browser", { timeout: 180_000 }, () => {
     const tomorrow = new Date(Date.now() + 86_400_000);
     for (let n = 0; n < 2; n++) await client.enqueue({ remind: n }, { topic: "reminder", runAt: tomorrow });
 
+    // What the consumers warn of, kept to say why the dead letters did not come if they do not.
+    const said: string[] = [];
+    const logger = (name: string) => ({
+      warn: (message: string) => said.push(`${name} warn: ${message}`),
+      error: (message: string) => said.push(`${name} error: ${message}`),
+    });
     const mailer = new Consumer(
       db.pool,
       async (jobs) =>
         jobs
           .filter((job) => job.topic === "order.failed" || job.topic === "xss.topic")
           .map((job) => ({ job, error: `mailer cannot handle <b>${job.topic}</b>` })),
-      { name: "mailer", schema, pollInterval: 50, logger: silentLogger },
+      { name: "mailer", schema, pollInterval: 50, logger: logger("mailer") },
     );
     const billing = new Consumer(
       db.pool,
       async (jobs) => jobs.filter((job) => job.key === "acct-7").map((job) => ({ job, error: "card declined" })),
-      { name: "billing", schema, pollInterval: 50, ordering: "key", logger: silentLogger },
+      { name: "billing", schema, pollInterval: 50, ordering: "key", logger: logger("billing") },
     );
     consumers.push(mailer, billing);
     await mailer.start();
     await billing.start();
-    await waitFor(async () => (await deadIds()).length === 5, { what: "5 dead letters" });
+    try {
+      await waitFor(async () => (await deadIds()).length === 5, { what: "5 dead letters" });
+    } catch (error) {
+      const dead = await listDeadLetters(db.pool, { schema, limit: 1000 });
+      const { rows: progress } = await db.pool.query(
+        `SELECT name, snapshot::text, leader_epoch::text, leader_id FROM "${schema}".consumers ORDER BY name`,
+      );
+      const { rows: failed } = await db.pool.query(
+        `SELECT consumer, id::text, attempt, key_state, next_retry_at::text FROM "${schema}".failed ORDER BY id`,
+      );
+      throw new Error(
+        `${(error as Error).message}: dead letters ${JSON.stringify(dead.map((each) => [each.consumer, each.topic]))}, ` +
+          `consumers ${JSON.stringify(progress)}, failed ${JSON.stringify(failed)}, ` +
+          `leaders: mailer ${mailer.isLeader}, billing ${billing.isLeader}; failures ${mailer.failure}, ${billing.failure}; ` +
+          `the consumers said: ${said.join(" | ") || "nothing"}`,
+        { cause: error },
+      );
+    }
     // mailer stops (so that it can be moved, and requeued jobs wait for it); billing keeps running.
     await mailer.stop();
     base = await serve({ basePath: "/ops/outbox" });
