@@ -128,6 +128,11 @@ function sampleProgress(pool: pg.Pool, schema: string, name: string) {
   };
 }
 
+/** The server process of the session holding a consumer's leader lock (undefined: none). */
+async function leaderLockSession(schema: string, name: string): Promise<number | undefined> {
+  return (await advisoryLockHolder(db.pool, leaderLockKey(schema, name))) ?? undefined;
+}
+
 describe("consumer leadership", () => {
   it("one of two processes leads; when it is killed the standby takes over and loses nothing", {
     timeout: 90_000,
@@ -447,17 +452,7 @@ describe("consumer leadership", () => {
     });
     consumer.on("leader", ({ epoch }) => epochs.push(epoch));
     consumer.on("error", (error) => errors.push(error));
-    const lockHolder = async () => {
-      const { rows } = await db.pool.query(
-        `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND a.application_name = $1 AND a.datname = current_database()
-            AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0)`,
-        [application, `poutbox.leader.${schema}.${name}`],
-      );
-      assert.ok(rows.length <= 1);
-      return rows[0]?.pid as number | undefined;
-    };
+    const lockHolder = () => leaderLockSession(schema, name);
     try {
       await consumer.start();
       await waitFor(() => epochs.length === 1, { what: "leadership" });
@@ -514,16 +509,7 @@ describe("consumer leadership", () => {
     });
     consumer.on("leader", () => leaderAt.push(Date.now()));
     consumer.on("error", (error) => errors.push(error));
-    const lockHolder = async () => {
-      const { rows } = await db.pool.query(
-        `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND a.application_name = $1 AND a.datname = current_database()
-            AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0)`,
-        [application, `poutbox.leader.${schema}.${name}`],
-      );
-      return rows[0]?.pid as number | undefined;
-    };
+    const lockHolder = () => leaderLockSession(schema, name);
     try {
       await consumer.start();
       await waitFor(() => leaderAt.length === 1, { what: "leadership" });
