@@ -2,6 +2,7 @@
 // operator runs it: it relays committed jobs until SIGTERM, then finishes and exits 0.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { relayHeaders } from "../src/relays/relay-message.js";
 import { type ChildOutput, outputOf } from "./support/child-output.js";
@@ -82,6 +83,72 @@ describe("poutbox relay", () => {
       assert.equal(message?.headers[relayHeaders.id], String(id));
       assert.equal(message?.routingKey, "created");
     } finally {
+      await exchange.close();
+    }
+  });
+
+  it("rabbitmq: gives up on a try the broker never answers, tries again, and says when it is connected", async () => {
+    const { schema, client } = await db.freshSchema("cli_rabbitmq_silent");
+    const exchange = await testExchange();
+    // Takes connections and, until told otherwise, answers none: a broker that accepts but
+    // never completes the handshake. Then it forwards to the real broker.
+    let silent = true;
+    let tries = 0;
+    const held: Socket[] = [];
+    const broker = new URL(rabbitmqUrl);
+    const proxy = createServer((socket) => {
+      tries++;
+      socket.on("error", () => undefined);
+      if (silent) {
+        held.push(socket);
+        return;
+      }
+      const upstream = connect(Number(broker.port || 5672), broker.hostname);
+      upstream.on("error", () => socket.destroy());
+      socket.pipe(upstream).pipe(socket);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    const url = new URL(rabbitmqUrl);
+    url.hostname = "127.0.0.1";
+    url.port = String(port);
+    try {
+      const id = await client.enqueue({ n: 1 }, { topic: "created" });
+      const { child, output } = relay([
+        "rabbitmq",
+        "--schema",
+        schema,
+        "--amqp-url",
+        url.toString(),
+        "--connect-timeout",
+        "1",
+        "--exchange",
+        exchange.name,
+        "--routing-key",
+        "{topic}",
+      ]);
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+      });
+      try {
+        await waitFor(() => tries >= 2, { what: `a second try after an unanswered one (stderr: ${stderr})` });
+        silent = false;
+        await waitFor(async () => (await exchange.messages()).length === 1, {
+          interval: 50,
+          what: `the job in the broker (stderr: ${stderr})`,
+        });
+      } finally {
+        child.kill("SIGTERM");
+      }
+      const run = await output;
+      assertStoppedCleanly(run, "rabbitmq");
+      assert.match(run.stderr, /poutbox: rabbitmq: connect ETIMEDOUT; reconnecting\n/);
+      assert.match(run.stderr, /poutbox: rabbitmq: connected again\n/);
+      assert.equal((await exchange.messages())[0]?.headers[relayHeaders.id], String(id));
+    } finally {
+      for (const socket of held) socket.destroy();
+      proxy.close();
       await exchange.close();
     }
   });

@@ -7,7 +7,11 @@
  * import { Consumer } from "poutbox";
  * import { rabbitmqRelay } from "poutbox/rabbitmq";
  *
- * const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672");
+ * const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672", {
+ *   recovery: { maxDelay: 2_000 },
+ *   timeout: 10_000,
+ * });
+ * connection.on("error", (error) => console.warn("rabbitmq:", error.message));
  * const relay = new Consumer(pool, rabbitmqRelay(connection, { exchange: "orders", routingKey: "{topic}" }), {
  *   name: "relay-rabbitmq",
  *   ordering: "key",
@@ -76,8 +80,8 @@ const tooLarge = /message size (\d+) is larger than (?:configured )?max size (\d
  * arrives again, with the same `message_id` for consumers to deduplicate on.
  *
  * The channel is opened on the first call and again after the broker closed it; for the
- * connection itself to come back after it is lost, pass a recovering one
- * (`amqp.connect(url, { recovery: true })`).
+ * connection itself to come back after it is lost, pass a recovering one, with a bound on each
+ * try (`amqp.connect(url, { recovery: { maxDelay: 2_000 }, timeout: 10_000 })`; see docs/relays.md).
  */
 export function rabbitmqRelay(connection: AmqpConnection, options: RabbitmqRelayOptions): Handler<unknown> {
   const channels = new ChannelKeeper(connection);

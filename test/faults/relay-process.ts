@@ -37,6 +37,11 @@ export class RelayProcess implements ChildLike {
     });
   }
 
+  /** What it wrote on stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -179,6 +179,8 @@ export class Run {
       await new Promise((resolve) => setTimeout(resolve, 200));
     } catch (error) {
       drainError = error as Error;
+      // Said before the processes stop: where the missing jobs are and what the processes said.
+      drainError.message += `; ${await this.whereabouts()}`;
     }
     await this.stopAll();
     const checked = await check?.();
@@ -200,6 +202,26 @@ export class Run {
     };
     await this.cleanup();
     return figures;
+  }
+
+  /** For a drain that timed out: the first missing jobs' rows in `failed`, and each process's output. */
+  async whereabouts(): Promise<string> {
+    const seen = new Set(await this.received());
+    const dead = await this.deadLettered();
+    const missing = [...this.ledger.committed()].filter((id) => !seen.has(id) && !dead.has(id));
+    const { rows } = await this.pool
+      .query(
+        `SELECT id, consumer, key, key_state, attempt, next_retry_at - now() AS due_in, last_error
+           FROM "${this.schema}".failed WHERE id = ANY($1::bigint[]) ORDER BY id LIMIT 5`,
+        [missing.slice(0, 100).map(String)],
+      )
+      .catch((error: Error) => ({ rows: [{ error: error.message }] }));
+    const processes = [...this.consumers, ...this.processes].map((each) => each.describe());
+    return [
+      `missing ${missing.length} (first ${missing.slice(0, 5).join(", ")})`,
+      `their failed rows ${JSON.stringify(rows)}`,
+      ...processes,
+    ].join("; ");
   }
 
   async stopAll(): Promise<void> {

@@ -6,6 +6,7 @@ import { parsePositiveInteger } from "../common/arguments.js";
 import { CommandError } from "../common/cli-errors.js";
 import { type ConnectionOptions, databaseUrl } from "../common/connection.js";
 import { connectionOptions } from "../common/shared-options.js";
+import { brokerLink } from "./relay-broker-link.js";
 
 interface RelayOptions extends ConnectionOptions {
   readonly name?: string;
@@ -60,6 +61,14 @@ export function defineRelay(command: Command): void {
         const { natsRelay } = await import("../../relays/nats.js");
         // Reconnects without end (the client's default gives up after ten tries, about 20 s).
         const nc = await connect({ servers: options.natsUrl.split(","), maxReconnectAttempts: -1 });
+        const link = brokerLink("nats");
+        void (async () => {
+          for await (const status of nc.status()) {
+            if (status.type === "disconnect") link.lost(new Error(`disconnected from ${status.server}`));
+            else if (status.type === "error") link.lost(status.error);
+            else if (status.type === "reconnect") link.back();
+          }
+        })().catch(() => undefined);
         return {
           handler: () => natsRelay(jetstream(nc), { subject: options.subject, idPrefix: options.idPrefix }),
           close: () => nc.drain(),
@@ -76,9 +85,23 @@ export function defineRelay(command: Command): void {
       runRelay(options, "rabbitmq", async () => {
         const amqp = await peer<typeof import("amqplib")>("amqplib", "rabbitmq");
         const { rabbitmqRelay } = await import("../../relays/rabbitmq.js");
-        // Recovering: the connection comes back by itself after the broker or network went away.
-        const connection = await amqp.connect(options.amqpUrl, { recovery: true });
-        connection.on("error", brokerTrouble("rabbitmq"));
+        // Recovering: the connection comes back by itself after the broker or network went away,
+        // trying again at most every 2 s (amqplib's own cap is 30 s), and a try that the broker
+        // does not answer is dropped after --connect-timeout instead of waited on for good.
+        // Not waited for inside connect(): the listeners go on first, so that the tries of a
+        // broker that is not there yet at start are said too.
+        const connection = await amqp.connect(options.amqpUrl, {
+          recovery: { maxDelay: 2_000, waitForConnect: false },
+          timeout: options.connectTimeout * 1000,
+        });
+        const link = brokerLink("rabbitmq");
+        connection.on("error", link.lost);
+        connection.on("disconnect", link.lost);
+        connection.on("connect-failed", link.lost);
+        connection.on("connect", link.back);
+        connection.on("blocked", link.blocked);
+        connection.on("unblocked", link.unblocked);
+        await connection.waitForConnect();
         return {
           handler: () =>
             rabbitmqRelay(connection, {
@@ -101,7 +124,9 @@ export function defineRelay(command: Command): void {
         const { createClient } = await peer<typeof import("redis")>("redis", "redis");
         const { redisStreamsRelay } = await import("../../relays/redis-streams.js");
         const client = createClient({ url: options.redisUrl });
-        client.on("error", brokerTrouble("redis"));
+        const link = brokerLink("redis");
+        client.on("error", link.lost);
+        client.on("ready", link.back);
         await client.connect();
         return {
           handler: () =>
@@ -129,28 +154,16 @@ function defineMqttRelay(command: Command): void {
         const { mqttRelay } = await import("../../relays/mqtt.js");
         // Reconnects by itself (every second) and sends unacknowledged QoS 1 messages again.
         const client = await mqtt.connectAsync(options.mqttUrl, { protocolVersion: 5 });
-        client.on("error", brokerTrouble("mqtt"));
+        const link = brokerLink("mqtt");
+        client.on("error", link.lost);
+        client.on("offline", () => link.lost(new Error("connection lost")));
+        client.on("connect", link.back);
         return {
           handler: () => mqttRelay(client, { topic: options.topic, idPrefix: options.idPrefix }),
           close: () => client.endAsync(),
         };
       }),
     );
-}
-
-/**
- * A listener for the errors a broker client emits while it reconnects (the broker restarted,
- * the network cut): without one, Node ends the process on the first. Says each once until
- * another comes; the jobs whose publish failed meanwhile are retried with the backoff.
- */
-function brokerTrouble(broker: string): (error: Error) => void {
-  let last = "";
-  return (error) => {
-    const text = error?.message || String(error);
-    if (text === last) return;
-    last = text;
-    process.stderr.write(`poutbox: ${broker}: ${text}; reconnecting\n`);
-  };
 }
 
 /** The broker's client, an optional peer dependency: said plainly when it is not installed. */

@@ -19,7 +19,8 @@ const faults = 3;
  * the broker holds: every committed job, none rolled back; each job once where the broker
  * deduplicates (NATS JetStream, Redis with the relay's mark), a bounded number of duplicates
  * where it cannot (RabbitMQ, MQTT: each fault can bring back the batches in hand); one key's jobs
- * in commit order (first arrivals); nothing dead-lettered.
+ * in commit order (first arrivals); nothing dead-lettered; after a broker restart or a cut, the
+ * relay's "connected again" on stderr.
  */
 function relayScenario(kind: PrivateBroker["kind"], fault: Fault): Scenario {
   return {
@@ -84,7 +85,11 @@ function relayScenario(kind: PrivateBroker["kind"], fault: Fault): Scenario {
       // RabbitMQ and MQTT do not deduplicate: each fault may bring back the batches in hand.
       const deduplicates = kind === "nats" || kind === "redis";
       const duplicates = deduplicates ? 0 : bound(fault === "broker-restart" ? 1 : faults, relayBatch);
-      return { bound: duplicates, notes: notes.join("; "), check: () => checkBroker(run, target) };
+      // After a broker restart or cut connections the relay must say it is connected again:
+      // without that line a log cannot tell a relay that publishes from one still waiting.
+      const saysBack =
+        fault === "relay-sigkill" || new RegExp(`poutbox: ${kind}: connected again`).test(current.stderr);
+      return { bound: duplicates, notes: notes.join("; "), check: () => checkBroker(run, target, saysBack) };
     },
   };
 }
@@ -101,14 +106,18 @@ async function arrived(target: RelayTarget, count: number, enough = () => false)
   return Date.now() - started;
 }
 
-/** One key's jobs reached the broker in commit order (first arrivals), and none went to dead letter. */
-async function checkBroker(run: Run, target: RelayTarget): Promise<Check> {
+/**
+ * One key's jobs reached the broker in commit order (first arrivals), none went to dead letter,
+ * and the relay said it was connected again when the fault was the broker's or the network's.
+ */
+async function checkBroker(run: Run, target: RelayTarget, saysBack: boolean): Promise<Check> {
   const order = keyOrder(run.ledger, await target.ids());
   const dead = (await run.deadLettered()).size;
-  const failed = order.violations.length > 0 || dead > 0;
+  const failed = order.violations.length > 0 || dead > 0 || !saysBack;
   const notes = [
     `${order.keys} keys, order ${order.violations.length === 0 ? "kept" : `broken: ${order.violations.slice(0, 3).join("; ")}`}`,
     ...(dead > 0 ? [`${dead} dead-lettered (a relay must not give up on a broker that comes back)`] : []),
+    ...(saysBack ? [] : ["the relay never said it was connected again"]),
   ];
   return { failed, notes: notes.join("; ") };
 }
