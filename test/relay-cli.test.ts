@@ -2,9 +2,9 @@
 // operator runs it: it relays committed jobs until SIGTERM, then finishes and exits 0.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { relayHeaders } from "../src/relays/relay-message.js";
+import { FaultProxy } from "./faults/proxy.js";
 import { type ChildOutput, outputOf } from "./support/child-output.js";
 import { mqttUrl, testTopics } from "./support/mqtt.js";
 import { natsUrl, testStream } from "./support/nats.js";
@@ -90,28 +90,11 @@ describe("poutbox relay", () => {
   it("rabbitmq: gives up on a try the broker never answers, tries again, and says when it is connected", async () => {
     const { schema, client } = await db.freshSchema("cli_rabbitmq_silent");
     const exchange = await testExchange();
-    // Takes connections and, until told otherwise, answers none: a broker that accepts but
-    // never completes the handshake. Then it forwards to the real broker.
-    let silent = true;
-    let tries = 0;
-    const held: Socket[] = [];
+    // Black-holed, the proxy takes connections and passes nothing on: a broker that accepts but
+    // never completes the handshake. Healed, it forwards to the real broker.
     const broker = new URL(rabbitmqUrl);
-    const proxy = createServer((socket) => {
-      tries++;
-      socket.on("error", () => undefined);
-      if (silent) {
-        held.push(socket);
-        return;
-      }
-      const upstream = connect(Number(broker.port || 5672), broker.hostname);
-      upstream.on("error", () => socket.destroy());
-      socket.pipe(upstream).pipe(socket);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const port = (proxy.address() as AddressInfo).port;
-    const url = new URL(rabbitmqUrl);
-    url.hostname = "127.0.0.1";
-    url.port = String(port);
+    const proxy = await FaultProxy.start(Number(broker.port || 5672), broker.hostname);
+    proxy.blackhole();
     try {
       const id = await client.enqueue({ n: 1 }, { topic: "created" });
       const { child, output } = relay([
@@ -119,7 +102,7 @@ describe("poutbox relay", () => {
         "--schema",
         schema,
         "--amqp-url",
-        url.toString(),
+        proxy.url(rabbitmqUrl),
         "--connect-timeout",
         "1",
         "--exchange",
@@ -132,8 +115,11 @@ describe("poutbox relay", () => {
         stderr += chunk;
       });
       try {
-        await waitFor(() => tries >= 2, { what: `a second try after an unanswered one (stderr: ${stderr})` });
-        silent = false;
+        // Said once the unanswered try was given up and the next one scheduled.
+        await waitFor(() => /connect ETIMEDOUT; reconnecting\n/.test(stderr), {
+          what: `the relay to give up on the unanswered try (stderr: ${stderr})`,
+        });
+        proxy.heal();
         await waitFor(async () => (await exchange.messages()).length === 1, {
           interval: 50,
           what: `the job in the broker (stderr: ${stderr})`,
@@ -147,8 +133,7 @@ describe("poutbox relay", () => {
       assert.match(run.stderr, /poutbox: rabbitmq: connected again\n/);
       assert.equal((await exchange.messages())[0]?.headers[relayHeaders.id], String(id));
     } finally {
-      for (const socket of held) socket.destroy();
-      proxy.close();
+      await proxy.close();
       await exchange.close();
     }
   });

@@ -6,7 +6,7 @@ interface Link {
 }
 
 /**
- * A TCP proxy in front of PostgreSQL, so a scenario can break the network between a
+ * A TCP proxy in front of PostgreSQL (or a broker), so a scenario can break the network between a
  * consumer (or producer) and the server without touching either: cut every connection at
  * once, black-hole them (bytes are swallowed and sockets stay open, as across a dead
  * router: both ends see a half-open connection), or cut a connection right after the client
@@ -24,10 +24,10 @@ export class FaultProxy {
     this.#server = server;
   }
 
-  static async start(targetPort: number): Promise<FaultProxy> {
+  static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<FaultProxy> {
     const server = createServer();
     const proxy = new FaultProxy(server);
-    server.on("connection", (client) => proxy.#accept(client, targetPort));
+    server.on("connection", (client) => proxy.#accept(client, targetHost, targetPort));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return proxy;
   }
@@ -77,8 +77,8 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  #accept(client: Socket, targetPort: number): void {
-    const server = createConnection({ host: "127.0.0.1", port: targetPort });
+  #accept(client: Socket, targetHost: string, targetPort: number): void {
+    const server = createConnection({ host: targetHost, port: targetPort });
     const link = { client, server };
     this.#links.add(link);
     client.on("data", (chunk: Buffer) => {
